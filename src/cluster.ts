@@ -1,0 +1,542 @@
+// The coordinator: owns the ring and the shard table, validates every call at the public edge,
+// routes each key op to its shard's queue, splits multi-key ops by shard and gathers results.
+// It never touches shard data: everything it knows of keys and values comes back in replies.
+import { EventEmitter } from 'node:events';
+import {
+  deltaArg,
+  durationArg,
+  instantArg,
+  keyArg,
+  keysArg,
+  setOptionsArg,
+  valueArg,
+  type ExpireMode,
+  type Key,
+  type SetOptions,
+  type Value,
+} from './args.js';
+import { CacheError, einval } from './errors.js';
+import { externalKey, hashInternal } from './keys.js';
+import { MembershipBus } from './membership.js';
+import { resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
+import { ExpireFlag, Op, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
+import { HashRing } from './ring.js';
+import { ShardHandle, type ShardState } from './shard-handle.js';
+
+export type ClusterState = 'starting' | 'ready' | 'closing' | 'closed';
+
+/** A shard as the cluster reports it. */
+export interface ShardInfo {
+  id: number;
+  name: string;
+  state: ShardState;
+  /** Times its worker died (crash, exit or watchdog). */
+  crashes: number;
+  /** Ops queued or in flight. */
+  pending: number;
+}
+
+export interface ShardReport extends ShardInfo {
+  /** The shard's counters; absent when the shard is down. */
+  stats?: ShardStats;
+}
+
+export interface ClusterStats {
+  epoch: number;
+  state: ClusterState;
+  shards: ShardReport[];
+  totals: Omit<ShardStats, 'announcements' | 'announcedEpoch'>;
+}
+
+/** Events a host app can listen to with `cluster.on(...)`. */
+export interface ClusterEvents {
+  /** A shard (or its replacement after a crash) is serving. */
+  join: [{ shardId: number; name: string; epoch: number; restart: boolean }];
+  /** A shard left the ring. */
+  leave: [{ shardId: number; name: string; epoch: number }];
+  /** A shard's worker died; `lost` pending ops were rejected with SHARD_CRASHED. */
+  crash: [{ shardId: number; name: string; epoch: number; reason: string; lost: number; restarting: boolean }];
+  /** The ring changed. */
+  epoch: [{ epoch: number; shards: number[] }];
+}
+
+const EXPIRE_FLAGS: Record<ExpireMode, number> = {
+  NX: ExpireFlag.NX,
+  XX: ExpireFlag.XX,
+  GT: ExpireFlag.GT,
+  LT: ExpireFlag.LT,
+};
+
+/** Most shards a SCAN cursor can address (the cursor packs slot × MAX_SCAN_SHARDS + shard position). */
+const MAX_SCAN_SHARDS = 1024;
+
+/** The cluster: a consistent-hash ring of worker-thread shards behind one async API. */
+export class Cluster extends EventEmitter<ClusterEvents> {
+  readonly options: Readonly<ResolvedOptions>;
+  #ring: HashRing;
+  #handles = new Map<number, ShardHandle>();
+  #bus: MembershipBus;
+  #state: ClusterState = 'starting';
+  #closing: Promise<void> | null = null;
+
+  private constructor(options: ResolvedOptions) {
+    super();
+    this.options = Object.freeze(options);
+    this.#ring = new HashRing({ virtualNodes: options.virtualNodes, hash: options.hash });
+    this.#bus = new MembershipBus();
+  }
+
+  /** Starts the shards and resolves when all are ready. Prefer `createCluster`. */
+  static async create(options?: ClusterOptions): Promise<Cluster> {
+    const cluster = new Cluster(resolveOptions(options));
+    await cluster.#start();
+    return cluster;
+  }
+
+  get state(): ClusterState {
+    return this.#state;
+  }
+
+  /** The ring's epoch: increases on every membership change. */
+  get epoch(): number {
+    return this.#ring.epoch;
+  }
+
+  /** The BroadcastChannel name membership is announced on; a host app may listen to it. */
+  get channelName(): string {
+    return this.#bus.channelName;
+  }
+
+  /** The shards, by id. */
+  shards(): ShardInfo[] {
+    return this.#ring.shardIds().map((id) => info(this.#handles.get(id)!));
+  }
+
+  /** The name of the shard that owns a key (`node-2`), as the REST API reports it. */
+  ownerOf(key: Key): string {
+    const k = keyArg(key);
+    return this.#ring.nameOf(this.#ring.ownerOf(hashInternal(this.options.hash, k))) ?? '';
+  }
+
+  // ---- single-key commands --------------------------------------------------------------------
+
+  /** The value, or null. Strings come back as strings, bytes as Buffers. */
+  get(key: Key): Promise<string | Buffer | null> {
+    return this.#one(Op.GET, key, () => undefined) as Promise<string | Buffer | null>;
+  }
+
+  /** SET with Redis's options. Resolves true if set (false when NX/XX prevented it), or with `get: true` the old value. */
+  set(key: Key, value: Value, options?: SetOptions & { get?: false }): Promise<boolean>;
+  set(key: Key, value: Value, options: SetOptions & { get: true }): Promise<string | Buffer | null>;
+  set(key: Key, value: Value, options?: SetOptions): Promise<boolean | string | Buffer | null> {
+    try {
+      const k = keyArg(key);
+      const v = valueArg(value, this.options.maxValueBytes);
+      if (options === undefined) return this.#route(k).send(Op.SET, k, v) as Promise<boolean>;
+      const { flags, expireAt } = setOptionsArg(options);
+      return this.#route(k).send(Op.SET_EX, k, [v, flags, expireAt]) as Promise<boolean>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Adds `increment` (default 1) to the integer at key; a missing key counts as 0. Keeps the TTL. */
+  incrBy(key: Key, increment: number | bigint = 1): Promise<number> {
+    return this.#one(Op.INCRBY, key, () => deltaArg(increment)).then(Number);
+  }
+
+  incr(key: Key): Promise<number> {
+    return this.incrBy(key, 1);
+  }
+
+  decr(key: Key): Promise<number> {
+    return this.incrBy(key, -1);
+  }
+
+  decrBy(key: Key, decrement: number | bigint = 1): Promise<number> {
+    try {
+      const d = deltaArg(decrement, 'decrement');
+      return this.incrBy(key, typeof d === 'bigint' ? -d : -d);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Sets a TTL in seconds (a positive integer). True if the key exists and the condition held. */
+  expire(key: Key, seconds: number, mode?: ExpireMode): Promise<boolean> {
+    return this.#expire(key, () => Date.now() + durationArg(seconds, 'seconds', 1000), mode);
+  }
+
+  pexpire(key: Key, milliseconds: number, mode?: ExpireMode): Promise<boolean> {
+    return this.#expire(key, () => Date.now() + durationArg(milliseconds, 'milliseconds', 1), mode);
+  }
+
+  /** Expires the key at a Unix time in seconds; a time in the past removes it. */
+  expireAt(key: Key, unixSeconds: number, mode?: ExpireMode): Promise<boolean> {
+    return this.#expire(key, () => instantArg(unixSeconds, 'unixSeconds', 1000), mode);
+  }
+
+  pexpireAt(key: Key, unixMs: number, mode?: ExpireMode): Promise<boolean> {
+    return this.#expire(key, () => instantArg(unixMs, 'unixMs', 1), mode);
+  }
+
+  /** Removes the TTL. True if there was one. */
+  persist(key: Key): Promise<boolean> {
+    return this.#one(Op.PERSIST, key, () => undefined) as Promise<boolean>;
+  }
+
+  /** Seconds to live (rounded as Redis does), -1 without TTL, -2 when missing. */
+  ttl(key: Key): Promise<number> {
+    return this.pttl(key).then((ms) => (ms < 0 ? ms : Math.floor((ms + 500) / 1000)));
+  }
+
+  /** Milliseconds to live, -1 without TTL, -2 when missing. */
+  pttl(key: Key): Promise<number> {
+    return this.#one(Op.PTTL, key, () => undefined) as Promise<number>;
+  }
+
+  /** Absolute expiry as Unix ms, -1 without TTL, -2 when missing. */
+  pexpireTime(key: Key): Promise<number> {
+    return this.#one(Op.PEXPIRETIME, key, () => undefined) as Promise<number>;
+  }
+
+  // ---- multi-key commands ---------------------------------------------------------------------
+
+  /** Removes keys; resolves with how many existed. */
+  del(...keys: Key[]): Promise<number> {
+    return this.#countByShard(Op.DEL, keys);
+  }
+
+  /** How many of the keys exist (a key named twice counts twice). */
+  exists(...keys: Key[]): Promise<number> {
+    return this.#countByShard(Op.EXISTS, keys);
+  }
+
+  /** Values of many keys, in order; null for missing ones. */
+  mget(keys: Key[]): Promise<(string | Buffer | null)[]> {
+    try {
+      return this.#multi(Op.MGET, this.#ready(() => keysArg(keys))) as Promise<(string | Buffer | null)[]>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Sets many keys (clearing their TTLs). Every shard's share is sent in the same flush, so a
+   * later call from the same caller sees all of it. Each shard applies its share all-or-nothing.
+   */
+  async mset(entries: Record<string, Value> | Iterable<readonly [Key, Value]>): Promise<void> {
+    const pairs = this.#ready(() => entriesArg(entries, this.options.maxValueBytes));
+    await this.#multi(
+      Op.MSET,
+      pairs.map((p) => p[0]),
+      pairs.map((p) => p[1]),
+    );
+  }
+
+  // ---- whole-keyspace commands ----------------------------------------------------------------
+
+  /** Every key matching a glob pattern, across all shards. O(keys): prefer scan() on big data. */
+  async keys(pattern = '*'): Promise<(string | Buffer)[]> {
+    const p = this.#ready(() => keyArg(pattern, 'pattern'));
+    const parts = (await this.#all(Op.KEYS, p)) as string[][];
+    return parts.flat().map(externalKey);
+  }
+
+  /**
+   * One step of a cursor scan over the whole cluster: start with cursor '0', stop when the
+   * returned cursor is '0'. Keys present for the whole scan are returned exactly once while
+   * the ring does not change. `count` is a hint of work per call (default 10).
+   */
+  async scan(cursor: string | number = '0', options: { match?: string; count?: number } = {}): Promise<[string, (string | Buffer)[]]> {
+    const { pos, slot, match, count, ids } = this.#ready(() => {
+      const c = typeof cursor === 'number' ? cursor : Number(cursor);
+      if (!Number.isSafeInteger(c) || c < 0 || (typeof cursor === 'string' && !/^[0-9]+$/.test(cursor))) {
+        throw einval(`cursor must be a non-negative integer, got ${String(cursor)}`);
+      }
+      if (options === null || typeof options !== 'object') throw einval('options must be an object');
+      const count = options.count ?? 10;
+      if (!Number.isSafeInteger(count) || count < 1) throw einval(`options.count must be a positive integer, got ${String(count)}`);
+      const match = options.match === undefined ? null : keyArg(options.match, 'options.match');
+      return { pos: c % MAX_SCAN_SHARDS, slot: Math.floor(c / MAX_SCAN_SHARDS), match, count, ids: this.#ring.shardIds() };
+    });
+    if (pos >= ids.length) return ['0', []];
+    const handle = this.#handles.get(ids[pos]!)!;
+    const [next, keys] = (await handle.send(Op.SCAN, '', [slot, match, count])) as [number, string[]];
+    let cursorOut = 0;
+    if (next !== 0) cursorOut = next * MAX_SCAN_SHARDS + pos;
+    else if (pos + 1 < ids.length) cursorOut = pos + 1;
+    return [String(cursorOut), keys.map(externalKey)];
+  }
+
+  /** Iterates every key with scan(). */
+  async *scanIterator(options: { match?: string; count?: number } = {}): AsyncGenerator<string | Buffer> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.scan(cursor, options);
+      yield* keys;
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  /** Keys in the whole cluster. */
+  async dbsize(): Promise<number> {
+    const sizes = (await this.#all(Op.DBSIZE, '')) as number[];
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
+  /** Removes every key from every shard. */
+  async flushall(): Promise<void> {
+    await this.#all(Op.FLUSHALL, '');
+  }
+
+  /** Counters of every shard and their totals. */
+  async stats(): Promise<ClusterStats> {
+    this.#ready(() => undefined);
+    const ids = this.#ring.shardIds();
+    const shards = await Promise.all(
+      ids.map(async (id): Promise<ShardReport> => {
+        const h = this.#handles.get(id)!;
+        try {
+          const stats = (await h.send(Op.STATS, '', undefined)) as ShardStats;
+          return { ...info(h), stats };
+        } catch {
+          return info(h);
+        }
+      }),
+    );
+    const totals = { keys: 0, bytes: 0, maxBytes: 0, hits: 0, misses: 0, evictions: 0, expired: 0, ops: 0, volatileKeys: 0 };
+    for (const s of shards) {
+      if (s.stats === undefined) continue;
+      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s.stats[k];
+    }
+    return { epoch: this.epoch, state: this.#state, shards, totals };
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  /**
+   * Test and chaos hook (needs `faultInjection: true`): makes a shard's worker exit, throw, hang,
+   * or ('boot-loop') exit and die at every restart until it is left down.
+   */
+  injectFault(shardId: number, kind: FaultKind): void {
+    if (!this.options.faultInjection) throw einval('fault injection is off (options.faultInjection)');
+    const h = this.#handles.get(shardId);
+    if (h === undefined) throw einval(`no shard ${shardId}`);
+    h.injectFault(kind);
+  }
+
+  /** Resolves when every shard is ready (after a crash, when its replacement is). */
+  async whenReady(): Promise<void> {
+    await Promise.all([...this.#handles.values()].map((h) => h.ready()));
+  }
+
+  /** Graceful: refuses new ops (CLOSED), lets queued and in-flight ops finish, then stops every thread. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  /** Immediate: rejects everything pending with CLOSED and stops every thread. */
+  destroy(): Promise<void> {
+    if (this.#state === 'closed') return Promise.resolve();
+    this.#closing = this.#shutdown(false);
+    return this.#closing;
+  }
+
+  async #shutdown(drain: boolean): Promise<void> {
+    this.#state = 'closing';
+    const handles = [...this.#handles.values()];
+    if (drain) {
+      while (handles.some((h) => h.pending > 0)) await Promise.all(handles.map((h) => h.idle()));
+    }
+    const closed = new CacheError('CLOSED', 'the cluster is closed');
+    await Promise.all(handles.map((h) => h.close(closed)));
+    this.#bus.close();
+    this.#state = 'closed';
+  }
+
+  async #start(): Promise<void> {
+    for (let id = 1; id <= this.options.shards; id++) this.#ring.add(id, `node-${id}`);
+    const o = this.options;
+    const perShard = o.maxMemoryBytes === 0 ? 0 : Math.floor(o.maxMemoryBytes / o.shards);
+    for (const id of this.#ring.shardIds()) {
+      const handle = new ShardHandle(
+        {
+          shardId: id,
+          name: this.#ring.nameOf(id)!,
+          epoch: this.#ring.epoch,
+          maxBytes: perShard,
+          policy: o.evictionPolicy,
+          channelName: this.#bus.channelName,
+          faults: o.faultInjection,
+        },
+        o,
+        {
+          onCrash: (h, reason, lost, restarting) => this.#onCrash(h, reason, lost, restarting),
+          onReady: (h, restart) => this.#onShardReady(h, restart),
+          onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
+        },
+      );
+      this.#handles.set(id, handle);
+    }
+    try {
+      await this.whenReady();
+    } catch (err) {
+      await this.destroy();
+      throw err;
+    }
+    this.#state = 'ready';
+    this.#announce({ type: 'epoch', epoch: this.epoch, shards: this.#ring.shardIds() });
+  }
+
+  #announce(event: MembershipEvent): void {
+    this.#bus.publish(event);
+    if (event.type === 'epoch') this.emit('epoch', { epoch: event.epoch, shards: event.shards });
+  }
+
+  #onShardReady(h: ShardHandle, restart: boolean): void {
+    const event = { shardId: h.id, name: h.name, epoch: this.epoch };
+    this.#bus.publish({ type: 'join', ...event });
+    this.emit('join', { ...event, restart });
+  }
+
+  #onCrash(h: ShardHandle, reason: string, lost: number, restarting: boolean): void {
+    const event = { shardId: h.id, name: h.name, epoch: this.epoch, reason };
+    this.#bus.publish({ type: 'crash', ...event });
+    this.emit('crash', { ...event, lost, restarting });
+  }
+
+  // ---- routing --------------------------------------------------------------------------------
+
+  /** Throws CLOSED unless the cluster serves; otherwise returns `fn()`. */
+  #ready<T>(fn: () => T): T {
+    if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
+    return fn();
+  }
+
+  #route(key: string): ShardHandle {
+    if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
+    const id = this.#ring.ownerOf(hashInternal(this.options.hash, key));
+    const h = this.#handles.get(id);
+    if (h === undefined) throw new CacheError('SHARD_UNAVAILABLE', 'no shard available');
+    return h;
+  }
+
+  /** A single-key op; `arg()` validates the rest of the arguments. */
+  #one(op: number, key: Key, arg: () => unknown): Promise<unknown> {
+    try {
+      const k = keyArg(key);
+      const a = arg();
+      return this.#route(k).send(op, k, a);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #expire(key: Key, at: () => number, mode: ExpireMode | undefined): Promise<boolean> {
+    return this.#one(Op.EXPIRE, key, () => {
+      if (mode !== undefined && !(mode in EXPIRE_FLAGS)) throw einval(`mode must be one of NX, XX, GT, LT, got ${String(mode)}`);
+      return [at(), mode === undefined ? 0 : EXPIRE_FLAGS[mode]];
+    }) as Promise<boolean>;
+  }
+
+  /** Groups key positions by owning shard, keeping each shard's keys in call order. */
+  #groupByShard(keys: string[]): Map<ShardHandle, number[]> {
+    const groups = new Map<ShardHandle, number[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const h = this.#route(keys[i]!);
+      const g = groups.get(h);
+      if (g === undefined) groups.set(h, [i]);
+      else g.push(i);
+    }
+    return groups;
+  }
+
+  async #countByShard(op: number, keys: Key[]): Promise<number> {
+    return (await this.#multi(op, this.#ready(() => keysArg(keys)))) as number;
+  }
+
+  /**
+   * A multi-key op (DEL, EXISTS, MGET, MSET) on internal keys: split by owning shard, every share
+   * posted in the same flush, results gathered (sum, values in key order, or true).
+   */
+  async #multi(op: number, keys: string[], values?: (string | Uint8Array)[]): Promise<unknown> {
+    const groups = [...this.#groupByShard(keys)];
+    const parts = await Promise.all(
+      groups.map(([handle, idx]) =>
+        handle.send(op, '', values === undefined ? idx.map((i) => keys[i]!) : idx.flatMap((i) => [keys[i]!, values[i]!])),
+      ),
+    );
+    if (op === Op.MSET) return true;
+    if (op !== Op.MGET) return (parts as number[]).reduce((a, b) => a + b, 0);
+    const out = new Array<string | Buffer | null>(keys.length);
+    groups.forEach(([, idx], g) => {
+      const vals = parts[g] as (string | Uint8Array | null)[];
+      for (let j = 0; j < idx.length; j++) out[idx[j]!] = toValue(vals[j]!);
+    });
+    return out;
+  }
+
+  /** Sends one op to every shard. */
+  #all(op: number, key: string): Promise<unknown[]> {
+    try {
+      this.#ready(() => undefined);
+      return Promise.all(this.#ring.shardIds().map((id) => this.#handles.get(id)!.send(op, key, undefined)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Routes the ops of a refused batch again under the current epoch: keyed ops by their key,
+   * multi-key ops split again, whole-shard ops (KEYS, SCAN, DBSIZE, STATS...) back to the same shard.
+   */
+  #reroute(from: ShardHandle, ops: unknown[], resolves: ((v: unknown) => void)[], rejects: ((e: unknown) => void)[]): void {
+    for (let i = 0; i < resolves.length; i++) {
+      const op = ops[i * 3] as number;
+      const key = ops[i * 3 + 1] as string;
+      const arg = ops[i * 3 + 2];
+      try {
+        if (MULTI_KEY_OPS.has(op)) {
+          const list = arg as (string | Uint8Array)[];
+          const keys = op === Op.MSET ? list.filter((_, j) => j % 2 === 0) : list;
+          const values = op === Op.MSET ? list.filter((_, j) => j % 2 === 1) : undefined;
+          this.#multi(op, keys as string[], values).then(resolves[i], rejects[i]);
+        } else {
+          const h = KEYLESS_OPS.has(op) ? from : this.#route(key);
+          h.requeue([op, key, arg], [resolves[i]!], [rejects[i]!]);
+        }
+      } catch (err) {
+        rejects[i]!(err);
+      }
+    }
+  }
+}
+
+const MULTI_KEY_OPS = new Set<number>([Op.DEL, Op.EXISTS, Op.MGET, Op.MSET]);
+const KEYLESS_OPS = new Set<number>([Op.KEYS, Op.SCAN, Op.DBSIZE, Op.FLUSHALL, Op.STATS]);
+
+function info(h: ShardHandle): ShardInfo {
+  return { id: h.id, name: h.name, state: h.state, crashes: h.crashes, pending: h.pending };
+}
+
+function toValue(v: string | Uint8Array | null): string | Buffer | null {
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+}
+
+function entriesArg(entries: unknown, maxBytes: number): [string, string | Uint8Array][] {
+  if (entries === null || typeof entries !== 'object') throw einval('entries must be an object or an iterable of [key, value]');
+  const list: [unknown, unknown][] =
+    Symbol.iterator in entries ? [...(entries as Iterable<[unknown, unknown]>)] : Object.entries(entries);
+  if (list.length === 0) throw einval('entries must hold at least one [key, value]');
+  return list.map((e, i) => {
+    if (!Array.isArray(e) || e.length !== 2) throw einval(`entries[${i}] must be a [key, value] pair`);
+    return [keyArg(e[0], `entries[${i}] key`), valueArg(e[1], maxBytes, `entries[${i}] value`)];
+  });
+}
+
+/** Starts a cluster and resolves when every shard is ready. */
+export function createCluster(options?: ClusterOptions): Promise<Cluster> {
+  return Cluster.create(options);
+}

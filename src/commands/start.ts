@@ -1,0 +1,81 @@
+// `shardcache start`: a local cluster with the REST API. Parses flags, starts the library's
+// pieces, logs one ready line, shuts down cleanly on SIGINT/SIGTERM.
+import { Command, Flags } from '@oclif/core';
+import { createCluster } from '../cluster.js';
+import { CacheError } from '../errors.js';
+import { EVICTION_POLICIES } from '../options.js';
+import { createRestServer, listen } from '../server/rest.js';
+import { parseBytes } from '../units.js';
+import { NAME, VERSION } from '../version.js';
+
+export default class Start extends Command {
+  static override summary = 'Start a local shardcache cluster with its REST API.';
+  static override description =
+    'Starts SHARDS shard worker threads on a consistent-hash ring behind one coordinator, and serves ' +
+    'the REST API (POST /set, GET /get, DELETE /del) on HOST:HTTP-PORT. Stops cleanly on SIGINT or SIGTERM.';
+
+  static override examples = [
+    '<%= config.bin %> start',
+    '<%= config.bin %> start --shards 4 --http-port 9090',
+    '<%= config.bin %> start --maxmemory 256mb --maxmemory-policy allkeys-lru',
+  ];
+
+  static override flags = {
+    shards: Flags.integer({ description: 'shard worker threads to start', default: 3, min: 1, max: 256 }),
+    'http-port': Flags.integer({ description: 'REST API port (0 = any free port)', default: 8080, min: 0, max: 65535 }),
+    host: Flags.string({ description: 'address to bind', default: '127.0.0.1' }),
+    maxmemory: Flags.string({ description: 'memory limit of the whole cluster, e.g. 256mb, 2gb (0 = unlimited)', default: '0' }),
+    'maxmemory-policy': Flags.string({
+      description: 'what happens at maxmemory',
+      options: [...EVICTION_POLICIES],
+      default: 'noeviction',
+    }),
+    'virtual-nodes': Flags.integer({ description: 'virtual nodes per shard on the ring', default: 256, min: 1, max: 65536 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Start);
+    const maxMemoryBytes = parseBytes(flags.maxmemory);
+    if (maxMemoryBytes === null) this.error(`--maxmemory must be a size like 256mb or 1gb, got "${flags.maxmemory}"`, { exit: 2 });
+
+    let cluster;
+    try {
+      cluster = await createCluster({
+        shards: flags.shards,
+        virtualNodes: flags['virtual-nodes'],
+        maxMemoryBytes,
+        evictionPolicy: flags['maxmemory-policy'] as (typeof EVICTION_POLICIES)[number],
+      });
+    } catch (err) {
+      this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
+    }
+    const server = createRestServer(cluster);
+    let address;
+    try {
+      address = await listen(server, flags['http-port'], flags.host);
+    } catch (err) {
+      await cluster.destroy();
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${e.code ?? e.message})`;
+      this.error(`${flags.host}:${flags['http-port']} ${why}`, { exit: 1 });
+    }
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.log(`${NAME} ${VERSION} ready: ${flags.shards} shards, REST http://${host}:${address.port}`);
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        this.log(`${signal} received, shutting down`);
+        server.close();
+        server.closeAllConnections();
+        cluster
+          .close()
+          .catch(() => undefined)
+          .finally(resolve);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+  }
+}

@@ -1,0 +1,9 @@
+// The one entry for host apps: createCluster, the Cluster type, errors and public types.
+export { Cluster, createCluster } from './cluster.js';
+export type { ClusterEvents, ClusterState, ClusterStats, ShardInfo, ShardReport } from './cluster.js';
+export type { ExpireMode, Key, SetOptions, Value } from './args.js';
+export { CacheError, ERROR_CODES } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { ClusterOptions } from './options.js';
+export type { EvictionPolicy, ShardStats } from './protocol.js';
+export type { ShardState } from './shard-handle.js';

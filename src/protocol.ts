@@ -1,0 +1,112 @@
+// The messages between the coordinator and its shard workers: tagged unions and op codes, no logic.
+// Must never import anything of the project.
+import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from './errors.js';
+
+/**
+ * Op codes. A batch carries ops flat, three slots per op: `[op, key, arg, op, key, arg, ...]`,
+ * which keeps structured clone to one array per batch instead of one object per op.
+ * `key` is the shard-internal key string (see src/keys.ts); `arg` depends on the op.
+ */
+export const Op = {
+  /** arg: unused. Result: value or null. */
+  GET: 1,
+  /** arg: value. Plain SET, no options. Result: true. */
+  SET: 2,
+  /** arg: [value, flags (SetFlag bits), expireAtMs (0 = none)]. Result: boolean, or old value with GET. */
+  SET_EX: 3,
+  /** key unused; arg: keys[]. Result: number of keys removed. */
+  DEL: 4,
+  /** key unused; arg: keys[]. Result: number of keys that exist (repeats count). */
+  EXISTS: 5,
+  /** arg: delta (number or bigint). Result: new value (number, or decimal string past 2^53). */
+  INCRBY: 6,
+  /** key unused; arg: keys[]. Result: values[] (null for missing). */
+  MGET: 7,
+  /** key unused; arg: [k1, v1, k2, v2, ...]. Result: true. */
+  MSET: 8,
+  /** arg: [expireAtMs, flags (ExpireFlag bits)]. Result: boolean (timeout set). */
+  EXPIRE: 9,
+  /** arg: unused. Result: boolean (timeout removed). */
+  PERSIST: 10,
+  /** arg: unused. Result: ms left, -1 without TTL, -2 missing. */
+  PTTL: 11,
+  /** key: glob pattern. Result: keys[]. */
+  KEYS: 12,
+  /** arg: [cursor, pattern or null, count]. Result: [nextCursor, keys[]]. */
+  SCAN: 13,
+  /** Result: number of keys. */
+  DBSIZE: 14,
+  /** Result: true. */
+  FLUSHALL: 15,
+  /** Result: ShardStats. */
+  STATS: 16,
+  /** arg: unused. Result: absolute expiry ms, -1 without TTL, -2 missing. */
+  PEXPIRETIME: 17,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** SET option bits. */
+export const SetFlag = { NX: 1, XX: 2, KEEPTTL: 4, GET: 8 } as const;
+/** EXPIRE option bits. */
+export const ExpireFlag = { NX: 1, XX: 2, GT: 4, LT: 8 } as const;
+
+/** Per-shard counters, as a shard reports them. */
+export interface ShardStats {
+  keys: number;
+  /** Estimated bytes held: key and value bytes plus a fixed per-entry overhead. */
+  bytes: number;
+  maxBytes: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+  expired: number;
+  ops: number;
+  /** Keys that carry a TTL. */
+  volatileKeys: number;
+  /** Membership announcements this shard heard on the BroadcastChannel, and the newest epoch in them. */
+  announcements: number;
+  announcedEpoch: number;
+}
+
+/** What a shard worker is started with (workerData). */
+export interface ShardInit {
+  shardId: number;
+  name: string;
+  epoch: number;
+  maxBytes: number;
+  policy: EvictionPolicy;
+  channelName: string;
+  /** Accept fault-injection messages (tests and the chaos check only). */
+  faults: boolean;
+  /** Fault injection: exit before ready, to test the boot-failure limit. */
+  bootFault?: boolean;
+  /** The shard's end of its dedicated channel to the coordinator (set when the worker is spawned). */
+  port?: MessagePort;
+}
+
+export type EvictionPolicy = 'noeviction' | 'allkeys-lru';
+
+/** Coordinator → shard. */
+export type ToShard =
+  | { t: 'batch'; id: number; epoch: number; ops: unknown[] }
+  | { t: 'ping'; id: number }
+  | { t: 'epoch'; epoch: number }
+  | { t: 'fault'; kind: FaultKind };
+
+/** Faults a test or the chaos check can inject into a shard (with `faultInjection: true`). */
+export type FaultKind = 'exit' | 'throw' | 'hang' | 'boot-loop';
+
+/** Shard → coordinator. `errors` is flat `[opIndex, WireError, ...]`, absent when none failed. */
+export type FromShard =
+  | { t: 'ready'; shardId: number }
+  | { t: 'reply'; id: number; results: unknown[]; errors?: (number | WireError)[] }
+  | { t: 'wrong-epoch'; id: number; epoch: number }
+  | { t: 'pong'; id: number };
+
+/** Membership events on the BroadcastChannel (announcements, never what routing depends on). */
+export type MembershipEvent =
+  | { type: 'join'; shardId: number; name: string; epoch: number }
+  | { type: 'leave'; shardId: number; name: string; epoch: number }
+  | { type: 'crash'; shardId: number; name: string; epoch: number; reason: string }
+  | { type: 'epoch'; epoch: number; shards: number[] };

@@ -1,0 +1,363 @@
+// One shard worker and its port: the op queue, batching, in-flight batches, the watchdog and
+// crash handling. It never looks inside keys or values; it only moves ops and settles promises.
+//
+// Dispatch (PLATFORM.md, measured): one queue per shard, flushed in a microtask; at most
+// `maxBatchesInFlight` batches in flight and `maxBatchOps` ops per batch. The cap on batches in
+// flight is what makes batches form: without it a microtask flush sends one op per message.
+// Replies on one port arrive in posting order, so in-flight batches form a FIFO, not a Map.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { CacheError, fromWire, type WireError } from './errors.js';
+import type { FaultKind, FromShard, ShardInit, ToShard } from './protocol.js';
+
+export type ShardState = 'starting' | 'ready' | 'restarting' | 'down' | 'closed';
+
+type Resolve = (value: unknown) => void;
+type Reject = (reason: unknown) => void;
+
+interface Batch {
+  id: number;
+  epoch: number;
+  ops: unknown[];
+  resolves: Resolve[];
+  rejects: Reject[];
+}
+
+export interface ShardHandleOptions {
+  maxBatchOps: number;
+  maxBatchesInFlight: number;
+  watchdogIntervalMs: number;
+  /** 0 disables the watchdog. */
+  watchdogTimeoutMs: number;
+  maxBootFailures: number;
+  shardHeapMb: number;
+}
+
+/** What the handle tells its owner. */
+export interface ShardHandleEvents {
+  /** The worker died (`reason`) and `lost` ops were rejected; `restarting` says whether a new worker is coming. */
+  onCrash(handle: ShardHandle, reason: string, lost: number, restarting: boolean): void;
+  /** A (re)started worker is ready. */
+  onReady(handle: ShardHandle, restart: boolean): void;
+  /** A batch was routed under an epoch the shard no longer has: its ops must be routed again. */
+  onWrongEpoch(handle: ShardHandle, ops: unknown[], resolves: Resolve[], rejects: Reject[]): void;
+}
+
+const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
+
+/** A shard: one worker thread, its queue and its in-flight batches. */
+export class ShardHandle {
+  readonly id: number;
+  readonly name: string;
+  #init: ShardInit;
+  #opts: ShardHandleOptions;
+  #events: ShardHandleEvents;
+  #worker: Worker | null = null;
+  /** Our end of the shard's dedicated channel (port.postMessage skips Worker's JS wrapper). */
+  #port: MessagePort | null = null;
+  #state: ShardState = 'starting';
+  /** Queued ops, flat (op, key, arg), from `#qHead` on; resolvers aligned by op index. */
+  #queue: unknown[] = [];
+  #qResolves: Resolve[] = [];
+  #qRejects: Reject[] = [];
+  #qHead = 0;
+  #inflight: Batch[] = [];
+  #nextBatchId = 1;
+  #flushScheduled = false;
+  #pending = 0;
+  #idleWaiters: (() => void)[] = [];
+  #bootFailures = 0;
+  #everReady = false;
+  #crashes = 0;
+  #pingTimer: NodeJS.Timeout | null = null;
+  #deadline: NodeJS.Timeout | null = null;
+  #pingId = 0;
+  #killReason: string | null = null;
+  #bootWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  readonly #flush = (): void => this.#doFlush();
+
+  constructor(init: ShardInit, opts: ShardHandleOptions, events: ShardHandleEvents) {
+    this.id = init.shardId;
+    this.name = init.name;
+    this.#init = init;
+    this.#opts = opts;
+    this.#events = events;
+    this.#spawn();
+  }
+
+  get state(): ShardState {
+    return this.#state;
+  }
+
+  /** Ops queued or in flight. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  get crashes(): number {
+    return this.#crashes;
+  }
+
+  /** Resolves when the worker is ready; rejects if it is left down. */
+  ready(): Promise<void> {
+    if (this.#state === 'ready') return Promise.resolve();
+    if (this.#state === 'down' || this.#state === 'closed') {
+      return Promise.reject(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
+    }
+    return new Promise((resolve, reject) => this.#bootWaiters.push({ resolve, reject }));
+  }
+
+  /** The epoch the next batches are routed under; the marker goes on the port first (DESIGN §1). */
+  setEpoch(epoch: number): void {
+    this.#init.epoch = epoch;
+    this.#port?.postMessage({ t: 'epoch', epoch } satisfies ToShard);
+  }
+
+  /** Queues one op; the promise settles with the shard's result or a CacheError. */
+  send(op: number, key: string, arg: unknown): Promise<unknown> {
+    if (this.#state === 'down' || this.#state === 'closed') {
+      return Promise.reject(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push(op, key, arg);
+      this.#qResolves.push(resolve);
+      this.#qRejects.push(reject);
+      this.#opAdded();
+    });
+  }
+
+  /** Queues ops that already have promises (re-routed after an epoch change). */
+  requeue(ops: unknown[], resolves: Resolve[], rejects: Reject[]): void {
+    for (let i = 0; i < resolves.length; i++) {
+      this.#queue.push(ops[i * 3], ops[i * 3 + 1], ops[i * 3 + 2]);
+      this.#qResolves.push(resolves[i]!);
+      this.#qRejects.push(rejects[i]!);
+      this.#opAdded();
+    }
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Test and chaos hook: makes the worker exit, throw or hang; 'boot-loop' also makes every restart die at boot. */
+  injectFault(kind: FaultKind): void {
+    if (kind === 'boot-loop') this.#init.bootFault = true;
+    // Hold the process open until the fault has played out (the replacement unrefs when ready).
+    this.#worker?.ref();
+    this.#port?.postMessage({ t: 'fault', kind } satisfies ToShard);
+  }
+
+  /** Terminates the worker; what is still pending rejects with `error`. */
+  async close(error: CacheError): Promise<void> {
+    this.#state = 'closed';
+    this.#stopWatchdog();
+    this.#rejectAll(error);
+    for (const w of this.#bootWaiters.splice(0)) w.reject(error);
+    const worker = this.#worker;
+    this.#worker = null;
+    this.#port?.close();
+    this.#port = null;
+    if (worker !== null) await worker.terminate();
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------------
+
+  #opAdded(): void {
+    if (this.#pending++ === 0) this.#worker?.ref();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #doFlush(): void {
+    this.#flushScheduled = false;
+    const port = this.#port;
+    if (port === null || this.#state !== 'ready') return;
+    const max = this.#opts.maxBatchOps;
+    while (this.#inflight.length < this.#opts.maxBatchesInFlight) {
+      const queued = this.#qResolves.length - this.#qHead;
+      if (queued === 0) break;
+      // Spread what is queued over the free batch slots so the shard can work while we post.
+      const free = this.#opts.maxBatchesInFlight - this.#inflight.length;
+      const n = Math.min(max, Math.ceil(queued / free));
+      const start = this.#qHead;
+      const batch: Batch = {
+        id: this.#nextBatchId++,
+        epoch: this.#init.epoch,
+        ops: this.#queue.slice(start * 3, (start + n) * 3),
+        resolves: this.#qResolves.slice(start, start + n),
+        rejects: this.#qRejects.slice(start, start + n),
+      };
+      this.#qHead += n;
+      if (this.#qHead === this.#qResolves.length) {
+        this.#queue = [];
+        this.#qResolves = [];
+        this.#qRejects = [];
+        this.#qHead = 0;
+      }
+      this.#inflight.push(batch);
+      port.postMessage({ t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard);
+    }
+  }
+
+  #onMessage(msg: FromShard): void {
+    switch (msg.t) {
+      case 'reply':
+        this.#onReply(msg.id, msg.results, msg.errors);
+        return;
+      case 'pong':
+        if (msg.id === this.#pingId) this.#armPing();
+        return;
+      case 'ready':
+        this.#onBooted();
+        return;
+      case 'wrong-epoch': {
+        const batch = this.#takeBatch(msg.id);
+        this.#settled(batch.resolves.length);
+        this.#events.onWrongEpoch(this, batch.ops, batch.resolves, batch.rejects);
+        this.#doFlush();
+      }
+    }
+  }
+
+  #takeBatch(id: number): Batch {
+    const batch = this.#inflight.shift();
+    if (batch === undefined || batch.id !== id) {
+      // FIFO order per port is a platform guarantee; a mismatch is a bug, not a runtime condition.
+      throw new Error(`shard ${this.name}: reply ${id} out of order (expected ${batch?.id})`);
+    }
+    return batch;
+  }
+
+  #onReply(id: number, results: unknown[], errors: (number | WireError)[] | undefined): void {
+    const batch = this.#takeBatch(id);
+    const { resolves, rejects } = batch;
+    let e = 0;
+    const nextError = errors?.[0] as number | undefined;
+    let errAt = nextError ?? -1;
+    for (let i = 0; i < resolves.length; i++) {
+      if (i === errAt) {
+        rejects[i]!(fromWire(errors![e + 1] as WireError));
+        e += 2;
+        errAt = e < errors!.length ? (errors![e] as number) : -1;
+      } else {
+        const r = results[i];
+        resolves[i]!(r instanceof Uint8Array ? Buffer.from(r.buffer, r.byteOffset, r.byteLength) : r);
+      }
+    }
+    this.#settled(resolves.length);
+    if (!this.#flushScheduled && this.#qResolves.length > this.#qHead) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #settled(n: number): void {
+    this.#pending -= n;
+    if (this.#pending === 0) {
+      this.#worker?.unref();
+      for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  #rejectAll(error: CacheError): number {
+    let lost = 0;
+    for (const b of this.#inflight.splice(0)) {
+      for (const r of b.rejects) r(error);
+      lost += b.rejects.length;
+    }
+    for (let i = this.#qHead; i < this.#qRejects.length; i++) this.#qRejects[i]!(error);
+    lost += this.#qRejects.length - this.#qHead;
+    this.#queue = [];
+    this.#qResolves = [];
+    this.#qRejects = [];
+    this.#qHead = 0;
+    if (lost > 0) this.#settled(lost);
+    return lost;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  #spawn(): void {
+    const resourceLimits = this.#opts.shardHeapMb > 0 ? { maxOldGenerationSizeMb: this.#opts.shardHeapMb } : {};
+    // execArgv: [] keeps the parent's loaders and flags (e.g. a test runner's) out of the shard.
+    const { port1, port2 } = new MessageChannel();
+    const workerData: ShardInit = { ...this.#init, port: port2 };
+    const worker = new Worker(WORKER_URL, { workerData, transferList: [port2], execArgv: [], resourceLimits, name: this.name });
+    this.#worker = worker;
+    this.#port = port1;
+    port1.on('message', (msg: FromShard) => this.#onMessage(msg));
+    // Liveness follows the worker's ref (held while ops are pending), never the port's.
+    port1.unref();
+    worker.on('error', (err: Error) => {
+      this.#killReason ??= `error: ${err.message}`;
+    });
+    worker.on('exit', (code) => this.#onExit(worker, code));
+    // The worker stays ref'd while it boots (someone awaits it); afterwards only while ops are pending.
+  }
+
+  #onBooted(): void {
+    const restart = this.#everReady;
+    this.#everReady = true;
+    this.#bootFailures = 0;
+    this.#state = 'ready';
+    for (const w of this.#bootWaiters.splice(0)) w.resolve();
+    if (this.#pending === 0) this.#worker?.unref();
+    this.#armPing();
+    this.#events.onReady(this, restart);
+    this.#doFlush();
+  }
+
+  #onExit(worker: Worker, code: number): void {
+    if (worker !== this.#worker || this.#state === 'closed') return;
+    this.#worker = null;
+    this.#port?.close();
+    this.#port = null;
+    this.#stopWatchdog();
+    const booting = this.#state === 'starting' || this.#state === 'restarting';
+    const reason = this.#killReason ?? `exited with code ${code}`;
+    this.#killReason = null;
+    this.#crashes++;
+    if (booting) this.#bootFailures++;
+    const restarting = this.#bootFailures < this.#opts.maxBootFailures;
+    const lost = this.#rejectAll(new CacheError('SHARD_CRASHED', `shard ${this.name} crashed (${reason}) before answering`));
+    if (restarting) {
+      this.#state = this.#everReady ? 'restarting' : 'starting';
+      this.#spawn();
+    } else {
+      this.#state = 'down';
+      const err = new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} failed to start ${this.#bootFailures} times: ${reason}`);
+      for (const w of this.#bootWaiters.splice(0)) w.reject(err);
+    }
+    this.#events.onCrash(this, reason, lost, restarting);
+  }
+
+  // ---- watchdog -------------------------------------------------------------------------------
+
+  /** Schedules the next ping; the deadline starts when the ping is posted. */
+  #armPing(): void {
+    this.#stopWatchdog();
+    if (this.#opts.watchdogTimeoutMs === 0 || this.#state !== 'ready') return;
+    this.#pingTimer = setTimeout(() => {
+      this.#pingTimer = null;
+      const worker = this.#worker;
+      if (worker === null || this.#port === null) return;
+      const id = ++this.#pingId;
+      this.#port.postMessage({ t: 'ping', id } satisfies ToShard);
+      this.#deadline = setTimeout(() => {
+        this.#deadline = null;
+        this.#killReason = `no answer to the watchdog for ${this.#opts.watchdogTimeoutMs} ms`;
+        void worker.terminate();
+      }, this.#opts.watchdogTimeoutMs).unref();
+    }, this.#opts.watchdogIntervalMs).unref();
+  }
+
+  #stopWatchdog(): void {
+    if (this.#pingTimer !== null) clearTimeout(this.#pingTimer);
+    if (this.#deadline !== null) clearTimeout(this.#deadline);
+    this.#pingTimer = this.#deadline = null;
+  }
+}

@@ -1,0 +1,88 @@
+// `shardcache start` as a user runs it: the ready line, the REST API, clean shutdown on signals,
+// a one-line error and exit 1 for a port in use, exit 2 for usage errors.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+
+interface Run {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+}
+
+function run(args: string[]): Run {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, out: () => out, err: () => err, exit };
+}
+
+/** Resolves with the first stdout line matching `re` (or rejects if the process exits first). */
+function waitFor(r: Run, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const m = re.exec(r.out());
+      if (m !== null) {
+        r.child.stdout!.off('data', check);
+        resolve(m);
+      }
+    };
+    r.child.stdout!.on('data', check);
+    void r.exit.then((code) => reject(new Error(`exited ${code} before ${re}: ${r.out()} ${r.err()}`)));
+    check();
+  });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  t.test(`start serves REST, then ${signal} shuts it down cleanly`, async (t) => {
+    const r = run(['start', '--http-port', '0', '--shards', '2']);
+    const m = await waitFor(r, /ready: 2 shards, REST (http:\/\/127\.0\.0\.1:(\d+))\n/);
+    const base = m[1]!;
+    const set = await fetch(`${base}/set?key=foo&value=bar`, { method: 'POST' });
+    t.equal(set.status, 201);
+    t.match(await set.json(), { key: 'foo', node: /^node-[12]$/ });
+    const got = await fetch(`${base}/get?key=foo`);
+    t.match(await got.json(), { value: 'bar' });
+    r.child.kill(signal);
+    t.equal(await r.exit, 0, 'exit code 0');
+    t.match(r.out(), `${signal} received, shutting down`);
+    t.equal(r.err(), '', 'nothing on stderr');
+  });
+}
+
+t.test('a port in use: one line on stderr, exit 1', async (t) => {
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const r = run(['start', '--http-port', String(port)]);
+  t.equal(await r.exit, 1);
+  const lines = r.err().trim().split('\n');
+  t.equal(lines.length, 1, `one line: ${r.err()}`);
+  t.match(lines[0], `127.0.0.1:${port} is already in use`);
+  t.notMatch(r.err(), /\bat .*\.js:\d+/, 'no stack trace');
+});
+
+t.test('usage errors exit 2; --help exits 0', async (t) => {
+  for (const args of [['start', '--shards', '0'], ['start', '--bogus'], ['start', '--maxmemory', 'lots'], ['start', '--maxmemory-policy', 'lfu']]) {
+    const r = run(args);
+    t.equal(await r.exit, 2, args.join(' '));
+    t.match(r.err(), /Error/, 'says what is wrong');
+  }
+  const help = run(['start', '--help']);
+  t.equal(await help.exit, 0);
+  t.match(help.out(), /--http-port/);
+  t.match(help.out(), /--shards/);
+  const top = run(['--help']);
+  t.equal(await top.exit, 0);
+  t.match(top.out(), /start\s+Start a local shardcache cluster/);
+});

@@ -1,0 +1,78 @@
+// Applies one batch of flat ops (see Op in src/protocol.ts) to a shard's store. Plain module so
+// that tests cover it directly; the worker entry only moves messages.
+import { toWire, type WireError } from '../src/errors.js';
+import { Op, SetFlag } from '../src/protocol.js';
+import type { ShardStore, Value } from './store.js';
+
+/** Results of one batch: one result per op, and flat `[opIndex, WireError, ...]` for failed ops. */
+export interface BatchOutcome {
+  results: unknown[];
+  errors: (number | WireError)[] | undefined;
+}
+
+export function executeBatch(store: ShardStore, ops: unknown[]): BatchOutcome {
+  const n = ops.length / 3;
+  const results = new Array<unknown>(n);
+  let errors: (number | WireError)[] | undefined;
+  store.ops += n;
+  for (let i = 0; i < n; i++) {
+    try {
+      results[i] = executeOp(store, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
+    } catch (err) {
+      results[i] = null;
+      (errors ??= []).push(i, toWire(err));
+    }
+  }
+  return { results, errors };
+}
+
+export function executeOp(store: ShardStore, op: number, key: string, arg: unknown): unknown {
+  switch (op) {
+    case Op.GET:
+      return store.get(key);
+    case Op.SET:
+      store.setPlain(key, arg as Value);
+      return true;
+    case Op.SET_EX: {
+      const [value, flags, at] = arg as [Value, number, number];
+      const r = store.set(key, value, flags, at);
+      return flags & SetFlag.GET ? r.old : r.applied;
+    }
+    case Op.DEL:
+      return store.del(arg as string[]);
+    case Op.EXISTS:
+      return store.exists(arg as string[]);
+    case Op.INCRBY:
+      return store.incrBy(key, arg as number | bigint);
+    case Op.MGET:
+      return store.mget(arg as string[]);
+    case Op.MSET:
+      store.mset(arg as unknown[]);
+      return true;
+    case Op.EXPIRE: {
+      const [at, flags] = arg as [number, number];
+      return store.expire(key, at, flags);
+    }
+    case Op.PERSIST:
+      return store.persist(key);
+    case Op.PTTL:
+      return store.pttl(key);
+    case Op.PEXPIRETIME:
+      return store.pexpiretime(key);
+    case Op.KEYS:
+      return store.keys(key);
+    case Op.SCAN: {
+      const [cursor, pattern, count] = arg as [number, string | null, number];
+      return store.scan(cursor, pattern, count);
+    }
+    case Op.DBSIZE:
+      return store.size;
+    case Op.FLUSHALL:
+      store.flushAll();
+      return true;
+    case Op.STATS:
+      return store.stats();
+    default:
+      throw new Error(`unknown op ${op}`);
+  }
+}

@@ -1,0 +1,54 @@
+// The shard worker entry: a thin adapter that moves messages between the coordinator's port and
+// the shard's store. It must never hold logic a test cannot reach through workers/execute.ts.
+import { BroadcastChannel, workerData } from 'node:worker_threads';
+import type { FromShard, MembershipEvent, ShardInit, ToShard } from '../src/protocol.js';
+import { executeBatch } from './execute.js';
+import { ShardStore } from './store.js';
+
+const init = workerData as ShardInit;
+if (init.faults && init.bootFault === true) process.exit(3);
+const port = init.port!;
+const store = new ShardStore({ maxBytes: init.maxBytes, policy: init.policy });
+let epoch = init.epoch;
+
+// Membership announcements: informational only (routing never depends on them, DESIGN §1).
+const channel = new BroadcastChannel(init.channelName);
+channel.onmessage = (event) => {
+  store.noteAnnouncement((event as MessageEvent).data as MembershipEvent);
+};
+channel.unref();
+
+// Active expiry: a bounded sweep ten times a second.
+setInterval(() => store.sweep(), 100).unref();
+
+function send(msg: FromShard): void {
+  port.postMessage(msg);
+}
+
+port.on('message', (msg: ToShard) => {
+  switch (msg.t) {
+    case 'batch': {
+      if (msg.epoch !== epoch) {
+        send({ t: 'wrong-epoch', id: msg.id, epoch });
+        return;
+      }
+      const { results, errors } = executeBatch(store, msg.ops);
+      send(errors === undefined ? { t: 'reply', id: msg.id, results } : { t: 'reply', id: msg.id, results, errors });
+      return;
+    }
+    case 'ping':
+      send({ t: 'pong', id: msg.id });
+      return;
+    case 'epoch':
+      epoch = msg.epoch;
+      return;
+    case 'fault':
+      if (!init.faults) return;
+      if (msg.kind === 'exit' || msg.kind === 'boot-loop') process.exit(1);
+      if (msg.kind === 'throw') throw new Error(`fault injected in shard ${init.name}`);
+      // 'hang': a busy loop that only the watchdog can end.
+      for (;;);
+  }
+});
+
+send({ t: 'ready', shardId: init.shardId });

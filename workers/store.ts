@@ -1,0 +1,478 @@
+// The storage of one shard: entries, TTLs, LRU order, eviction and memory accounting.
+// A plain module with an injected clock, imported directly by tests; it never touches ports.
+//
+// Layout (struct of arrays, see DESIGN §7): a key's slot number comes from the index (Maps of
+// key → slot); per-slot data lives in parallel arrays: key and value in JS arrays, expiry in a
+// Float64Array, LRU links in Int32Arrays. This costs far less per entry than one object per key,
+// and slot numbers are stable, which is what makes SCAN cursors exact.
+// The file is over 400 lines because every command's semantics share the slot machinery; the
+// command logic itself is thin.
+import { CacheError } from '../src/errors.js';
+import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
+import { compileGlob, matchesAll } from './glob.js';
+import { SlotIndex } from './slot-index.js';
+
+/** A stored value: strings stay strings, bytes stay bytes (an exact-size Uint8Array). */
+export type Value = string | Uint8Array;
+
+/** Bytes counted per entry on top of its key and value bytes (index entry, slot arrays, headers). */
+export const ENTRY_OVERHEAD = 112;
+/** Extra bytes counted for a byte value: the Uint8Array object and its backing store header. */
+export const BYTES_VALUE_OVERHEAD = 96;
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+const INTEGER_RE = /^-?(?:0|[1-9][0-9]*)$/;
+
+export interface StoreOptions {
+  /** Memory limit in estimated bytes; 0 = unlimited. */
+  maxBytes?: number;
+  /** What to do at maxBytes. Default `noeviction`. */
+  policy?: EvictionPolicy;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Keys per index Map (V8 caps a Map at 2^24 entries). Default 2^24 - 1; tests make it small. */
+  mapLimit?: number;
+  /** Starting slot capacity; arrays double as needed. Default 1024. */
+  initialCapacity?: number;
+}
+
+export interface SetResult {
+  applied: boolean;
+  /** The previous value, when asked for with the GET flag. */
+  old: Value | null;
+}
+
+/** The keys, values, TTLs and LRU order of one shard. */
+export class ShardStore {
+  readonly maxBytes: number;
+  readonly policy: EvictionPolicy;
+  /** Ops counted by the caller (the worker counts every op it applies). */
+  ops = 0;
+  #now: () => number;
+  #index: SlotIndex;
+  #keys: (string | undefined)[] = [];
+  #vals: (Value | undefined)[] = [];
+  /** Absolute expiry in ms; 0 = no TTL. */
+  #expires: Float64Array;
+  /** LRU list over slots: head is most recent, tail least; -1 ends. */
+  #prev: Int32Array;
+  #next: Int32Array;
+  #head = -1;
+  #tail = -1;
+  /** Dense list of slots that have a TTL, for sampling by the active sweep; `#ttlPos[slot]` is -1 or the position. */
+  #ttlSlots: Int32Array;
+  #ttlPos: Int32Array;
+  #ttlCount = 0;
+  #free: number[] = [];
+  #top = 0;
+  #cap: number;
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+  #expired = 0;
+  #announcements = 0;
+  #announcedEpoch = 0;
+
+  constructor(options: StoreOptions = {}) {
+    this.maxBytes = options.maxBytes ?? 0;
+    this.policy = options.policy ?? 'noeviction';
+    this.#now = options.now ?? Date.now;
+    this.#index = new SlotIndex(options.mapLimit);
+    this.#cap = Math.max(16, options.initialCapacity ?? 1024);
+    this.#expires = new Float64Array(this.#cap);
+    this.#prev = new Int32Array(this.#cap);
+    this.#next = new Int32Array(this.#cap);
+    this.#ttlSlots = new Int32Array(this.#cap);
+    this.#ttlPos = new Int32Array(this.#cap).fill(-1);
+  }
+
+  get size(): number {
+    return this.#index.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  get(key: string): Value | null {
+    const slot = this.#find(key);
+    if (slot < 0) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    this.#touch(slot);
+    return this.#vals[slot]!;
+  }
+
+  mget(keys: string[]): (Value | null)[] {
+    const out = new Array<Value | null>(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = this.get(keys[i]!);
+    return out;
+  }
+
+  /** Counts the keys that exist; a key named twice counts twice (as in Redis). */
+  exists(keys: string[]): number {
+    let n = 0;
+    for (const k of keys) if (this.#find(k) >= 0) n++;
+    return n;
+  }
+
+  /** ms to live; -1 without TTL; -2 when missing. */
+  pttl(key: string): number {
+    const slot = this.#find(key);
+    if (slot < 0) return -2;
+    const at = this.#expires[slot]!;
+    return at === 0 ? -1 : Math.max(0, at - this.#now());
+  }
+
+  /** Absolute expiry in ms; -1 without TTL; -2 when missing. */
+  pexpiretime(key: string): number {
+    const slot = this.#find(key);
+    if (slot < 0) return -2;
+    const at = this.#expires[slot]!;
+    return at === 0 ? -1 : at;
+  }
+
+  keys(pattern: string): string[] {
+    const all = matchesAll(pattern);
+    const re = all ? null : compileGlob(pattern);
+    const out: string[] = [];
+    const now = this.#now();
+    for (let slot = 0; slot < this.#top; slot++) {
+      const k = this.#keys[slot];
+      if (k === undefined) continue;
+      const at = this.#expires[slot]!;
+      if (at !== 0 && at <= now) continue;
+      if (re === null || re.test(k)) out.push(k);
+    }
+    return out;
+  }
+
+  /**
+   * One step of a cursor scan. The cursor is a slot number: a key present for the whole scan
+   * sits in one slot all along, so it is returned exactly once. Examines at most
+   * `max(count * 8, 1024)` slots per call, so a sparse table never stalls the shard.
+   */
+  scan(cursor: number, pattern: string | null, count: number): [number, string[]] {
+    const re = matchesAll(pattern) ? null : compileGlob(pattern!);
+    const out: string[] = [];
+    const now = this.#now();
+    const budget = Math.max(count * 8, 1024);
+    let slot = cursor;
+    let live = 0;
+    for (let seen = 0; slot < this.#top && live < count && seen < budget; slot++, seen++) {
+      const k = this.#keys[slot];
+      if (k === undefined) continue;
+      live++;
+      const at = this.#expires[slot]!;
+      if (at !== 0 && at <= now) continue;
+      if (re === null || re.test(k)) out.push(k);
+    }
+    return [slot >= this.#top ? 0 : slot, out];
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  /** SET with Redis semantics. `flags` are SetFlag bits; `expireAt` absolute ms, 0 = none. */
+  set(key: string, value: Value, flags = 0, expireAt = 0): SetResult {
+    let slot = this.#find(key);
+    const old = flags & SetFlag.GET && slot >= 0 ? this.#vals[slot]! : null;
+    if ((flags & SetFlag.NX && slot >= 0) || (flags & SetFlag.XX && slot < 0)) return { applied: false, old };
+    if (expireAt !== 0 && expireAt <= this.#now()) {
+      // Already expired: the key ends up absent, exactly as if it had been set and then expired.
+      if (slot >= 0) this.#remove(slot);
+      return { applied: true, old };
+    }
+    slot = this.#write(key, slot, value);
+    if (expireAt !== 0) this.#setExpiry(slot, expireAt);
+    else if (!(flags & SetFlag.KEEPTTL)) this.#setExpiry(slot, 0);
+    return { applied: true, old };
+  }
+
+  /** Plain SET: no options, clears any TTL. */
+  setPlain(key: string, value: Value): void {
+    const slot = this.#write(key, this.#find(key), value);
+    this.#setExpiry(slot, 0);
+  }
+
+  /** MSET of one shard's share: all or nothing on this shard (memory is checked first). */
+  mset(pairs: unknown[]): void {
+    if (this.maxBytes > 0 && this.policy === 'noeviction') {
+      let grow = 0;
+      for (let i = 0; i < pairs.length; i += 2) {
+        const k = pairs[i] as string;
+        const slot = this.#find(k);
+        grow += entrySize(k, pairs[i + 1] as Value) - (slot >= 0 ? entrySize(k, this.#vals[slot]!) : 0);
+      }
+      if (grow > 0 && this.#bytes + grow > this.maxBytes) throw oom();
+    }
+    for (let i = 0; i < pairs.length; i += 2) this.setPlain(pairs[i] as string, pairs[i + 1] as Value);
+  }
+
+  del(keys: string[]): number {
+    let n = 0;
+    for (const k of keys) {
+      const slot = this.#find(k);
+      if (slot >= 0) {
+        this.#remove(slot);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** INCRBY with Redis's errors. Returns a number, or a decimal string past ±2^53. Keeps the TTL. */
+  incrBy(key: string, delta: number | bigint): number | string {
+    const slot = this.#find(key);
+    let cur: number | bigint = 0;
+    if (slot >= 0) cur = parseInteger(this.#vals[slot]!);
+    let next: number | bigint;
+    if (typeof cur === 'number' && typeof delta === 'number' && Number.isSafeInteger(cur + delta)) next = cur + delta;
+    else {
+      next = BigInt(cur) + BigInt(delta);
+      if (next > INT64_MAX || next < INT64_MIN) throw new CacheError('OVERFLOW', 'increment or decrement would overflow');
+    }
+    const text = String(next);
+    const at = slot >= 0 ? this.#expires[slot]! : 0;
+    const written = this.#write(key, slot, text);
+    this.#setExpiry(written, at);
+    return typeof next === 'number' ? next : Number.isSafeInteger(Number(next)) ? Number(next) : text;
+  }
+
+  /** EXPIRE family: `at` absolute ms, `flags` ExpireFlag bits. True when the timeout was set. */
+  expire(key: string, at: number, flags = 0): boolean {
+    const slot = this.#find(key);
+    if (slot < 0) return false;
+    const cur = this.#expires[slot]!;
+    if (flags & ExpireFlag.NX && cur !== 0) return false;
+    if (flags & ExpireFlag.XX && cur === 0) return false;
+    // GT/LT: a key without TTL counts as an infinite TTL.
+    if (flags & ExpireFlag.GT && (cur === 0 || at <= cur)) return false;
+    if (flags & ExpireFlag.LT && cur !== 0 && at >= cur) return false;
+    if (at <= this.#now()) this.#remove(slot);
+    else this.#setExpiry(slot, at);
+    return true;
+  }
+
+  persist(key: string): boolean {
+    const slot = this.#find(key);
+    if (slot < 0 || this.#expires[slot] === 0) return false;
+    this.#setExpiry(slot, 0);
+    return true;
+  }
+
+  flushAll(): void {
+    this.#index.clear();
+    this.#keys = [];
+    this.#vals = [];
+    this.#expires.fill(0);
+    this.#ttlPos.fill(-1);
+    this.#ttlCount = 0;
+    this.#free = [];
+    this.#top = 0;
+    this.#head = this.#tail = -1;
+    this.#bytes = 0;
+  }
+
+  // ---- housekeeping ---------------------------------------------------------------------------
+
+  /**
+   * Active expiry, Redis's way: sample 20 keys that have a TTL, delete the expired ones, repeat
+   * while more than a quarter were expired, for at most `maxRounds` rounds. Returns keys removed.
+   */
+  sweep(maxRounds = 16): number {
+    let removed = 0;
+    const now = this.#now();
+    for (let round = 0; round < maxRounds && this.#ttlCount > 0; round++) {
+      const samples = Math.min(20, this.#ttlCount);
+      let hit = 0;
+      for (let i = 0; i < samples && this.#ttlCount > 0; i++) {
+        const slot = this.#ttlSlots[(Math.random() * this.#ttlCount) | 0]!;
+        if (this.#expires[slot]! <= now) {
+          this.#remove(slot);
+          this.#expired++;
+          hit++;
+        }
+      }
+      removed += hit;
+      if (hit * 4 <= samples) break;
+    }
+    return removed;
+  }
+
+  /** Records a membership announcement heard on the BroadcastChannel (reported in stats). */
+  noteAnnouncement(event: MembershipEvent): void {
+    this.#announcements++;
+    this.#announcedEpoch = Math.max(this.#announcedEpoch, event.epoch);
+  }
+
+  stats(): ShardStats {
+    return {
+      keys: this.#index.size,
+      bytes: this.#bytes,
+      maxBytes: this.maxBytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+      expired: this.#expired,
+      ops: this.ops,
+      volatileKeys: this.#ttlCount,
+      announcements: this.#announcements,
+      announcedEpoch: this.#announcedEpoch,
+    };
+  }
+
+  // ---- slot machinery -------------------------------------------------------------------------
+
+  /** The live slot of a key, or -1. Expires the key lazily when its time has passed. */
+  #find(key: string): number {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return -1;
+    const at = this.#expires[slot]!;
+    if (at !== 0 && at <= this.#now()) {
+      this.#remove(slot);
+      this.#expired++;
+      return -1;
+    }
+    return slot;
+  }
+
+  /** Stores a value for a key (slot -1: new key), enforcing maxBytes first. Returns the slot. */
+  #write(key: string, slot: number, value: Value): number {
+    const size = entrySize(key, value);
+    const oldSize = slot >= 0 ? entrySize(key, this.#vals[slot]!) : 0;
+    if (this.maxBytes > 0 && this.#bytes - oldSize + size > this.maxBytes) this.#makeRoom(size - oldSize, slot);
+    if (slot < 0) {
+      slot = this.#alloc();
+      this.#keys[slot] = key;
+      this.#index.set(key, slot);
+      this.#linkHead(slot);
+    } else this.#touch(slot);
+    this.#vals[slot] = value;
+    this.#bytes += size - oldSize;
+    return slot;
+  }
+
+  /** Frees `need` bytes by policy, never evicting `keep`; throws OOM when it cannot. */
+  #makeRoom(need: number, keep: number): void {
+    if (this.policy === 'noeviction' || need <= 0) {
+      if (need > 0) throw oom();
+      return;
+    }
+    let victim = this.#tail;
+    while (this.#bytes + need > this.maxBytes && victim >= 0) {
+      const prev = this.#prev[victim]!;
+      if (victim !== keep) {
+        this.#remove(victim);
+        this.#evictions++;
+      }
+      victim = prev;
+    }
+    if (this.#bytes + need > this.maxBytes) throw oom();
+  }
+
+  #alloc(): number {
+    const reused = this.#free.pop();
+    if (reused !== undefined) return reused;
+    if (this.#top === this.#cap) this.#grow();
+    return this.#top++;
+  }
+
+  #grow(): void {
+    const cap = this.#cap * 2;
+    const grown = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const expires = new Float64Array(cap);
+    expires.set(this.#expires);
+    this.#expires = expires;
+    this.#prev = grown(this.#prev);
+    this.#next = grown(this.#next);
+    this.#ttlSlots = grown(this.#ttlSlots);
+    this.#ttlPos = grown(this.#ttlPos);
+    this.#ttlPos.fill(-1, this.#cap);
+    this.#cap = cap;
+  }
+
+  #remove(slot: number): void {
+    const key = this.#keys[slot]!;
+    this.#bytes -= entrySize(key, this.#vals[slot]!);
+    this.#index.delete(key);
+    this.#keys[slot] = undefined;
+    this.#vals[slot] = undefined;
+    this.#setExpiry(slot, 0);
+    this.#unlink(slot);
+    this.#free.push(slot);
+  }
+
+  #setExpiry(slot: number, at: number): void {
+    this.#expires[slot] = at;
+    const pos = this.#ttlPos[slot]!;
+    if (at !== 0 && pos < 0) {
+      this.#ttlSlots[this.#ttlCount] = slot;
+      this.#ttlPos[slot] = this.#ttlCount++;
+    } else if (at === 0 && pos >= 0) {
+      // Swap-remove from the dense TTL list.
+      const last = this.#ttlSlots[--this.#ttlCount]!;
+      this.#ttlSlots[pos] = last;
+      this.#ttlPos[last] = pos;
+      this.#ttlPos[slot] = -1;
+    }
+  }
+
+  #touch(slot: number): void {
+    if (this.#head === slot) return;
+    this.#unlink(slot);
+    this.#linkHead(slot);
+  }
+
+  #linkHead(slot: number): void {
+    this.#prev[slot] = -1;
+    this.#next[slot] = this.#head;
+    if (this.#head >= 0) this.#prev[this.#head] = slot;
+    this.#head = slot;
+    if (this.#tail < 0) this.#tail = slot;
+  }
+
+  #unlink(slot: number): void {
+    const p = this.#prev[slot]!;
+    const n = this.#next[slot]!;
+    if (p >= 0) this.#next[p] = n;
+    else if (this.#head === slot) this.#head = n;
+    if (n >= 0) this.#prev[n] = p;
+    else if (this.#tail === slot) this.#tail = p;
+    this.#prev[slot] = this.#next[slot] = -1;
+  }
+}
+
+/** The estimated bytes of one entry. */
+export function entrySize(key: string, value: Value): number {
+  return (
+    ENTRY_OVERHEAD + key.length + (typeof value === 'string' ? value.length : value.byteLength + BYTES_VALUE_OVERHEAD)
+  );
+}
+
+function oom(): CacheError {
+  return new CacheError('OOM', "command not allowed when used memory > 'maxmemory'.");
+}
+
+/** Parses a stored value as a signed 64-bit integer, strictly (as Redis's string2ll). */
+function parseInteger(value: Value): number | bigint {
+  const text = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+  if (text.length === 0 || text.length > 20 || !INTEGER_RE.test(text)) throw notInteger();
+  if (text.length <= 15) return Number(text);
+  const big = BigInt(text);
+  if (big > INT64_MAX || big < INT64_MIN) throw notInteger();
+  return Number.isSafeInteger(Number(big)) ? Number(big) : big;
+}
+
+function notInteger(): CacheError {
+  return new CacheError('NOT_INTEGER', 'value is not an integer or out of range');
+}
