@@ -122,7 +122,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** The value, or null. Strings come back as strings, bytes as Buffers. */
   get(key: Key): Promise<string | Buffer | null> {
-    return this.#one(Op.GET, key, () => undefined) as Promise<string | Buffer | null>;
+    // The hottest call: no argument closure, unlike #one.
+    try {
+      const k = keyArg(key);
+      return this.#route(k).send(Op.GET, k, undefined) as Promise<string | Buffer | null>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** SET with Redis's options. Resolves true if set (false when NX/XX prevented it), or with `get: true` the old value. */
@@ -417,8 +423,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   #route(key: string): ShardHandle {
     if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
-    const id = this.#ring.ownerOf(hashInternal(this.options.hash, key));
-    const h = this.#handles.get(id);
+    const h = this.#handles.get(this.#ring.ownerOf(hashInternal(this.options.hash, key)));
     if (h === undefined) throw new CacheError('SHARD_UNAVAILABLE', 'no shard available');
     return h;
   }

@@ -17,6 +17,11 @@ export class HashRing {
   /** Sorted point hashes; `#owners[i]` is the shard id of `#points[i]`. Ties sort by shard id. */
   #points = new Uint32Array(0);
   #owners = new Int32Array(0);
+  /**
+   * Owner of every 2^16-wide slice of the circle that holds no point, so most lookups are one
+   * array read; -2 marks a slice with points in it (binary search). Rebuilt with the points.
+   */
+  #sliceOwner = new Int32Array(1 << 16).fill(-1);
   #epoch = 0;
 
   constructor(options: { virtualNodes: number; hash: HashFn }) {
@@ -64,6 +69,11 @@ export class HashRing {
 
   /** The shard owning a key hash; -1 on an empty ring. */
   ownerOf(keyHash: number): number {
+    const fast = this.#sliceOwner[keyHash >>> 16]!;
+    return fast === -2 ? this.#search(keyHash) : fast;
+  }
+
+  #search(keyHash: number): number {
     const points = this.#points;
     const n = points.length;
     if (n === 0) return -1;
@@ -121,6 +131,20 @@ export class HashRing {
     for (let i = 0; i < total; i++) {
       this.#points[i] = pairs[i]!.h;
       this.#owners[i] = pairs[i]!.id;
+    }
+    // Walk the slices from the top of the circle down, carrying the owner of the next point.
+    const slices = this.#sliceOwner;
+    let next = total - 1;
+    let carry = total === 0 ? -1 : this.#owners[0]!; // past the last point: wrap to the first
+    for (let slice = slices.length - 1; slice >= 0; slice--) {
+      const lo = slice * 65536;
+      let inside = false;
+      while (next >= 0 && this.#points[next]! >= lo) {
+        inside = true;
+        carry = this.#owners[next]!;
+        next--;
+      }
+      slices[slice] = inside ? -2 : carry;
     }
     this.#epoch++;
   }

@@ -44,6 +44,13 @@ export interface ShardHandleEvents {
 
 const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
 
+/** Where `capture` leaves the functions of the promise being built; read right after `new Promise`. */
+const captured: { resolve: Resolve | null; reject: Reject | null } = { resolve: null, reject: null };
+function capture(resolve: Resolve, reject: Reject): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 /** A shard: one worker thread, its queue and its in-flight batches. */
 export class ShardHandle {
   readonly id: number;
@@ -117,12 +124,13 @@ export class ShardHandle {
     if (this.#state === 'down' || this.#state === 'closed') {
       return Promise.reject(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push(op, key, arg);
-      this.#qResolves.push(resolve);
-      this.#qRejects.push(reject);
-      this.#opAdded();
-    });
+    // A module-level executor hands out resolve/reject without allocating a closure per op.
+    const promise = new Promise(capture);
+    this.#queue.push(op, key, arg);
+    this.#qResolves.push(captured.resolve!);
+    this.#qRejects.push(captured.reject!);
+    this.#opAdded();
+    return promise;
   }
 
   /** Queues ops that already have promises (re-routed after an epoch change). */

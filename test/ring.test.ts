@@ -61,6 +61,16 @@ t.test('adding a 4th shard moves 20–30% of keys, all to the new shard; removin
   t.equal(changed, 0, 'placement after remove is the placement before add');
 });
 
+t.test('the slice table agrees with a binary search everywhere', async (t) => {
+  for (const vnodes of [1, 7, 256]) {
+    const r = ring3(vnodes);
+    let wrong = 0;
+    for (const h of hashes.subarray(0, 200_000)) if (r.ownerOf(h) !== r.preferenceList(h, 1)[0]) wrong++;
+    for (const h of [0, 1, 65535, 65536, 0xffffffff, 0xfffeffff]) if (r.ownerOf(h) !== r.preferenceList(h, 1)[0]) wrong++;
+    t.equal(wrong, 0, `${vnodes} virtual nodes`);
+  }
+});
+
 t.test('placement is identical in another process', async (t) => {
   const r = ring3();
   const sample = Array.from(hashes.subarray(0, 2000), (h) => r.ownerOf(h));
