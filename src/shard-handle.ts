@@ -185,12 +185,16 @@ export class ShardHandle {
     const port = this.#port;
     if (port === null || this.#state !== 'ready') return;
     const max = this.#opts.maxBatchOps;
-    while (this.#inflight.length < this.#opts.maxBatchesInFlight) {
+    const slots = this.#opts.maxBatchesInFlight;
+    // Half the slots take any batch; the other half only full ones. Under light load that keeps
+    // messages few (each post wakes the shard's thread, the dominant cost); under heavy load it
+    // keeps more full batches in flight.
+    const spread = Math.max(1, slots >> 1);
+    while (this.#inflight.length < slots) {
       const queued = this.#qResolves.length - this.#qHead;
-      if (queued === 0) break;
-      // Spread what is queued over the free batch slots so the shard can work while we post.
-      const free = this.#opts.maxBatchesInFlight - this.#inflight.length;
-      const n = Math.min(max, Math.ceil(queued / free));
+      if (queued === 0 || (this.#inflight.length >= spread && queued < max)) break;
+      // Spread what is queued over the free open slots so the shard can work while we post.
+      const n = Math.min(max, Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
       const start = this.#qHead;
       const batch: Batch = {
         id: this.#nextBatchId++,
