@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
     shards: { type: 'string', default: '3' },
     'batch-ops': { type: 'string', default: '32' },
     'batches-in-flight': { type: 'string', default: '4' },
+    child: { type: 'string' },
   },
 });
 
@@ -211,35 +212,64 @@ const factories: Record<string, () => Promise<Target | null>> = {
   'lru-cache': async () => lruTarget(),
   redis: redisTarget,
 };
-const targets: Target[] = [];
+/** Child mode: one target, every workload × in-flight level once; prints its results as JSON. */
+async function child(name: string): Promise<void> {
+  const make = factories[name]!;
+  const target = await make();
+  if (target === null) {
+    process.stdout.write('null\n');
+    return;
+  }
+  await target.preload(keys, value);
+  const out: Result[] = [];
+  for (const workload of workloads) {
+    for (const inflight of inflights) out.push({ target: name, workload, inflight, ...(await run(target, workload, inflight)) });
+  }
+  await target.close();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+if (args.child !== undefined) {
+  await child(args.child);
+  process.exit(0);
+}
+
 for (const name of wanted) {
-  const make = factories[name];
-  if (make === undefined) throw new Error(`unknown target ${name}; known: ${Object.keys(factories).join(', ')}`);
-  const t = await make();
-  if (t !== null) {
-    await t.preload(keys, value);
-    targets.push(t);
+  if (factories[name] === undefined) throw new Error(`unknown target ${name}; known: ${Object.keys(factories).join(', ')}`);
+}
+log(
+  `bench:embedded — ${keyCount} keys, ${valueSize} B values, ${seconds} s per run, ${rounds} rounds (median shown); ` +
+    'each target runs in its own process (no shared heap or GC), targets alternate within each round',
+);
+
+// Parent: rounds × targets, alternating (A B C D, A B C D, ...), each in a fresh process.
+const passthrough = process.argv.slice(2).filter((a) => a !== '--json');
+const runs = new Map<string, Result[]>();
+for (let r = 0; r < rounds; r++) {
+  for (const name of wanted) {
+    const res = spawnSync(process.execPath, [process.argv[1]!, ...passthrough, '--child', name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (res.status !== 0) throw new Error(`bench child for ${name} failed (exit ${res.status})`);
+    const parsed = JSON.parse(res.stdout.trim().split('\n').pop()!) as Result[] | null;
+    if (parsed === null) continue;
+    for (const x of parsed) {
+      const k = `${x.target}|${x.workload}|${x.inflight}`;
+      runs.set(k, [...(runs.get(k) ?? []), x]);
+    }
   }
 }
-log(`bench:embedded — ${keyCount} keys, ${valueSize} B values, ${seconds} s per run, ${rounds} rounds (median shown), targets alternate within each round`);
-
 const results: Result[] = [];
 for (const workload of workloads) {
   for (const inflight of inflights) {
-    const perTarget = new Map<string, Omit<Result, 'target' | 'workload' | 'inflight'>[]>();
-    for (let r = 0; r < rounds; r++) {
-      for (const t of targets) {
-        const res = await run(t, workload, inflight);
-        perTarget.set(t.name, [...(perTarget.get(t.name) ?? []), res]);
-      }
-    }
-    for (const t of targets) {
-      const m = median(perTarget.get(t.name)!, (x) => x.ops_per_sec);
-      results.push({ target: t.name, workload, inflight, ...m });
+    for (const name of wanted) {
+      const all = runs.get(`${name}|${workload}|${inflight}`);
+      if (all !== undefined) results.push(median(all, (x) => x.ops_per_sec));
     }
   }
 }
-for (const t of targets) await t.close();
 
 const pad = (s: string | number, w: number): string => String(s).padStart(w);
 log(

@@ -195,24 +195,46 @@ export class ShardHandle {
       if (queued === 0 || (this.#inflight.length >= spread && queued < max)) break;
       // Spread what is queued over the free open slots so the shard can work while we post.
       const n = Math.min(max, Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
-      const start = this.#qHead;
-      const batch: Batch = {
-        id: this.#nextBatchId++,
-        epoch: this.#init.epoch,
-        ops: this.#queue.slice(start * 3, (start + n) * 3),
-        resolves: this.#qResolves.slice(start, start + n),
-        rejects: this.#qRejects.slice(start, start + n),
-      };
-      this.#qHead += n;
-      if (this.#qHead === this.#qResolves.length) {
-        this.#queue = [];
-        this.#qResolves = [];
-        this.#qRejects = [];
-        this.#qHead = 0;
-      }
+      const batch = this.#take(n, queued);
       this.#inflight.push(batch);
       port.postMessage({ t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard);
     }
+  }
+
+  /** Takes the next `n` of `queued` ops off the queue as a batch. */
+  #take(n: number, queued: number): Batch {
+    const id = this.#nextBatchId++;
+    const epoch = this.#init.epoch;
+    if (n === queued && this.#qHead === 0) {
+      // The whole queue: hand its arrays over instead of copying them.
+      const batch = { id, epoch, ops: this.#queue, resolves: this.#qResolves, rejects: this.#qRejects };
+      this.#queue = [];
+      this.#qResolves = [];
+      this.#qRejects = [];
+      return batch;
+    }
+    const start = this.#qHead;
+    const batch = {
+      id,
+      epoch,
+      ops: this.#queue.slice(start * 3, (start + n) * 3),
+      resolves: this.#qResolves.slice(start, start + n),
+      rejects: this.#qRejects.slice(start, start + n),
+    };
+    this.#qHead += n;
+    if (this.#qHead === this.#qResolves.length) {
+      this.#queue = [];
+      this.#qResolves = [];
+      this.#qRejects = [];
+      this.#qHead = 0;
+    } else if (this.#qHead >= 1024 && this.#qHead * 2 >= this.#qResolves.length) {
+      // Under sustained load the queue may never drain: drop the taken head now and then.
+      this.#queue.splice(0, this.#qHead * 3);
+      this.#qResolves.splice(0, this.#qHead);
+      this.#qRejects.splice(0, this.#qHead);
+      this.#qHead = 0;
+    }
+    return batch;
   }
 
   #onMessage(msg: FromShard): void {
