@@ -5,7 +5,7 @@
 //
 //   npm run bench:embedded -- [--seconds 1] [--rounds 3] [--keys 100000] [--value-size 100]
 //                             [--inflight 16,128,1024] [--targets cluster,async-map,lru-cache,redis] [--json]
-//                             [--workloads get,get-set] [--shards 3] [--batch-ops 32] [--batches-in-flight 4]
+//                             [--workloads get,get-set] [--shards N] [--batch-ops N] [--batches-in-flight N]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
@@ -43,9 +43,9 @@ const { values: args } = parseArgs({
     targets: { type: 'string', default: 'cluster,async-map,lru-cache,redis' },
     workloads: { type: 'string', default: 'get,get-set' },
     json: { type: 'boolean', default: false },
-    shards: { type: 'string', default: '3' },
-    'batch-ops': { type: 'string', default: '32' },
-    'batches-in-flight': { type: 'string', default: '4' },
+    shards: { type: 'string' },
+    'batch-ops': { type: 'string' },
+    'batches-in-flight': { type: 'string' },
     child: { type: 'string' },
   },
 });
@@ -92,10 +92,12 @@ function lruTarget(): Target {
 }
 
 async function clusterTarget(): Promise<Target> {
+  // Cluster defaults unless the tuning flags say otherwise.
+  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
   const c: Cluster = await createCluster({
-    shards: Number(args.shards),
-    maxBatchOps: Number(args['batch-ops']),
-    maxBatchesInFlight: Number(args['batches-in-flight']),
+    shards: num(args.shards),
+    maxBatchOps: num(args['batch-ops']),
+    maxBatchesInFlight: num(args['batches-in-flight']),
   });
   return {
     name: 'cluster',
