@@ -18,6 +18,7 @@ import {
 import { CacheError, einval } from './errors.js';
 import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
+import { Migration, movingRanges, type MigrationKind, type MigrationStatus, type MovingRange } from './migration.js';
 import { resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
@@ -58,6 +59,15 @@ export interface ClusterEvents {
   crash: [{ shardId: number; name: string; epoch: number; reason: string; lost: number; restarting: boolean }];
   /** The ring changed. */
   epoch: [{ epoch: number; shards: number[] }];
+  /** A membership change's data movement started, or finished ('done': the new epoch is stable). */
+  migration: [MigrationEvent];
+}
+
+/** A migration's start or end, with its figures. */
+export interface MigrationEvent extends MigrationStatus {
+  phase: 'start' | 'done';
+  /** Set on 'done'. */
+  durationMs?: number;
 }
 
 const EXPIRE_FLAGS: Record<ExpireMode, number> = {
@@ -78,6 +88,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #bus: MembershipBus;
   #state: ClusterState = 'starting';
   #closing: Promise<void> | null = null;
+  /** The data movement of the membership change in progress, or null. */
+  #migration: Migration | null = null;
+  /** Membership changes run one after another: each waits for the previous (DESIGN §3.7). */
+  #membership: Promise<unknown> = Promise.resolve();
+  #nextId = 1;
 
   private constructor(options: ResolvedOptions) {
     super();
@@ -109,7 +124,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** The shards, by id. */
   shards(): ShardInfo[] {
-    return this.#ring.shardIds().map((id) => info(this.#handles.get(id)!));
+    return this.#shardIds().map((id) => info(this.#handles.get(id)!));
+  }
+
+  /** The migration in progress, or null when the ring is stable. */
+  migration(): MigrationStatus | null {
+    return this.#migration?.status() ?? null;
+  }
+
+  /**
+   * Adds a shard: starts its worker, places it on the ring (new epoch), and moves to it the keys
+   * it now owns while traffic continues. Resolves when the move is done. Changes queue.
+   */
+  addShard(): Promise<ShardInfo> {
+    return this.#change(() => this.#add());
+  }
+
+  /**
+   * Removes a shard: takes it off the ring (new epoch), moves its keys to their new owners while
+   * traffic continues, then stops its worker. Resolves when it is gone.
+   */
+  removeShard(shardId: number): Promise<void> {
+    if (!Number.isSafeInteger(shardId)) return Promise.reject(einval(`shardId must be an integer, got ${String(shardId)}`));
+    return this.#change(() => this.#remove(shardId));
   }
 
   /** The name of the shard that owns a key (`node-2`), as the REST API reports it. */
@@ -125,7 +162,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // The hottest call: no argument closure, unlike #one.
     try {
       const k = keyArg(key);
-      return this.#route(k).send(Op.GET, k, undefined) as Promise<string | Buffer | null>;
+      return this.#send(Op.GET, k, undefined) as Promise<string | Buffer | null>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -138,9 +175,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     try {
       const k = keyArg(key);
       const v = valueArg(value, this.options.maxValueBytes);
-      if (options === undefined) return this.#route(k).send(Op.SET, k, v) as Promise<boolean>;
+      if (options === undefined) return this.#send(Op.SET, k, v) as Promise<boolean>;
       const { flags, expireAt } = setOptionsArg(options);
-      return this.#route(k).send(Op.SET_EX, k, [v, flags, expireAt]) as Promise<boolean>;
+      return this.#send(Op.SET_EX, k, [v, flags, expireAt]) as Promise<boolean>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -246,7 +283,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   async keys(pattern = '*'): Promise<(string | Buffer)[]> {
     const p = this.#ready(() => keyArg(pattern, 'pattern'));
     const parts = (await this.#all(Op.KEYS, p)) as string[][];
-    return parts.flat().map(externalKey);
+    // During a migration a key may sit on its old and its new owner for a moment: count it once.
+    const all = this.#migration === null && parts.length <= 1 ? parts.flat() : [...new Set(parts.flat())];
+    return all.map(externalKey);
   }
 
   /**
@@ -264,7 +303,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const count = options.count ?? 10;
       if (!Number.isSafeInteger(count) || count < 1) throw einval(`options.count must be a positive integer, got ${String(count)}`);
       const match = options.match === undefined ? null : keyArg(options.match, 'options.match');
-      return { pos: c % MAX_SCAN_SHARDS, slot: Math.floor(c / MAX_SCAN_SHARDS), match, count, ids: this.#ring.shardIds() };
+      return { pos: c % MAX_SCAN_SHARDS, slot: Math.floor(c / MAX_SCAN_SHARDS), match, count, ids: this.#shardIds() };
     });
     if (pos >= ids.length) return ['0', []];
     const handle = this.#handles.get(ids[pos]!)!;
@@ -293,13 +332,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Removes every key from every shard. */
   async flushall(): Promise<void> {
+    // A migration in flight could import keys after the flush: let membership changes finish first.
+    this.#ready(() => undefined);
+    await this.#membership;
     await this.#all(Op.FLUSHALL, '');
   }
 
   /** Counters of every shard and their totals. */
   async stats(): Promise<ClusterStats> {
     this.#ready(() => undefined);
-    const ids = this.#ring.shardIds();
+    const ids = this.#shardIds();
     const shards = await Promise.all(
       ids.map(async (id): Promise<ShardReport> => {
         const h = this.#handles.get(id)!;
@@ -352,6 +394,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   async #shutdown(drain: boolean): Promise<void> {
     this.#state = 'closing';
+    if (drain) await this.#membership;
     const handles = [...this.#handles.values()];
     if (drain) {
       while (handles.some((h) => h.pending > 0)) await Promise.all(handles.map((h) => h.idle()));
@@ -363,29 +406,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async #start(): Promise<void> {
-    for (let id = 1; id <= this.options.shards; id++) this.#ring.add(id, `node-${id}`);
-    const o = this.options;
-    const perShard = o.maxMemoryBytes === 0 ? 0 : Math.floor(o.maxMemoryBytes / o.shards);
-    for (const id of this.#ring.shardIds()) {
-      const handle = new ShardHandle(
-        {
-          shardId: id,
-          name: this.#ring.nameOf(id)!,
-          epoch: this.#ring.epoch,
-          maxBytes: perShard,
-          policy: o.evictionPolicy,
-          channelName: this.#bus.channelName,
-          faults: o.faultInjection,
-        },
-        o,
-        {
-          onCrash: (h, reason, lost, restarting) => this.#onCrash(h, reason, lost, restarting),
-          onReady: (h, restart) => this.#onShardReady(h, restart),
-          onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
-        },
-      );
-      this.#handles.set(id, handle);
+    for (let i = 0; i < this.options.shards; i++) {
+      const id = this.#nextId++;
+      this.#ring.add(id, `node-${id}`);
     }
+    for (const id of this.#ring.shardIds()) this.#handles.set(id, this.#spawnShard(id, this.#ring.nameOf(id)!));
     try {
       await this.whenReady();
     } catch (err) {
@@ -394,6 +419,100 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     this.#state = 'ready';
     this.#announce({ type: 'epoch', epoch: this.epoch, shards: this.#ring.shardIds() });
+  }
+
+  #spawnShard(id: number, name: string): ShardHandle {
+    const o = this.options;
+    // Each shard's share of maxMemoryBytes is fixed by the shard count at start.
+    const perShard = o.maxMemoryBytes === 0 ? 0 : Math.floor(o.maxMemoryBytes / o.shards);
+    return new ShardHandle(
+      {
+        shardId: id,
+        name,
+        epoch: this.#ring.epoch,
+        maxBytes: perShard,
+        policy: o.evictionPolicy,
+        channelName: this.#bus.channelName,
+        faults: o.faultInjection,
+      },
+      o,
+      {
+        onCrash: (h, reason, lost, restarting) => this.#onCrash(h, reason, lost, restarting),
+        onReady: (h, restart) => this.#onShardReady(h, restart),
+        onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
+      },
+    );
+  }
+
+  /** Every shard with a worker, by id: the ring's, plus one being removed until its keys moved. */
+  #shardIds(): number[] {
+    return [...this.#handles.keys()].sort((a, b) => a - b);
+  }
+
+  // ---- membership -----------------------------------------------------------------------------
+
+  #change<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#state !== 'ready') return Promise.reject(new CacheError('CLOSED', `the cluster is ${this.#state}`));
+    const run = this.#membership.then(fn);
+    this.#membership = run.catch(() => undefined);
+    return run;
+  }
+
+  async #add(): Promise<ShardInfo> {
+    this.#ready(() => undefined);
+    if (this.#handles.size >= this.options.maxShards) {
+      throw new CacheError('LIMIT', `the cluster already has ${this.#handles.size} shards (options.maxShards)`);
+    }
+    const id = this.#nextId++;
+    const name = `node-${id}`;
+    const handle = this.#spawnShard(id, name);
+    try {
+      await handle.ready();
+    } catch (err) {
+      await handle.close(new CacheError('SHARD_UNAVAILABLE', `shard ${name} failed to start`));
+      throw err;
+    }
+    this.#handles.set(id, handle);
+    const next = this.#ring.clone();
+    next.add(id, name);
+    await this.#moveTo(next, 'add', id);
+    return info(handle);
+  }
+
+  async #remove(id: number): Promise<void> {
+    this.#ready(() => undefined);
+    if (!this.#ring.has(id)) throw new CacheError('NOT_FOUND', `no shard ${id} in the cluster`);
+    if (this.#ring.size === 1) throw new CacheError('LIMIT', 'the last shard cannot be removed');
+    const handle = this.#handles.get(id)!;
+    const next = this.#ring.clone();
+    next.remove(id);
+    await this.#moveTo(next, 'remove', id);
+    this.#handles.delete(id);
+    await handle.idle();
+    await handle.close(new CacheError('SHARD_UNAVAILABLE', `shard ${handle.name} was removed`));
+    const event = { shardId: id, name: handle.name, epoch: this.epoch };
+    this.#bus.publish({ type: 'leave', ...event });
+    this.emit('leave', event);
+  }
+
+  /** Switches routing to `next` (epoch marker on every port first), then moves the data. */
+  async #moveTo(next: HashRing, kind: MigrationKind, shardId: number): Promise<void> {
+    const migration = new Migration(kind, shardId, next.epoch, movingRanges(this.#ring, next, 1));
+    for (const h of this.#handles.values()) h.setEpoch(next.epoch);
+    this.#ring = next;
+    this.#migration = migration;
+    this.#announce({ type: 'epoch', epoch: next.epoch, shards: next.shardIds() });
+    this.#migrationEvent('start', migration);
+    await migration.run({ handle: (id) => this.#handles.get(id), onProgress: () => undefined }, 4);
+    this.#migration = null;
+    this.#migrationEvent('done', migration);
+  }
+
+  #migrationEvent(phase: 'start' | 'done', m: Migration): void {
+    const event: MigrationEvent = { phase, ...m.status() };
+    if (phase === 'done') event.durationMs = Date.now() - m.startedAt;
+    this.#bus.publish({ type: 'migration', phase, epoch: m.epoch, kind: m.kind, shardId: m.shardId, keysMoved: m.keysMoved });
+    this.emit('migration', event);
   }
 
   #announce(event: MembershipEvent): void {
@@ -408,6 +527,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #onCrash(h: ShardHandle, reason: string, lost: number, restarting: boolean): void {
+    // With one copy per key, a dead source has nothing left to move: its ranges flip now, so
+    // writes go to the new owner rather than to an empty replacement that nobody exports.
+    this.#migration?.sourceDied(h.id);
     const event = { shardId: h.id, name: h.name, epoch: this.epoch, reason };
     this.#bus.publish({ type: 'crash', ...event });
     this.emit('crash', { ...event, lost, restarting });
@@ -421,11 +543,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return fn();
   }
 
-  #route(key: string): ShardHandle {
+  /** The shard for a key, or the moving range to wait for. Throws CLOSED or SHARD_UNAVAILABLE. */
+  #route(key: string): ShardHandle | MovingRange {
     if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
-    const h = this.#handles.get(this.#ring.ownerOf(hashInternal(this.options.hash, key)));
+    const hash = hashInternal(this.options.hash, key);
+    let id: number;
+    const range = this.#migration === null ? null : this.#migration.find(hash);
+    if (range === null) id = this.#ring.ownerOf(hash);
+    else if (range.state === 'moving') return range;
+    else id = range.state === 'old' ? range.from[0]! : range.to[0]!;
+    const h = this.#handles.get(id);
     if (h === undefined) throw new CacheError('SHARD_UNAVAILABLE', 'no shard available');
     return h;
+  }
+
+  /** Sends a keyed op to its shard, or holds it until its range has moved. Never throws. */
+  #send(op: number, key: string, arg: unknown): Promise<unknown> {
+    try {
+      const target = this.#route(key);
+      if (target instanceof ShardHandle) return target.send(op, key, arg);
+      return new Promise((resolve, reject) => target.held.push(() => this.#send(op, key, arg).then(resolve, reject)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** A single-key op; `arg()` validates the rest of the arguments. */
@@ -433,7 +573,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     try {
       const k = keyArg(key);
       const a = arg();
-      return this.#route(k).send(op, k, a);
+      return this.#send(op, k, a);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -446,11 +586,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }) as Promise<boolean>;
   }
 
-  /** Groups key positions by owning shard, keeping each shard's keys in call order. */
-  #groupByShard(keys: string[]): Map<ShardHandle, number[]> {
+  /** Groups key positions by owning shard, keeping each shard's keys in call order; or the first moving range met. */
+  #groupByShard(keys: string[]): Map<ShardHandle, number[]> | MovingRange {
     const groups = new Map<ShardHandle, number[]>();
     for (let i = 0; i < keys.length; i++) {
       const h = this.#route(keys[i]!);
+      if (!(h instanceof ShardHandle)) return h;
       const g = groups.get(h);
       if (g === undefined) groups.set(h, [i]);
       else g.push(i);
@@ -467,7 +608,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * posted in the same flush, results gathered (sum, values in key order, or true).
    */
   async #multi(op: number, keys: string[], values?: (string | Uint8Array)[]): Promise<unknown> {
-    const groups = [...this.#groupByShard(keys)];
+    const grouped = this.#groupByShard(keys);
+    if (!(grouped instanceof Map)) {
+      // A key is in a moving range: the whole op waits for it, then routes again.
+      return new Promise((resolve, reject) => grouped.held.push(() => this.#multi(op, keys, values).then(resolve, reject)));
+    }
+    const groups = [...grouped];
     const parts = await Promise.all(
       groups.map(([handle, idx]) =>
         handle.send(op, '', values === undefined ? idx.map((i) => keys[i]!) : idx.flatMap((i) => [keys[i]!, values[i]!])),
@@ -487,7 +633,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #all(op: number, key: string): Promise<unknown[]> {
     try {
       this.#ready(() => undefined);
-      return Promise.all(this.#ring.shardIds().map((id) => this.#handles.get(id)!.send(op, key, undefined)));
+      return Promise.all(this.#shardIds().map((id) => this.#handles.get(id)!.send(op, key, undefined)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -508,10 +654,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           const keys = op === Op.MSET ? list.filter((_, j) => j % 2 === 0) : list;
           const values = op === Op.MSET ? list.filter((_, j) => j % 2 === 1) : undefined;
           this.#multi(op, keys as string[], values).then(resolves[i], rejects[i]);
-        } else {
-          const h = KEYLESS_OPS.has(op) ? from : this.#route(key);
-          h.requeue([op, key, arg], [resolves[i]!], [rejects[i]!]);
-        }
+        } else if (KEYLESS_OPS.has(op)) from.requeue([op, key, arg], [resolves[i]!], [rejects[i]!]);
+        else this.#send(op, key, arg).then(resolves[i], rejects[i]);
       } catch (err) {
         rejects[i]!(err);
       }

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'SHARD_CRASHED' // the shard holding the op died (exit, crash or watchdog) before answering
   | 'SHARD_UNAVAILABLE' // the owning shard is down and could not be restarted
   | 'OOM' // maxmemory reached under the noeviction policy
+  | 'NOT_FOUND' // no such shard
+  | 'LIMIT' // a membership limit: maxShards reached, or removing the last shard
   | 'NOT_INTEGER' // INCR-family on a value that is not a 64-bit integer
   | 'OVERFLOW' // INCR-family result out of the signed 64-bit range
   | 'WRONG_EPOCH' // internal: a batch routed under another ring epoch (re-routed, never surfaced)
@@ -21,6 +23,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'SHARD_CRASHED',
   'SHARD_UNAVAILABLE',
   'OOM',
+  'NOT_FOUND',
+  'LIMIT',
   'NOT_INTEGER',
   'OVERFLOW',
   'WRONG_EPOCH',

@@ -10,6 +10,8 @@ export const EVICTION_POLICIES: readonly EvictionPolicy[] = ['noeviction', 'allk
 export interface ClusterOptions {
   /** Shards (worker threads) to start. Default 3. From 1 to 256. */
   shards?: number;
+  /** Most shards the cluster may grow to with addShard(). Default 64. From 1 to 1024. */
+  maxShards?: number;
   /** Virtual nodes per shard on the ring. Default 256 (largest shard ≤ 1.02 × mean with 3 shards). Costs memory and a little lookup time per shard added. */
   virtualNodes?: number;
   /** Memory limit of the whole cluster in estimated bytes, split evenly over shards. Default 0 = unlimited. */
@@ -40,6 +42,7 @@ export type ResolvedOptions = Required<ClusterOptions>;
 
 export const DEFAULTS: ResolvedOptions = {
   shards: 3,
+  maxShards: 64,
   virtualNodes: 256,
   maxMemoryBytes: 0,
   evictionPolicy: 'noeviction',
@@ -76,6 +79,8 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   for (const name of Object.keys(options)) if (!known.has(name)) throw einval(`options.${name} is not an option`);
   const o = { ...DEFAULTS, ...stripUndefined(options) };
   int('shards', o.shards, 1, 256);
+  int('maxShards', o.maxShards, 1, 1024);
+  if (o.shards > o.maxShards) throw einval(`options.shards (${o.shards}) must not exceed options.maxShards (${o.maxShards})`);
   int('virtualNodes', o.virtualNodes, 1, 65536);
   int('maxMemoryBytes', o.maxMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
   if (!EVICTION_POLICIES.includes(o.evictionPolicy)) {

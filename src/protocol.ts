@@ -43,6 +43,16 @@ export const Op = {
   STATS: 16,
   /** arg: unused. Result: absolute expiry ms, -1 without TTL, -2 missing. */
   PEXPIRETIME: 17,
+  /** Migration, source side. arg: moving hash ranges [lo, hi, ...]. Result: keys per range. */
+  MIG_PLAN: 18,
+  /** arg: range index. Result: entries [key, value, expireAtMs, ...]. */
+  MIG_EXPORT: 19,
+  /** Destination side. arg: entries [key, value, expireAtMs, ...]. Result: entries applied. */
+  MIG_IMPORT: 20,
+  /** Source side, after the destination confirmed. arg: range index. Result: keys deleted. */
+  MIG_DROP: 21,
+  /** Source side: closes the plan. Result: true. */
+  MIG_END: 22,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -109,4 +119,5 @@ export type MembershipEvent =
   | { type: 'join'; shardId: number; name: string; epoch: number }
   | { type: 'leave'; shardId: number; name: string; epoch: number }
   | { type: 'crash'; shardId: number; name: string; epoch: number; reason: string }
-  | { type: 'epoch'; epoch: number; shards: number[] };
+  | { type: 'epoch'; epoch: number; shards: number[] }
+  | { type: 'migration'; phase: 'start' | 'done'; epoch: number; kind: 'add' | 'remove'; shardId: number; keysMoved: number };

@@ -54,6 +54,22 @@ export class HashRing {
     return this.#members.get(id)?.name;
   }
 
+  /** An independent copy (same members, points and epoch), to prepare the next ring on. */
+  clone(): HashRing {
+    const copy = new HashRing({ virtualNodes: this.virtualNodes, hash: this.#hash });
+    for (const [id, m] of this.#members) copy.#members.set(id, { ...m });
+    copy.#points = this.#points.slice();
+    copy.#owners = this.#owners.slice();
+    copy.#sliceOwner = this.#sliceOwner.slice();
+    copy.#epoch = this.#epoch;
+    return copy;
+  }
+
+  /** The sorted point hashes (a copy). */
+  points(): Uint32Array {
+    return this.#points.slice();
+  }
+
   /** Places a shard's virtual nodes, named `${name}#${i}`, on the ring. */
   add(id: number, name: string): void {
     if (this.#members.has(id)) throw einval(`shard ${id} is already on the ring`);

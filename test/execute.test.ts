@@ -1,12 +1,12 @@
 // One batch of flat ops applied to a store: results in order, per-op errors as wire data.
 import t from 'tap';
 import { Op, SetFlag } from '../src/protocol.js';
-import { executeBatch } from '../workers/execute.js';
+import { Shard, executeBatch } from '../workers/execute.js';
 import { ShardStore } from '../workers/store.js';
 
 t.test('a batch applies in order and reports failures per op', async (t) => {
   const s = new ShardStore();
-  const { results, errors } = executeBatch(s, [
+  const { results, errors } = executeBatch(new Shard(s), [
     Op.SET, 'a', 'x',
     Op.GET, 'a', undefined,
     Op.INCRBY, 'a', 1,

@@ -2,7 +2,18 @@
 // that tests cover it directly; the worker entry only moves messages.
 import { toWire, type WireError } from '../src/errors.js';
 import { Op, SetFlag } from '../src/protocol.js';
+import { MigrationSource, importEntries } from './migration.js';
 import type { ShardStore, Value } from './store.js';
+
+/** What ops apply to: the shard's store and its migration state. */
+export class Shard {
+  readonly store: ShardStore;
+  readonly migration: MigrationSource;
+  constructor(store: ShardStore) {
+    this.store = store;
+    this.migration = new MigrationSource(store);
+  }
+}
 
 /** Results of one batch: one result per op, and flat `[opIndex, WireError, ...]` for failed ops. */
 export interface BatchOutcome {
@@ -10,14 +21,15 @@ export interface BatchOutcome {
   errors: (number | WireError)[] | undefined;
 }
 
-export function executeBatch(store: ShardStore, ops: unknown[]): BatchOutcome {
+export function executeBatch(shard: Shard, ops: unknown[]): BatchOutcome {
+  const store = shard.store;
   const n = ops.length / 3;
   const results = new Array<unknown>(n);
   let errors: (number | WireError)[] | undefined;
   store.ops += n;
   for (let i = 0; i < n; i++) {
     try {
-      results[i] = executeOp(store, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
+      results[i] = executeOp(shard, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
     } catch (err) {
       results[i] = null;
       (errors ??= []).push(i, toWire(err));
@@ -26,7 +38,8 @@ export function executeBatch(store: ShardStore, ops: unknown[]): BatchOutcome {
   return { results, errors };
 }
 
-export function executeOp(store: ShardStore, op: number, key: string, arg: unknown): unknown {
+export function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {
+  const store = shard.store;
   switch (op) {
     case Op.GET:
       return store.get(key);
@@ -72,6 +85,17 @@ export function executeOp(store: ShardStore, op: number, key: string, arg: unkno
       return true;
     case Op.STATS:
       return store.stats();
+    case Op.MIG_PLAN:
+      return shard.migration.plan(arg as number[]);
+    case Op.MIG_EXPORT:
+      return shard.migration.export(arg as number);
+    case Op.MIG_IMPORT:
+      return importEntries(store, arg as unknown[]);
+    case Op.MIG_DROP:
+      return shard.migration.drop(arg as number);
+    case Op.MIG_END:
+      shard.migration.end();
+      return true;
     default:
       throw new Error(`unknown op ${op}`);
   }

@@ -2,13 +2,14 @@
 // the shard's store. It must never hold logic a test cannot reach through workers/execute.ts.
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import type { FromShard, MembershipEvent, ShardInit, ToShard } from '../src/protocol.js';
-import { executeBatch } from './execute.js';
+import { Shard, executeBatch } from './execute.js';
 import { ShardStore } from './store.js';
 
 const init = workerData as ShardInit;
 if (init.faults && init.bootFault === true) process.exit(3);
 const port = init.port!;
 const store = new ShardStore({ maxBytes: init.maxBytes, policy: init.policy });
+const shard = new Shard(store);
 let epoch = init.epoch;
 
 // Membership announcements: informational only (routing never depends on them, DESIGN §1).
@@ -32,7 +33,7 @@ port.on('message', (msg: ToShard) => {
         send({ t: 'wrong-epoch', id: msg.id, epoch });
         return;
       }
-      const { results, errors } = executeBatch(store, msg.ops);
+      const { results, errors } = executeBatch(shard, msg.ops);
       send(errors === undefined ? { t: 'reply', id: msg.id, results } : { t: 'reply', id: msg.id, results, errors });
       return;
     }

@@ -73,6 +73,8 @@ export class ShardStore {
   #evictions = 0;
   #expired = 0;
   #announcements = 0;
+  /** Keys inserted while a migration plan is open (null: not recording). */
+  #insertLog: string[] | null = null;
   #announcedEpoch = 0;
 
   constructor(options: StoreOptions = {}) {
@@ -266,6 +268,36 @@ export class ShardStore {
     return true;
   }
 
+  // ---- migration support ----------------------------------------------------------------------
+
+  /** Starts (true) or stops (false) recording keys inserted from now on; see takeInserted(). */
+  logInserts(on: boolean): void {
+    this.#insertLog = on ? [] : null;
+  }
+
+  /** Keys inserted since logging started or since the last call. */
+  takeInserted(): string[] {
+    const out = this.#insertLog ?? [];
+    if (this.#insertLog !== null) this.#insertLog = [];
+    return out;
+  }
+
+  /** A live entry as it migrates: value and absolute expiry (0 = none); null when absent. */
+  entry(key: string): [Value, number] | null {
+    const slot = this.#find(key);
+    return slot < 0 ? null : [this.#vals[slot]!, this.#expires[slot]!];
+  }
+
+  /**
+   * Stores a migrated entry with its absolute expiry. Accepted over maxmemory under noeviction
+   * (a move must not lose keys; the source frees as much), evicting under an LRU policy.
+   */
+  importEntry(key: string, value: Value, expireAt: number): void {
+    if (expireAt !== 0 && expireAt <= this.#now()) return;
+    const slot = this.#write(key, this.#find(key), value, true);
+    this.#setExpiry(slot, expireAt);
+  }
+
   flushAll(): void {
     this.#index.clear();
     this.#keys = [];
@@ -343,25 +375,29 @@ export class ShardStore {
   }
 
   /** Stores a value for a key (slot -1: new key), enforcing maxBytes first. Returns the slot. */
-  #write(key: string, slot: number, value: Value): number {
+  #write(key: string, slot: number, value: Value, force = false): number {
     const size = entrySize(key, value);
     const oldSize = slot >= 0 ? entrySize(key, this.#vals[slot]!) : 0;
-    if (this.maxBytes > 0 && this.#bytes - oldSize + size > this.maxBytes) this.#makeRoom(size - oldSize, slot);
+    if (this.maxBytes > 0 && this.#bytes - oldSize + size > this.maxBytes) {
+      if (!force) this.#makeRoom(size - oldSize, slot);
+      else if (this.policy !== 'noeviction') this.#makeRoom(size - oldSize, slot, false);
+    }
     if (slot < 0) {
       slot = this.#alloc();
       this.#keys[slot] = key;
       this.#index.set(key, slot);
       this.#linkHead(slot);
+      this.#insertLog?.push(key);
     } else this.#touch(slot);
     this.#vals[slot] = value;
     this.#bytes += size - oldSize;
     return slot;
   }
 
-  /** Frees `need` bytes by policy, never evicting `keep`; throws OOM when it cannot. */
-  #makeRoom(need: number, keep: number): void {
+  /** Frees `need` bytes by policy, never evicting `keep`; throws OOM when it cannot (unless `strict` is false). */
+  #makeRoom(need: number, keep: number, strict = true): void {
     if (this.policy === 'noeviction' || need <= 0) {
-      if (need > 0) throw oom();
+      if (need > 0 && strict) throw oom();
       return;
     }
     let victim = this.#tail;
@@ -373,7 +409,7 @@ export class ShardStore {
       }
       victim = prev;
     }
-    if (this.#bytes + need > this.maxBytes) throw oom();
+    if (this.#bytes + need > this.maxBytes && strict) throw oom();
   }
 
   #alloc(): number {

@@ -1,0 +1,223 @@
+// A live migration, coordinator side: which hash ranges change owners between two rings, where
+// each range's ops go while it moves, and the driver that moves range after range.
+//
+// Invariant (DESIGN §3): at every instant exactly one place takes the ops of a key. A range is
+//   'old'    → ops go to its old owner, which still holds every key of the range;
+//   'moving' → ops are held here, in arrival order, while the range is exported and imported;
+//   'new'    → ops go to the new owner, which has confirmed every key of the range.
+// Trace of the hand-over for one range, with ports FIFO:
+//   1. ops routed 'old' sit in O's queue; EXPORT is queued behind them, so it sees all of them;
+//   2. from the flip to 'moving' no op reaches O or N for the range (held);
+//   3. IMPORT lands on N; when N confirms, the range flips to 'new' and the held ops are sent to
+//      N in arrival order, before any op issued later (JS runs the release synchronously);
+//   4. only then O drops its copy (DROP), so a crash of N before (3) loses nothing: the range is
+//      exported again to N's replacement.
+import { CacheError } from './errors.js';
+import { Op } from './protocol.js';
+import type { HashRing } from './ring.js';
+import type { ShardHandle } from './shard-handle.js';
+
+export type RangeState = 'old' | 'moving' | 'new';
+
+/** A hash range [lo, hi] whose owners differ between the two rings. */
+export interface MovingRange {
+  lo: number;
+  hi: number;
+  /** Owner(s) before and after (primary first). */
+  from: number[];
+  to: number[];
+  state: RangeState;
+  /** Ops waiting for the range to settle, run in order on release. */
+  held: (() => void)[];
+  /** Which old owner exports the range, and the range's index in that shard's plan. */
+  source: number;
+  sourceIdx: number;
+}
+
+export type MigrationKind = 'add' | 'remove';
+
+/** What a host app sees of a migration. */
+export interface MigrationStatus {
+  kind: MigrationKind;
+  shardId: number;
+  epoch: number;
+  rangesTotal: number;
+  rangesDone: number;
+  keysMoved: number;
+  startedAt: number;
+}
+
+function sameSet(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** The ranges whose replica sets differ between two rings, as maximal runs of the hash space. */
+export function movingRanges(before: HashRing, after: HashRing, replicas: number): MovingRange[] {
+  const cuts = Array.from(new Set([...before.points(), ...after.points()])).sort((a, b) => a - b);
+  const out: MovingRange[] = [];
+  const consider = (lo: number, hi: number): void => {
+    if (lo > hi) return;
+    const from = before.preferenceList(hi, replicas);
+    const to = after.preferenceList(hi, replicas);
+    if (sameSet(from, to)) return;
+    const last = out[out.length - 1];
+    if (last !== undefined && last.hi + 1 === lo && sameSet(last.from, from) && sameSet(last.to, to)) {
+      last.hi = hi;
+      return;
+    }
+    out.push({ lo, hi, from, to, state: 'old', held: [], source: from[0]!, sourceIdx: -1 });
+  };
+  let lo = 0;
+  for (const cut of cuts) {
+    consider(lo, cut);
+    lo = cut + 1;
+  }
+  consider(lo, 0xffffffff);
+  return out;
+}
+
+export interface MigrationHost {
+  handle(id: number): ShardHandle | undefined;
+  /** A range settled (moved, or given up after its source died). */
+  onProgress(m: Migration): void;
+}
+
+/** One membership change's data movement. */
+export class Migration {
+  readonly kind: MigrationKind;
+  readonly shardId: number;
+  readonly epoch: number;
+  readonly ranges: MovingRange[];
+  readonly startedAt = Date.now();
+  rangesDone = 0;
+  keysMoved = 0;
+  /** Keys lost because their source died before exporting them (R = 1). */
+  sourcesLost = new Set<number>();
+  /** Unexpected failures while moving ranges (each range still settled). */
+  errors: string[] = [];
+  #los: Uint32Array;
+
+  constructor(kind: MigrationKind, shardId: number, epoch: number, ranges: MovingRange[]) {
+    this.kind = kind;
+    this.shardId = shardId;
+    this.epoch = epoch;
+    this.ranges = ranges;
+    this.#los = Uint32Array.from(ranges, (r) => r.lo);
+    const perSource = new Map<number, number>();
+    for (const r of ranges) {
+      r.sourceIdx = perSource.get(r.source) ?? 0;
+      perSource.set(r.source, r.sourceIdx + 1);
+    }
+  }
+
+  status(): MigrationStatus {
+    return {
+      kind: this.kind,
+      shardId: this.shardId,
+      epoch: this.epoch,
+      rangesTotal: this.ranges.length,
+      rangesDone: this.rangesDone,
+      keysMoved: this.keysMoved,
+      startedAt: this.startedAt,
+    };
+  }
+
+  /** The moving range holding hash h, or null. */
+  find(h: number): MovingRange | null {
+    const los = this.#los;
+    let lo = 0;
+    let hi = los.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (los[mid]! <= h) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const r = hi >= 0 ? this.ranges[hi]! : undefined;
+    return r !== undefined && h <= r.hi ? r : null;
+  }
+
+  /** A source shard died: its ranges not yet moved have nothing left to move (R = 1), so they flip now. */
+  sourceDied(id: number): void {
+    this.sourcesLost.add(id);
+    for (const r of this.ranges) if (r.source === id && r.state === 'old') this.#settle(r);
+  }
+
+  /** Moves every range, `concurrency` at a time; resolves when all have settled. */
+  async run(host: MigrationHost, concurrency: number): Promise<void> {
+    const sources = [...new Set(this.ranges.map((r) => r.source))];
+    await Promise.all(
+      sources.map(async (id) => {
+        const flat: number[] = [];
+        for (const r of this.ranges) if (r.source === id) flat.push(r.lo, r.hi);
+        try {
+          await host.handle(id)!.send(Op.MIG_PLAN, '', flat);
+        } catch {
+          this.sourceDied(id);
+        }
+      }),
+    );
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < this.ranges.length) {
+        const r = this.ranges[next++]!;
+        try {
+          await this.#move(r, host);
+        } catch (err) {
+          // Not a crash (those are handled inside): record it; the range has settled regardless.
+          this.errors.push(err instanceof Error ? err.message : String(err));
+        }
+        host.onProgress(this);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
+    for (const id of sources) host.handle(id)?.send(Op.MIG_END, '', undefined).catch(() => undefined);
+  }
+
+  async #move(r: MovingRange, host: MigrationHost): Promise<void> {
+    if (r.state !== 'old') return;
+    r.state = 'moving';
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const source = host.handle(r.source);
+        let entries: unknown[] = [];
+        if (source !== undefined && !this.sourcesLost.has(r.source)) {
+          try {
+            entries = (await source.send(Op.MIG_EXPORT, '', r.sourceIdx)) as unknown[];
+          } catch (err) {
+            if (!isCrash(err)) throw err;
+            this.sourcesLost.add(r.source);
+          }
+        }
+        const dests = r.to.filter((id) => !r.from.includes(id));
+        try {
+          await Promise.all(dests.map((id) => host.handle(id)!.send(Op.MIG_IMPORT, '', entries)));
+        } catch (err) {
+          // A destination died: its replacement is coming; the source still holds the range.
+          if (isCrash(err) && attempt < 5) continue;
+          throw err;
+        }
+        this.keysMoved += entries.length / 3;
+        this.#settle(r);
+        if (!this.sourcesLost.has(r.source) && !r.to.includes(r.source)) {
+          source?.send(Op.MIG_DROP, '', r.sourceIdx).catch(() => undefined);
+        }
+        return;
+      }
+    } finally {
+      if ((r.state as RangeState) !== 'new') this.#settle(r);
+    }
+  }
+
+  #settle(r: MovingRange): void {
+    if (r.state === 'new') return;
+    r.state = 'new';
+    this.rangesDone++;
+    const held = r.held;
+    r.held = [];
+    for (const run of held) run();
+  }
+}
+
+function isCrash(err: unknown): boolean {
+  return CacheError.is(err) && (err.code === 'SHARD_CRASHED' || err.code === 'SHARD_UNAVAILABLE');
+}
