@@ -18,7 +18,7 @@ import {
 import { CacheError, einval } from './errors.js';
 import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
-import { Migration, movingRanges, type MigrationKind, type MigrationStatus, type MovingRange } from './migration.js';
+import { Migration, movingRanges, refillRanges, type MigrationKind, type MigrationStatus, type MovingRange } from './migration.js';
 import { resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
@@ -56,7 +56,21 @@ export interface ClusterEvents {
   /** A shard left the ring. */
   leave: [{ shardId: number; name: string; epoch: number }];
   /** A shard's worker died; `lost` pending ops were rejected with SHARD_CRASHED. */
-  crash: [{ shardId: number; name: string; epoch: number; reason: string; lost: number; restarting: boolean }];
+  crash: [
+    {
+      shardId: number;
+      name: string;
+      epoch: number;
+      reason: string;
+      /** Pending ops rejected with SHARD_CRASHED. */
+      lost: number;
+      restarting: boolean;
+      /** Keys that went with it: its key count at the last watchdog answer with one copy, 0 with replicas. */
+      keysLost: number;
+    },
+  ];
+  /** With replicas ≥ 2: a crashed shard's replacement has been refilled from the other copies. */
+  whole: [{ shardId: number; name: string; keysRefilled: number; durationMs: number }];
   /** The ring changed. */
   epoch: [{ epoch: number; shards: number[] }];
   /** A membership change's data movement started, or finished ('done': the new epoch is stable). */
@@ -93,10 +107,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Membership changes run one after another: each waits for the previous (DESIGN §3.7). */
   #membership: Promise<unknown> = Promise.resolve();
   #nextId = 1;
+  /** Shards whose replacement is not yet refilled (replicas ≥ 2): reads skip them. */
+  #degraded = new Set<number>();
+  /** Copies per key (options.replicas), cached for the hot path. */
+  #replicas: number;
 
   private constructor(options: ResolvedOptions) {
     super();
     this.options = Object.freeze(options);
+    this.#replicas = options.replicas;
     this.#ring = new HashRing({ virtualNodes: options.virtualNodes, hash: options.hash });
     this.#bus = new MembershipBus();
   }
@@ -284,7 +303,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const p = this.#ready(() => keyArg(pattern, 'pattern'));
     const parts = (await this.#all(Op.KEYS, p)) as string[][];
     // During a migration a key may sit on its old and its new owner for a moment: count it once.
-    const all = this.#migration === null && parts.length <= 1 ? parts.flat() : [...new Set(parts.flat())];
+    const all = this.#migration === null && this.#replicas === 1 ? parts.flat() : [...new Set(parts.flat())];
     return all.map(externalKey);
   }
 
@@ -307,7 +326,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
     if (pos >= ids.length) return ['0', []];
     const handle = this.#handles.get(ids[pos]!)!;
-    const [next, keys] = (await handle.send(Op.SCAN, '', [slot, match, count])) as [number, string[]];
+    const [next, found] = (await handle.send(Op.SCAN, '', [slot, match, count])) as [number, string[]];
+    // With replicas a key sits on several shards: each returns only the keys it is primary for.
+    const keys =
+      this.#replicas === 1 ? found : found.filter((k) => this.#ring.ownerOf(hashInternal(this.options.hash, k)) === handle.id);
     let cursorOut = 0;
     if (next !== 0) cursorOut = next * MAX_SCAN_SHARDS + pos;
     else if (pos + 1 < ids.length) cursorOut = pos + 1;
@@ -324,10 +346,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     } while (cursor !== '0');
   }
 
-  /** Keys in the whole cluster. */
+  /**
+   * Keys in the whole cluster. With replicas, the copies counted over all shards divided by the
+   * replica count: exact when stable, approximate while a migration or refill runs.
+   */
   async dbsize(): Promise<number> {
     const sizes = (await this.#all(Op.DBSIZE, '')) as number[];
-    return sizes.reduce((a, b) => a + b, 0);
+    const copies = sizes.reduce((a, b) => a + b, 0);
+    return this.#replicas === 1 ? copies : Math.round(copies / Math.min(this.#replicas, this.#ring.size));
   }
 
   /** Removes every key from every shard. */
@@ -497,15 +523,46 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Switches routing to `next` (epoch marker on every port first), then moves the data. */
   async #moveTo(next: HashRing, kind: MigrationKind, shardId: number): Promise<void> {
-    const migration = new Migration(kind, shardId, next.epoch, movingRanges(this.#ring, next, 1));
+    const ranges = movingRanges(this.#ring, next, this.#replicas);
+    for (const r of ranges) r.source = r.from.find((id) => !this.#degraded.has(id)) ?? r.from[0]!;
+    const migration = new Migration(kind, shardId, next.epoch, ranges);
     for (const h of this.#handles.values()) h.setEpoch(next.epoch);
     this.#ring = next;
     this.#migration = migration;
     this.#announce({ type: 'epoch', epoch: next.epoch, shards: next.shardIds() });
     this.#migrationEvent('start', migration);
-    await migration.run({ handle: (id) => this.#handles.get(id), onProgress: () => undefined }, 4);
+    await migration.run(this.#migrationHost(), 4);
     this.#migration = null;
     this.#migrationEvent('done', migration);
+  }
+
+  #migrationHost() {
+    return {
+      handle: (id: number) => this.#handles.get(id),
+      usable: (id: number) => this.#handles.has(id) && !this.#degraded.has(id),
+      onProgress: () => undefined,
+    };
+  }
+
+  /** Refills the replacement of a crashed shard from the other copies (replicas ≥ 2). */
+  async #refill(id: number): Promise<void> {
+    const handle = this.#handles.get(id);
+    if (handle === undefined || !this.#ring.has(id) || !this.#degraded.has(id)) return;
+    try {
+      await handle.ready();
+    } catch {
+      return; // left down: its keys keep the other copies
+    }
+    const ranges = refillRanges(this.#ring, id, this.#replicas);
+    for (const r of ranges) r.source = r.from.find((x) => !this.#degraded.has(x)) ?? r.from[0]!;
+    const migration = new Migration('refill', id, this.epoch, ranges);
+    this.#migration = migration;
+    this.#migrationEvent('start', migration);
+    await migration.run(this.#migrationHost(), 4);
+    this.#migration = null;
+    this.#migrationEvent('done', migration);
+    this.#degraded.delete(id);
+    this.emit('whole', { shardId: id, name: handle.name, keysRefilled: migration.keysMoved, durationMs: Date.now() - migration.startedAt });
   }
 
   #migrationEvent(phase: 'start' | 'done', m: Migration): void {
@@ -527,12 +584,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #onCrash(h: ShardHandle, reason: string, lost: number, restarting: boolean): void {
-    // With one copy per key, a dead source has nothing left to move: its ranges flip now, so
-    // writes go to the new owner rather than to an empty replacement that nobody exports.
+    // A dead source: with one copy its ranges have nothing left to move and flip now (writes go
+    // to the new owner, not to an empty replacement nobody exports); with replicas another copy
+    // exports them.
     this.#migration?.sourceDied(h.id);
+    let keysLost = h.lastKnownKeys;
+    if (this.#replicas > 1 && this.#handles.has(h.id)) {
+      // Reads skip the replacement until it is refilled; the refill queues behind any change in progress.
+      keysLost = 0;
+      this.#degraded.add(h.id);
+      if (restarting) this.#change(() => this.#refill(h.id)).catch(() => undefined);
+    }
     const event = { shardId: h.id, name: h.name, epoch: this.epoch, reason };
     this.#bus.publish({ type: 'crash', ...event });
-    this.emit('crash', { ...event, lost, restarting });
+    this.emit('crash', { ...event, lost, restarting, keysLost });
   }
 
   // ---- routing --------------------------------------------------------------------------------
@@ -543,29 +608,79 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return fn();
   }
 
-  /** The shard for a key, or the moving range to wait for. Throws CLOSED or SHARD_UNAVAILABLE. */
+  /** A key hash's copies (primary first) as routing stands now, or the moving range to wait for. */
+  #members(hash: number): number[] | MovingRange {
+    const range = this.#migration === null ? null : this.#migration.find(hash);
+    if (range === null) return this.#ring.preferenceList(hash, this.#replicas);
+    if (range.state === 'moving') return range;
+    return range.state === 'old' ? range.from : range.to;
+  }
+
+  /** The shard that answers reads of a key (its first copy not waiting for a refill), or the moving range to wait for. */
   #route(key: string): ShardHandle | MovingRange {
     if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
     const hash = hashInternal(this.options.hash, key);
     let id: number;
-    const range = this.#migration === null ? null : this.#migration.find(hash);
-    if (range === null) id = this.#ring.ownerOf(hash);
-    else if (range.state === 'moving') return range;
-    else id = range.state === 'old' ? range.from[0]! : range.to[0]!;
+    if (this.#replicas === 1) {
+      // One copy: the hot path, no array.
+      const range = this.#migration === null ? null : this.#migration.find(hash);
+      if (range === null) id = this.#ring.ownerOf(hash);
+      else if (range.state === 'moving') return range;
+      else id = range.state === 'old' ? range.from[0]! : range.to[0]!;
+    } else {
+      const members = this.#members(hash);
+      if (!Array.isArray(members)) return members;
+      id = members.find((m) => !this.#degraded.has(m)) ?? members[0]!;
+    }
     const h = this.#handles.get(id);
     if (h === undefined) throw new CacheError('SHARD_UNAVAILABLE', 'no shard available');
     return h;
   }
 
-  /** Sends a keyed op to its shard, or holds it until its range has moved. Never throws. */
-  #send(op: number, key: string, arg: unknown): Promise<unknown> {
+  /** Every copy of a key (writes go to all), or the moving range to wait for. */
+  #routeAll(key: string): ShardHandle[] | MovingRange {
+    if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
+    const members = this.#members(hashInternal(this.options.hash, key));
+    if (!Array.isArray(members)) return members;
+    const out: ShardHandle[] = [];
+    for (const id of members) {
+      const h = this.#handles.get(id);
+      if (h !== undefined) out.push(h);
+    }
+    if (out.length === 0) throw new CacheError('SHARD_UNAVAILABLE', 'no shard available');
+    return out;
+  }
+
+  /**
+   * Sends a keyed op, or holds it until its range has moved. Never throws. With replicas, a write
+   * goes to every copy and succeeds if any copy applied it (the others are refilled after a
+   * crash); a read that meets a crashed copy is retried once on the next copy.
+   */
+  #send(op: number, key: string, arg: unknown, retried = false): Promise<unknown> {
     try {
+      if (this.#replicas > 1 && KEYED_WRITES.has(op)) return this.#sendAll(op, key, arg);
       const target = this.#route(key);
-      if (target instanceof ShardHandle) return target.send(op, key, arg);
-      return new Promise((resolve, reject) => target.held.push(() => this.#send(op, key, arg).then(resolve, reject)));
+      if (!(target instanceof ShardHandle)) {
+        return new Promise((resolve, reject) => target.held.push(() => this.#send(op, key, arg).then(resolve, reject)));
+      }
+      const sent = target.send(op, key, arg);
+      if (this.#replicas === 1 || retried) return sent;
+      return sent.catch((err: unknown) => (isCrash(err) ? this.#send(op, key, arg, true) : Promise.reject(err)));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  #sendAll(op: number, key: string, arg: unknown): Promise<unknown> {
+    const targets = this.#routeAll(key);
+    if (!Array.isArray(targets)) {
+      return new Promise((resolve, reject) => targets.held.push(() => this.#sendAll(op, key, arg).then(resolve, reject)));
+    }
+    return Promise.allSettled(targets.map((h) => h.send(op, key, arg))).then((results) => {
+      const ok = results.find((r) => r.status === 'fulfilled');
+      if (ok !== undefined) return ok.value;
+      throw (results[0] as PromiseRejectedResult).reason;
+    });
   }
 
   /** A single-key op; `arg()` validates the rest of the arguments. */
@@ -586,17 +701,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }) as Promise<boolean>;
   }
 
-  /** Groups key positions by owning shard, keeping each shard's keys in call order; or the first moving range met. */
-  #groupByShard(keys: string[]): Map<ShardHandle, number[]> | MovingRange {
-    const groups = new Map<ShardHandle, number[]>();
+  /**
+   * Groups key positions by shard, keeping each shard's keys in call order; or the first moving
+   * range met. `primary` answers (reads, counts); `copies` are the other replicas of writes.
+   */
+  #groupByShard(keys: string[], write: boolean): { primary: Map<ShardHandle, number[]>; copies: Map<ShardHandle, number[]> } | MovingRange {
+    const primary = new Map<ShardHandle, number[]>();
+    const copies = new Map<ShardHandle, number[]>();
+    const add = (m: Map<ShardHandle, number[]>, h: ShardHandle, i: number): void => {
+      const g = m.get(h);
+      if (g === undefined) m.set(h, [i]);
+      else g.push(i);
+    };
     for (let i = 0; i < keys.length; i++) {
       const h = this.#route(keys[i]!);
       if (!(h instanceof ShardHandle)) return h;
-      const g = groups.get(h);
-      if (g === undefined) groups.set(h, [i]);
-      else g.push(i);
+      add(primary, h, i);
+      if (write && this.#replicas > 1) {
+        const all = this.#routeAll(keys[i]!);
+        if (!Array.isArray(all)) return all;
+        for (const c of all) if (c !== h) add(copies, c, i);
+      }
     }
-    return groups;
+    return { primary, copies };
   }
 
   async #countByShard(op: number, keys: Key[]): Promise<number> {
@@ -604,21 +731,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
-   * A multi-key op (DEL, EXISTS, MGET, MSET) on internal keys: split by owning shard, every share
-   * posted in the same flush, results gathered (sum, values in key order, or true).
+   * A multi-key op (DEL, EXISTS, MGET, MSET) on internal keys: split by shard, every share posted
+   * in the same flush, results gathered (sum, values in key order, or true). With replicas,
+   * writes also go to every other copy; all four ops are idempotent, so one that met a crashed
+   * shard is run once more after routing has moved past it.
    */
-  async #multi(op: number, keys: string[], values?: (string | Uint8Array)[]): Promise<unknown> {
-    const grouped = this.#groupByShard(keys);
-    if (!(grouped instanceof Map)) {
+  async #multi(op: number, keys: string[], values?: (string | Uint8Array)[], retried = false): Promise<unknown> {
+    const grouped = this.#groupByShard(keys, op === Op.DEL || op === Op.MSET);
+    if (!('primary' in grouped)) {
       // A key is in a moving range: the whole op waits for it, then routes again.
       return new Promise((resolve, reject) => grouped.held.push(() => this.#multi(op, keys, values).then(resolve, reject)));
     }
-    const groups = [...grouped];
-    const parts = await Promise.all(
-      groups.map(([handle, idx]) =>
-        handle.send(op, '', values === undefined ? idx.map((i) => keys[i]!) : idx.flatMap((i) => [keys[i]!, values[i]!])),
-      ),
-    );
+    const share = (idx: number[]): unknown[] =>
+      values === undefined ? idx.map((i) => keys[i]!) : idx.flatMap((i) => [keys[i]!, values[i]!]);
+    const groups = [...grouped.primary];
+    const copies = Promise.allSettled([...grouped.copies].map(([handle, idx]) => handle.send(op, '', share(idx))));
+    let parts: unknown[];
+    try {
+      parts = await Promise.all(groups.map(([handle, idx]) => handle.send(op, '', share(idx))));
+    } catch (err) {
+      if (this.#replicas > 1 && !retried && isCrash(err)) return this.#multi(op, keys, values, true);
+      throw err;
+    }
+    await copies;
     if (op === Op.MSET) return true;
     if (op !== Op.MGET) return (parts as number[]).reduce((a, b) => a + b, 0);
     const out = new Array<string | Buffer | null>(keys.length);
@@ -664,6 +799,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 }
 
 const MULTI_KEY_OPS = new Set<number>([Op.DEL, Op.EXISTS, Op.MGET, Op.MSET]);
+/** Keyed ops that change data: with replicas they go to every copy. */
+const KEYED_WRITES = new Set<number>([Op.SET, Op.SET_EX, Op.INCRBY, Op.EXPIRE, Op.PERSIST]);
+
+function isCrash(err: unknown): boolean {
+  return CacheError.is(err) && (err.code === 'SHARD_CRASHED' || err.code === 'SHARD_UNAVAILABLE');
+}
 const KEYLESS_OPS = new Set<number>([Op.KEYS, Op.SCAN, Op.DBSIZE, Op.FLUSHALL, Op.STATS]);
 
 function info(h: ShardHandle): ShardInfo {

@@ -29,12 +29,13 @@ export interface MovingRange {
   state: RangeState;
   /** Ops waiting for the range to settle, run in order on release. */
   held: (() => void)[];
-  /** Which old owner exports the range, and the range's index in that shard's plan. */
+  /** Which old owner exports the range (chosen by the coordinator before the run). */
   source: number;
-  sourceIdx: number;
+  /** The range's index in the plan of each shard that exports or drops it. */
+  planIdx: Map<number, number>;
 }
 
-export type MigrationKind = 'add' | 'remove';
+export type MigrationKind = 'add' | 'remove' | 'refill';
 
 /** What a host app sees of a migration. */
 export interface MigrationStatus {
@@ -65,7 +66,7 @@ export function movingRanges(before: HashRing, after: HashRing, replicas: number
       last.hi = hi;
       return;
     }
-    out.push({ lo, hi, from, to, state: 'old', held: [], source: from[0]!, sourceIdx: -1 });
+    out.push({ lo, hi, from, to, state: 'old', held: [], source: from[0]!, planIdx: new Map() });
   };
   let lo = 0;
   for (const cut of cuts) {
@@ -76,8 +77,38 @@ export function movingRanges(before: HashRing, after: HashRing, replicas: number
   return out;
 }
 
+/**
+ * The ranges a replacement of shard `id` must be refilled with (R ≥ 2): every run of the hash
+ * space whose replica set includes it, copied from the other members.
+ */
+export function refillRanges(ring: HashRing, id: number, replicas: number): MovingRange[] {
+  const points = ring.points();
+  const out: MovingRange[] = [];
+  const consider = (lo: number, hi: number): void => {
+    if (lo > hi) return;
+    const to = ring.preferenceList(hi, replicas);
+    if (!to.includes(id) || to.length < 2) return;
+    const from = to.filter((x) => x !== id);
+    const last = out[out.length - 1];
+    if (last !== undefined && last.hi + 1 === lo && sameSet(last.to, to)) {
+      last.hi = hi;
+      return;
+    }
+    out.push({ lo, hi, from, to, state: 'old', held: [], source: from[0]!, planIdx: new Map() });
+  };
+  let lo = 0;
+  for (const p of points) {
+    consider(lo, p);
+    lo = p + 1;
+  }
+  consider(lo, 0xffffffff);
+  return out;
+}
+
 export interface MigrationHost {
   handle(id: number): ShardHandle | undefined;
+  /** False for a shard that must not serve as a source (dead, or itself waiting for a refill). */
+  usable(id: number): boolean;
   /** A range settled (moved, or given up after its source died). */
   onProgress(m: Migration): void;
 }
@@ -103,11 +134,11 @@ export class Migration {
     this.epoch = epoch;
     this.ranges = ranges;
     this.#los = Uint32Array.from(ranges, (r) => r.lo);
-    const perSource = new Map<number, number>();
-    for (const r of ranges) {
-      r.sourceIdx = perSource.get(r.source) ?? 0;
-      perSource.set(r.source, r.sourceIdx + 1);
-    }
+  }
+
+  /** Shards that export or drop a range, in the order their plans list ranges. */
+  #participants(r: MovingRange): number[] {
+    return [r.source, ...r.from.filter((id) => id !== r.source && !r.to.includes(id))];
   }
 
   status(): MigrationStatus {
@@ -136,21 +167,34 @@ export class Migration {
     return r !== undefined && h <= r.hi ? r : null;
   }
 
-  /** A source shard died: its ranges not yet moved have nothing left to move (R = 1), so they flip now. */
+  /**
+   * A source shard died. Its ranges not yet moved are exported by another copy when there is one
+   * (R ≥ 2); with one copy there is nothing left to move, so they flip now.
+   */
   sourceDied(id: number): void {
     this.sourcesLost.add(id);
-    for (const r of this.ranges) if (r.source === id && r.state === 'old') this.#settle(r);
+    for (const r of this.ranges) {
+      if (r.source === id && r.state === 'old' && !r.from.some((x) => x !== id)) this.#settle(r);
+    }
   }
 
   /** Moves every range, `concurrency` at a time; resolves when all have settled. */
   async run(host: MigrationHost, concurrency: number): Promise<void> {
-    const sources = [...new Set(this.ranges.map((r) => r.source))];
+    // Every shard that exports or drops ranges buckets its keys once (a plan), so neither needs a scan per range.
+    const plans = new Map<number, number[]>();
+    for (const r of this.ranges) {
+      for (const id of this.#participants(r)) {
+        const flat = plans.get(id) ?? [];
+        r.planIdx.set(id, flat.length / 2);
+        flat.push(r.lo, r.hi);
+        plans.set(id, flat);
+      }
+    }
+    const sources = [...plans.keys()];
     await Promise.all(
       sources.map(async (id) => {
-        const flat: number[] = [];
-        for (const r of this.ranges) if (r.source === id) flat.push(r.lo, r.hi);
         try {
-          await host.handle(id)!.send(Op.MIG_PLAN, '', flat);
+          await host.handle(id)!.send(Op.MIG_PLAN, '', plans.get(id)!);
         } catch {
           this.sourceDied(id);
         }
@@ -178,28 +222,39 @@ export class Migration {
     r.state = 'moving';
     try {
       for (let attempt = 0; ; attempt++) {
-        const source = host.handle(r.source);
+        // The planned source if it is still good; otherwise another copy, exporting by a scan.
+        const planned = !this.sourcesLost.has(r.source) && host.usable(r.source);
+        const sourceId = planned ? r.source : r.from.find((id) => id !== r.source && host.usable(id));
+        const source = sourceId === undefined ? undefined : host.handle(sourceId);
         let entries: unknown[] = [];
-        if (source !== undefined && !this.sourcesLost.has(r.source)) {
+        if (source !== undefined) {
           try {
-            entries = (await source.send(Op.MIG_EXPORT, '', r.sourceIdx)) as unknown[];
+            entries = (await (planned
+              ? source.send(Op.MIG_EXPORT, '', r.planIdx.get(r.source))
+              : source.send(Op.MIG_EXPORT_RANGE, '', [r.lo, r.hi]))) as unknown[];
           } catch (err) {
             if (!isCrash(err)) throw err;
-            this.sourcesLost.add(r.source);
+            this.sourcesLost.add(sourceId!);
+            if (r.from.some((id) => !this.sourcesLost.has(id) && host.usable(id)) && attempt < 5) continue;
           }
         }
         const dests = r.to.filter((id) => !r.from.includes(id));
         try {
           await Promise.all(dests.map((id) => host.handle(id)!.send(Op.MIG_IMPORT, '', entries)));
         } catch (err) {
-          // A destination died: its replacement is coming; the source still holds the range.
+          // A destination died: its replacement is coming; the sources still hold the range.
           if (isCrash(err) && attempt < 5) continue;
           throw err;
         }
         this.keysMoved += entries.length / 3;
         this.#settle(r);
-        if (!this.sourcesLost.has(r.source) && !r.to.includes(r.source)) {
-          source?.send(Op.MIG_DROP, '', r.sourceIdx).catch(() => undefined);
+        // Old members that are not new members drop their copy, only now that the new ones confirmed.
+        for (const id of r.from) {
+          if (r.to.includes(id) || this.sourcesLost.has(id)) continue;
+          const h = host.handle(id);
+          const idx = r.planIdx.get(id);
+          const drop = idx !== undefined ? h?.send(Op.MIG_DROP, '', idx) : h?.send(Op.MIG_DROP_RANGE, '', [r.lo, r.hi]);
+          drop?.catch(() => undefined);
         }
         return;
       }

@@ -53,6 +53,10 @@ export const Op = {
   MIG_DROP: 21,
   /** Source side: closes the plan. Result: true. */
   MIG_END: 22,
+  /** Fallback export without a plan (a replica standing in for a dead source): arg [lo, hi]. Scans every key. */
+  MIG_EXPORT_RANGE: 23,
+  /** Fallback drop without a plan: arg [lo, hi]. Result: keys deleted. */
+  MIG_DROP_RANGE: 24,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -107,12 +111,15 @@ export type ToShard =
 /** Faults a test or the chaos check can inject into a shard (with `faultInjection: true`). */
 export type FaultKind = 'exit' | 'throw' | 'hang' | 'boot-loop';
 
-/** Shard → coordinator. `errors` is flat `[opIndex, WireError, ...]`, absent when none failed. */
+/**
+ * Shard → coordinator. `errors` is flat `[opIndex, WireError, ...]`, absent when none failed.
+ * `keys` is the shard's key count after the batch: what a crash would lose with one copy.
+ */
 export type FromShard =
   | { t: 'ready'; shardId: number }
-  | { t: 'reply'; id: number; results: unknown[]; errors?: (number | WireError)[] }
+  | { t: 'reply'; id: number; results: unknown[]; keys: number; errors?: (number | WireError)[] }
   | { t: 'wrong-epoch'; id: number; epoch: number }
-  | { t: 'pong'; id: number };
+  | { t: 'pong'; id: number; keys: number };
 
 /** Membership events on the BroadcastChannel (announcements, never what routing depends on). */
 export type MembershipEvent =
@@ -120,4 +127,4 @@ export type MembershipEvent =
   | { type: 'leave'; shardId: number; name: string; epoch: number }
   | { type: 'crash'; shardId: number; name: string; epoch: number; reason: string }
   | { type: 'epoch'; epoch: number; shards: number[] }
-  | { type: 'migration'; phase: 'start' | 'done'; epoch: number; kind: 'add' | 'remove'; shardId: number; keysMoved: number };
+  | { type: 'migration'; phase: 'start' | 'done'; epoch: number; kind: 'add' | 'remove' | 'refill'; shardId: number; keysMoved: number };

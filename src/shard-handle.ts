@@ -78,6 +78,8 @@ export class ShardHandle {
   #bootFailures = 0;
   #everReady = false;
   #crashes = 0;
+  /** Keys the shard held at its last reply or watchdog answer: what a crash loses with one copy. */
+  #keys = 0;
   #pingTimer: NodeJS.Timeout | null = null;
   #deadline: NodeJS.Timeout | null = null;
   #pingId = 0;
@@ -105,6 +107,11 @@ export class ShardHandle {
 
   get crashes(): number {
     return this.#crashes;
+  }
+
+  /** Keys held at the shard's last reply or watchdog answer. */
+  get lastKnownKeys(): number {
+    return this.#keys;
   }
 
   /** Resolves when the worker is ready; rejects if it is left down. */
@@ -244,9 +251,11 @@ export class ShardHandle {
   #onMessage(msg: FromShard): void {
     switch (msg.t) {
       case 'reply':
+        this.#keys = msg.keys;
         this.#onReply(msg.id, msg.results, msg.errors);
         return;
       case 'pong':
+        this.#keys = msg.keys;
         if (msg.id === this.#pingId) this.#armPing();
         return;
       case 'ready':

@@ -79,11 +79,11 @@ function fakeHost(): { host: MigrationHost; calls: Call[]; next: (op: number) =>
       }),
     );
   };
-  return { host: { handle, onProgress: () => undefined }, calls, next };
+  return { host: { handle, usable: () => true, onProgress: () => undefined }, calls, next };
 }
 
 function oneRange(): Migration {
-  return new Migration('add', 2, 5, [{ lo: 10, hi: 20, from: [1], to: [2], state: 'old', held: [], source: 1, sourceIdx: -1 }]);
+  return new Migration('add', 2, 5, [{ lo: 10, hi: 20, from: [1], to: [2], state: 'old', held: [], source: 1, planIdx: new Map() }]);
 }
 
 t.test('a range: old → moving (ops held) → new after import; drop after', async (t) => {

@@ -93,6 +93,14 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       return importEntries(store, arg as unknown[]);
     case Op.MIG_DROP:
       return shard.migration.drop(arg as number);
+    case Op.MIG_EXPORT_RANGE: {
+      const [lo, hi] = arg as [number, number];
+      return shard.migration.exportRange(lo, hi);
+    }
+    case Op.MIG_DROP_RANGE: {
+      const [lo, hi] = arg as [number, number];
+      return shard.migration.dropRange(lo, hi);
+    }
     case Op.MIG_END:
       shard.migration.end();
       return true;

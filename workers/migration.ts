@@ -48,6 +48,28 @@ export class MigrationSource {
     return n;
   }
 
+  /** Live entries with a hash in [lo, hi], found by scanning every key (no plan needed). */
+  exportRange(lo: number, hi: number): unknown[] {
+    const out: unknown[] = [];
+    for (const key of this.#inRange(lo, hi)) {
+      const e = this.#store.entry(key);
+      if (e !== null) out.push(key, e[0], e[1]);
+    }
+    return out;
+  }
+
+  /** Deletes every key with a hash in [lo, hi]. */
+  dropRange(lo: number, hi: number): number {
+    return this.#store.del(this.#inRange(lo, hi));
+  }
+
+  #inRange(lo: number, hi: number): string[] {
+    return this.#store.keys('*').filter((key) => {
+      const h = hashInternal(fingerprint32, key);
+      return h >= lo && h <= hi;
+    });
+  }
+
   end(): void {
     this.#ranges = [];
     this.#buckets = [];

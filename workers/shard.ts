@@ -34,11 +34,12 @@ port.on('message', (msg: ToShard) => {
         return;
       }
       const { results, errors } = executeBatch(shard, msg.ops);
-      send(errors === undefined ? { t: 'reply', id: msg.id, results } : { t: 'reply', id: msg.id, results, errors });
+      const keys = store.size;
+      send(errors === undefined ? { t: 'reply', id: msg.id, results, keys } : { t: 'reply', id: msg.id, results, keys, errors });
       return;
     }
     case 'ping':
-      send({ t: 'pong', id: msg.id });
+      send({ t: 'pong', id: msg.id, keys: store.size });
       return;
     case 'epoch':
       epoch = msg.epoch;
