@@ -514,6 +514,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     next.remove(id);
     await this.#moveTo(next, 'remove', id);
     this.#handles.delete(id);
+    this.#degraded.delete(id);
     await handle.idle();
     await handle.close(new CacheError('SHARD_UNAVAILABLE', `shard ${handle.name} was removed`));
     const event = { shardId: id, name: handle.name, epoch: this.epoch };
@@ -608,16 +609,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return fn();
   }
 
-  /** A key hash's copies (primary first) as routing stands now, or the moving range to wait for. */
-  #members(hash: number): number[] | MovingRange {
+  /**
+   * A key hash's copies (primary first) as routing stands now, or the moving range to wait for.
+   * A read of a moving range goes to the old copies while no write of the range is waiting: they
+   * hold every acknowledged write (writes are held) and drop nothing before the move is
+   * confirmed, and ports are FIFO, so the read lands before the drop. Once a write waits, reads
+   * wait behind it, so a caller always reads its own writes.
+   */
+  #members(hash: number, write: boolean): number[] | MovingRange {
     const range = this.#migration === null ? null : this.#migration.find(hash);
     if (range === null) return this.#ring.preferenceList(hash, this.#replicas);
-    if (range.state === 'moving') return range;
+    if (range.state === 'moving') return write || range.held.length > 0 ? range : range.from;
     return range.state === 'old' ? range.from : range.to;
   }
 
-  /** The shard that answers reads of a key (its first copy not waiting for a refill), or the moving range to wait for. */
-  #route(key: string): ShardHandle | MovingRange {
+  /** The shard that answers a key's op (for reads, its first copy not waiting for a refill), or the moving range to wait for. */
+  #route(key: string, write: boolean): ShardHandle | MovingRange {
     if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
     const hash = hashInternal(this.options.hash, key);
     let id: number;
@@ -625,10 +632,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // One copy: the hot path, no array.
       const range = this.#migration === null ? null : this.#migration.find(hash);
       if (range === null) id = this.#ring.ownerOf(hash);
-      else if (range.state === 'moving') return range;
-      else id = range.state === 'old' ? range.from[0]! : range.to[0]!;
+      else if (range.state === 'moving') {
+        if (write || range.held.length > 0) return range;
+        id = range.from[0]!;
+      } else id = range.state === 'old' ? range.from[0]! : range.to[0]!;
     } else {
-      const members = this.#members(hash);
+      const members = this.#members(hash, write);
       if (!Array.isArray(members)) return members;
       id = members.find((m) => !this.#degraded.has(m)) ?? members[0]!;
     }
@@ -640,7 +649,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Every copy of a key (writes go to all), or the moving range to wait for. */
   #routeAll(key: string): ShardHandle[] | MovingRange {
     if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
-    const members = this.#members(hashInternal(this.options.hash, key));
+    const members = this.#members(hashInternal(this.options.hash, key), true);
     if (!Array.isArray(members)) return members;
     const out: ShardHandle[] = [];
     for (const id of members) {
@@ -658,8 +667,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   #send(op: number, key: string, arg: unknown, retried = false): Promise<unknown> {
     try {
-      if (this.#replicas > 1 && KEYED_WRITES.has(op)) return this.#sendAll(op, key, arg);
-      const target = this.#route(key);
+      const write = KEYED_WRITES.has(op);
+      if (this.#replicas > 1 && write) return this.#sendAll(op, key, arg);
+      const target = this.#route(key, write);
       if (!(target instanceof ShardHandle)) {
         return new Promise((resolve, reject) => target.held.push(() => this.#send(op, key, arg).then(resolve, reject)));
       }
@@ -714,7 +724,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       else g.push(i);
     };
     for (let i = 0; i < keys.length; i++) {
-      const h = this.#route(keys[i]!);
+      const h = this.#route(keys[i]!, write);
       if (!(h instanceof ShardHandle)) return h;
       add(primary, h, i);
       if (write && this.#replicas > 1) {

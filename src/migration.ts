@@ -136,9 +136,16 @@ export class Migration {
     this.#los = Uint32Array.from(ranges, (r) => r.lo);
   }
 
-  /** Shards that export or drop a range, in the order their plans list ranges. */
+  /**
+   * Shards that need a plan for a range: its source, old copies that drop it, and in a refill
+   * the destination, which replaces the range (drops what it holds there, then imports): writes
+   * it took before the refill began are not a complete copy, and one the others since deleted
+   * would otherwise come back.
+   */
   #participants(r: MovingRange): number[] {
-    return [r.source, ...r.from.filter((id) => id !== r.source && !r.to.includes(id))];
+    const out = [r.source, ...r.from.filter((id) => id !== r.source && !r.to.includes(id))];
+    if (this.kind === 'refill') out.push(...r.to.filter((id) => !r.from.includes(id)));
+    return out;
   }
 
   status(): MigrationStatus {
@@ -240,7 +247,13 @@ export class Migration {
         }
         const dests = r.to.filter((id) => !r.from.includes(id));
         try {
-          await Promise.all(dests.map((id) => host.handle(id)!.send(Op.MIG_IMPORT, '', entries)));
+          await Promise.all(
+            dests.map((id) =>
+              this.kind === 'refill'
+                ? host.handle(id)!.send(Op.MIG_REPLACE, '', [r.planIdx.get(id), entries])
+                : host.handle(id)!.send(Op.MIG_IMPORT, '', entries),
+            ),
+          );
         } catch (err) {
           // A destination died: its replacement is coming; the sources still hold the range.
           if (isCrash(err) && attempt < 5) continue;

@@ -57,6 +57,8 @@ export const Op = {
   MIG_EXPORT_RANGE: 23,
   /** Fallback drop without a plan: arg [lo, hi]. Result: keys deleted. */
   MIG_DROP_RANGE: 24,
+  /** Refill destination: arg [range index in its plan, entries]. Drops its keys of the range, then imports. */
+  MIG_REPLACE: 25,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

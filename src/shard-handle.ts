@@ -263,6 +263,7 @@ export class ShardHandle {
         return;
       case 'wrong-epoch': {
         const batch = this.#takeBatch(msg.id);
+        if (batch === null) return;
         this.#settled(batch.resolves.length);
         this.#events.onWrongEpoch(this, batch.ops, batch.resolves, batch.rejects);
         this.#doFlush();
@@ -270,17 +271,28 @@ export class ShardHandle {
     }
   }
 
-  #takeBatch(id: number): Batch {
-    const batch = this.#inflight.shift();
-    if (batch === undefined || batch.id !== id) {
-      // FIFO order per port is a platform guarantee; a mismatch is a bug, not a runtime condition.
-      throw new Error(`shard ${this.name}: reply ${id} out of order (expected ${batch?.id})`);
+  /**
+   * The in-flight batch a reply answers. Replies on one port come in posting order (a platform
+   * guarantee), so it is the oldest; a reply to nothing (its batches were already rejected by a
+   * crash or close) is ignored. A mismatch would be a bug: that batch fails with INTERNAL rather
+   * than an exception escaping into the host's event loop.
+   */
+  #takeBatch(id: number): Batch | null {
+    const batch = this.#inflight[0];
+    if (batch === undefined) return null;
+    this.#inflight.shift();
+    if (batch.id !== id) {
+      const err = new CacheError('INTERNAL', `shard ${this.name}: reply ${id} out of order (expected ${batch.id})`);
+      for (const r of batch.rejects) r(err);
+      this.#settled(batch.rejects.length);
+      return null;
     }
     return batch;
   }
 
   #onReply(id: number, results: unknown[], errors: (number | WireError)[] | undefined): void {
     const batch = this.#takeBatch(id);
+    if (batch === null) return;
     const { resolves, rejects } = batch;
     let e = 0;
     const nextError = errors?.[0] as number | undefined;
@@ -336,7 +348,10 @@ export class ShardHandle {
     const worker = new Worker(WORKER_URL, { workerData, transferList: [port2], execArgv: [], resourceLimits, name: this.name });
     this.#worker = worker;
     this.#port = port1;
-    port1.on('message', (msg: FromShard) => this.#onMessage(msg));
+    // A message still queued on a port we already dropped (crash, close) belongs to nobody.
+    port1.on('message', (msg: FromShard) => {
+      if (this.#port === port1) this.#onMessage(msg);
+    });
     // Liveness follows the worker's ref (held while ops are pending), never the port's.
     port1.unref();
     worker.on('error', (err: Error) => {

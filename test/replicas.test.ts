@@ -84,3 +84,22 @@ t.test('options.replicas is validated', async (t) => {
   await t.rejects(startCluster(t, { replicas: 0 }), { code: 'EINVAL', message: /options.replicas must be an integer from 1 to 5/ });
   await t.rejects(startCluster(t, { replicas: 9 }), { code: 'EINVAL' });
 });
+
+t.test('R = 2: a key written to a replacement before its refill and deleted during it stays deleted', async (t) => {
+  const c = await startCluster(t, { shards: 3, replicas: 2, faultInjection: true });
+  // A key whose primary is node-2, the shard that will crash.
+  const key = keys.find((k) => c.ownerOf(k) === 'node-2')!;
+  const refill = new Promise<void>((resolve) => c.on('migration', (e) => e.kind === 'refill' && e.phase === 'start' && resolve()));
+  const whole = once(c, 'whole');
+  c.injectFault(2, 'exit');
+  await once(c, 'crash');
+  // Before the refill starts the replacement takes writes like any copy...
+  const written = c.set(key, 'written-before-refill');
+  await refill;
+  t.equal(await written, true);
+  // ...and during the refill the range's writes go to the complete copies only.
+  t.equal(await c.del(key), 1);
+  await whole;
+  t.equal(await c.get(key), null, 'the refill replaced the range: the delete holds on the replacement too');
+  t.equal((await c.stats()).totals.keys, 0, 'no copy left anywhere');
+});

@@ -101,6 +101,11 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       const [lo, hi] = arg as [number, number];
       return shard.migration.dropRange(lo, hi);
     }
+    case Op.MIG_REPLACE: {
+      const [idx, entries] = arg as [number, unknown[]];
+      shard.migration.drop(idx);
+      return importEntries(store, entries);
+    }
     case Op.MIG_END:
       shard.migration.end();
       return true;
