@@ -5,7 +5,7 @@
 // latency counts in the phase in which it STARTED. Then every preloaded key is read back.
 //
 //   npm run bench:rebalance -- [--keys 1000000] [--value-size 100] [--lanes 64] [--write-ratio 0.1]
-//                              [--settle 2] [--timeout 600] [--json]
+//                              [--settle 2] [--timeout 600] [--migration-concurrency N] [--json]
 //
 // Checks, all of which must come out 0:
 //   lost    preloaded keys missing at the end;
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     'write-ratio': { type: 'string', default: '0.1' },
     settle: { type: 'string', default: '2' },
     timeout: { type: 'string', default: '600' },
+    'migration-concurrency': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -93,7 +94,10 @@ class Phase {
   }
 }
 
-const cluster = await createCluster({ shards: 3 });
+const cluster = await createCluster({
+  shards: 3,
+  ...(args['migration-concurrency'] === undefined ? {} : { migrationConcurrency: Number(args['migration-concurrency']) }),
+});
 
 // ---- preload ----------------------------------------------------------------------------------
 log(

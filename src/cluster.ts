@@ -532,7 +532,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#migration = migration;
     this.#announce({ type: 'epoch', epoch: next.epoch, shards: next.shardIds() });
     this.#migrationEvent('start', migration);
-    await migration.run(this.#migrationHost(), 4);
+    await migration.run(this.#migrationHost(), this.options.migrationConcurrency);
     this.#migration = null;
     this.#migrationEvent('done', migration);
   }
@@ -559,7 +559,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const migration = new Migration('refill', id, this.epoch, ranges);
     this.#migration = migration;
     this.#migrationEvent('start', migration);
-    await migration.run(this.#migrationHost(), 4);
+    await migration.run(this.#migrationHost(), this.options.migrationConcurrency);
     this.#migration = null;
     this.#migrationEvent('done', migration);
     this.#degraded.delete(id);

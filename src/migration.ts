@@ -233,47 +233,76 @@ export class Migration {
         const planned = !this.sourcesLost.has(r.source) && host.usable(r.source);
         const sourceId = planned ? r.source : r.from.find((id) => id !== r.source && host.usable(id));
         const source = sourceId === undefined ? undefined : host.handle(sourceId);
-        let entries: unknown[] = [];
-        if (source !== undefined) {
-          try {
-            entries = (await (planned
-              ? source.send(Op.MIG_EXPORT, '', r.planIdx.get(r.source))
-              : source.send(Op.MIG_EXPORT_RANGE, '', [r.lo, r.hi]))) as unknown[];
-          } catch (err) {
-            if (!isCrash(err)) throw err;
-            this.sourcesLost.add(sourceId!);
-            if (r.from.some((id) => !this.sourcesLost.has(id) && host.usable(id)) && attempt < 5) continue;
-          }
-        }
         const dests = r.to.filter((id) => !r.from.includes(id));
-        try {
-          await Promise.all(
-            dests.map((id) =>
-              this.kind === 'refill'
-                ? host.handle(id)!.send(Op.MIG_REPLACE, '', [r.planIdx.get(id), entries])
-                : host.handle(id)!.send(Op.MIG_IMPORT, '', entries),
-            ),
-          );
-        } catch (err) {
-          // A destination died: its replacement is coming; the sources still hold the range.
-          if (isCrash(err) && attempt < 5) continue;
-          throw err;
+        let moved = 0;
+        let retry = false;
+        // Chunk by chunk: export a chunk, import it, then the next, so that no single op keeps a
+        // shard from the traffic queued behind it for long.
+        for (let offset = 0, first = true; offset !== CHUNKS_DONE; first = false) {
+          // Count 0 and done: what a range whose source had nothing left imports (fresh: buffers transfer away).
+          let entries = new ArrayBuffer(8);
+          new DataView(entries).setUint32(4, CHUNKS_DONE, true);
+          if (source !== undefined) {
+            try {
+              entries = (await (planned
+                ? source.send(Op.MIG_EXPORT, '', [r.planIdx.get(r.source), offset, MIGRATION_CHUNK])
+                : source.send(Op.MIG_EXPORT_RANGE, '', [r.lo, r.hi]))) as ArrayBuffer;
+            } catch (err) {
+              if (!isCrash(err)) throw err;
+              this.sourcesLost.add(sourceId!);
+              if (r.from.some((id) => !this.sourcesLost.has(id) && host.usable(id)) && attempt < 5) {
+                retry = true;
+                break;
+              }
+            }
+          }
+          const view = new DataView(entries);
+          const count = view.getUint32(0, true);
+          offset = view.getUint32(4, true);
+          try {
+            // The buffer is transferred to the last destination; any other gets a copy. A retry
+            // exports again, since a transferred buffer is gone from this thread.
+            await Promise.all(
+              dests.map((id, n) => {
+                const buf = n === dests.length - 1 ? entries : entries.slice(0);
+                return this.kind === 'refill'
+                  ? host.handle(id)!.send(Op.MIG_REPLACE, '', [r.planIdx.get(id), buf, first], 1)
+                  : host.handle(id)!.send(Op.MIG_IMPORT, '', buf, 1);
+              }),
+            );
+          } catch (err) {
+            // A destination died: its replacement is coming; the sources still hold the range.
+            if (!isCrash(err) || attempt >= 5) throw err;
+            retry = true;
+            break;
+          }
+          moved += count;
         }
-        this.keysMoved += entries.length / 3;
+        if (retry) continue;
+        this.keysMoved += moved;
         this.#settle(r);
-        // Old members that are not new members drop their copy, only now that the new ones confirmed.
-        for (const id of r.from) {
-          if (r.to.includes(id) || this.sourcesLost.has(id)) continue;
-          const h = host.handle(id);
-          const idx = r.planIdx.get(id);
-          const drop = idx !== undefined ? h?.send(Op.MIG_DROP, '', idx) : h?.send(Op.MIG_DROP_RANGE, '', [r.lo, r.hi]);
-          drop?.catch(() => undefined);
-        }
+        // Old members that are not new members drop their copy, only now that the new ones
+        // confirmed; the move is not over until they have (a stale copy left behind could come
+        // back if a later change made that shard the owner again).
+        const drops = r.from.filter((id) => !r.to.includes(id) && !this.sourcesLost.has(id));
+        await Promise.all(drops.map((id) => this.#drop(r, id, host).catch(() => undefined)));
         return;
       }
     } finally {
       if ((r.state as RangeState) !== 'new') this.#settle(r);
     }
+  }
+
+  /** Drops a moved range from an old member, a chunk at a time (or by scan without a plan). */
+  async #drop(r: MovingRange, id: number, host: MigrationHost): Promise<void> {
+    const h = host.handle(id);
+    const idx = r.planIdx.get(id);
+    if (h === undefined) return;
+    if (idx === undefined) {
+      await h.send(Op.MIG_DROP_RANGE, '', [r.lo, r.hi]);
+      return;
+    }
+    while (((await h.send(Op.MIG_DROP, '', [idx, MIGRATION_CHUNK])) as number) > 0);
   }
 
   #settle(r: MovingRange): void {
@@ -285,6 +314,11 @@ export class Migration {
     for (const run of held) run();
   }
 }
+
+/** Entries per export/import/drop op: small enough that a shard is never busy with one for long. */
+const MIGRATION_CHUNK = 256;
+/** The `next` of a range's last chunk (workers/entries.ts DONE). */
+const CHUNKS_DONE = 0xffffffff;
 
 function isCrash(err: unknown): boolean {
   return CacheError.is(err) && (err.code === 'SHARD_CRASHED' || err.code === 'SHARD_UNAVAILABLE');

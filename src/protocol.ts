@@ -45,11 +45,11 @@ export const Op = {
   PEXPIRETIME: 17,
   /** Migration, source side. arg: moving hash ranges [lo, hi, ...]. Result: keys per range. */
   MIG_PLAN: 18,
-  /** arg: range index. Result: entries [key, value, expireAtMs, ...]. */
+  /** arg: [range index, offset, limit]. Result: an entries buffer (workers/entries.ts) with the next offset. */
   MIG_EXPORT: 19,
-  /** Destination side. arg: entries [key, value, expireAtMs, ...]. Result: entries applied. */
+  /** Destination side. arg: an entries buffer (transferred). Result: entries applied. */
   MIG_IMPORT: 20,
-  /** Source side, after the destination confirmed. arg: range index. Result: keys deleted. */
+  /** Source side, after the destination confirmed. arg: [range index, limit]. Result: keys left to drop. */
   MIG_DROP: 21,
   /** Source side: closes the plan. Result: true. */
   MIG_END: 22,
@@ -57,7 +57,7 @@ export const Op = {
   MIG_EXPORT_RANGE: 23,
   /** Fallback drop without a plan: arg [lo, hi]. Result: keys deleted. */
   MIG_DROP_RANGE: 24,
-  /** Refill destination: arg [range index in its plan, entries]. Drops its keys of the range, then imports. */
+  /** Refill destination: arg [range index in its plan, entries buffer, first chunk?]. The first chunk drops its keys of the range. */
   MIG_REPLACE: 25,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];

@@ -74,6 +74,8 @@ export class ShardHandle {
   #nextBatchId = 1;
   #flushScheduled = false;
   #pending = 0;
+  /** ArrayBuffers in queued ops' args, to transfer when their batch is posted. */
+  #transfers = 0;
   #idleWaiters: (() => void)[] = [];
   #bootFailures = 0;
   #everReady = false;
@@ -129,13 +131,17 @@ export class ShardHandle {
     this.#port?.postMessage({ t: 'epoch', epoch } satisfies ToShard);
   }
 
-  /** Queues one op; the promise settles with the shard's result or a CacheError. */
-  send(op: number, key: string, arg: unknown): Promise<unknown> {
+  /**
+   * Queues one op; the promise settles with the shard's result or a CacheError. `arg` may hold
+   * ArrayBuffers (migration entries): count them in `transfers` and they move instead of copying.
+   */
+  send(op: number, key: string, arg: unknown, transfers = 0): Promise<unknown> {
     if (this.#state === 'down' || this.#state === 'closed') {
       return Promise.reject(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
     }
     // A module-level executor hands out resolve/reject without allocating a closure per op.
     const promise = new Promise(capture);
+    this.#transfers += transfers;
     this.#queue.push(op, key, arg);
     this.#qResolves.push(captured.resolve!);
     this.#qRejects.push(captured.reject!);
@@ -208,8 +214,22 @@ export class ShardHandle {
       const n = Math.min(max, Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
       const batch = this.#take(n, queued);
       this.#inflight.push(batch);
-      port.postMessage({ t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard);
+      const msg = { t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard;
+      if (this.#transfers === 0) port.postMessage(msg);
+      else port.postMessage(msg, this.#takeTransfers(batch.ops));
     }
+  }
+
+  /** The ArrayBuffers among a batch's args (top level, or one level inside an array arg). */
+  #takeTransfers(ops: unknown[]): ArrayBuffer[] {
+    const out: ArrayBuffer[] = [];
+    for (let i = 2; i < ops.length; i += 3) {
+      const arg = ops[i];
+      if (arg instanceof ArrayBuffer) out.push(arg);
+      else if (Array.isArray(arg)) for (const a of arg) if (a instanceof ArrayBuffer) out.push(a);
+    }
+    this.#transfers -= out.length;
+    return out;
   }
 
   /** Takes the next `n` of `queued` ops off the queue as a batch. */

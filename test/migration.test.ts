@@ -7,6 +7,14 @@ import { Migration, movingRanges, type MigrationHost } from '../src/migration.js
 import { Op } from '../src/protocol.js';
 import { HashRing } from '../src/ring.js';
 import type { ShardHandle } from '../src/shard-handle.js';
+import { decodeEntries, encodeEntries } from '../workers/entries.js';
+
+const oneEntry = (value: string): ArrayBuffer => encodeEntries(['k', value, 0]);
+const decoded = (buf: unknown): unknown[] => {
+  const out: unknown[] = [];
+  decodeEntries(buf as ArrayBuffer, (k, v, at) => out.push(k, v, at));
+  return out;
+};
 
 function ring(ids: number[]): HashRing {
   const r = new HashRing({ virtualNodes: 16, hash: fingerprint32 });
@@ -99,14 +107,14 @@ t.test('a range: old → moving (ops held) → new after import; drop after', as
   t.equal(m.find(21), null);
   const order: string[] = [];
   r.held.push(() => order.push('first'), () => order.push('second'));
-  exp.settle(true, ['k', 'v', 0]);
+  exp.settle(true, oneEntry('v'));
   const imp = await next(Op.MIG_IMPORT);
   t.equal(imp.shard, 2, 'imported by the new owner');
-  t.same(imp.arg, ['k', 'v', 0]);
+  t.same(decoded(imp.arg), ['k', 'v', 0]);
   t.same(order, [], 'held until the new owner confirms');
   t.notOk(calls.some((c) => c.op === Op.MIG_DROP), 'no drop before the confirm');
   imp.settle(true, 1);
-  (await next(Op.MIG_DROP)).settle(true, 1);
+  (await next(Op.MIG_DROP)).settle(true, 0);
   t.same(order, ['first', 'second'], 'released in arrival order');
   t.equal(r.state, 'new');
   (await next(Op.MIG_END)).settle(true, true);
@@ -119,12 +127,12 @@ t.test('a destination that dies during import: the range is exported again, noth
   const { host, calls, next } = fakeHost();
   const done = m.run(host, 1);
   (await next(Op.MIG_PLAN)).settle(true, [1]);
-  (await next(Op.MIG_EXPORT)).settle(true, ['k', 'v1', 0]);
+  (await next(Op.MIG_EXPORT)).settle(true, oneEntry('v1'));
   (await next(Op.MIG_IMPORT)).settle(false);
   t.notOk(calls.some((c) => c.op === Op.MIG_DROP), 'the source keeps its copy');
-  (await next(Op.MIG_EXPORT)).settle(true, ['k', 'v1', 0]);
+  (await next(Op.MIG_EXPORT)).settle(true, oneEntry('v1'));
   (await next(Op.MIG_IMPORT)).settle(true, 1);
-  (await next(Op.MIG_DROP)).settle(true, 1);
+  (await next(Op.MIG_DROP)).settle(true, 0);
   (await next(Op.MIG_END)).settle(true, true);
   await done;
   t.equal(m.status().keysMoved, 1);

@@ -19,6 +19,8 @@ export class Shard {
 export interface BatchOutcome {
   results: unknown[];
   errors: (number | WireError)[] | undefined;
+  /** ArrayBuffers among the results (migration exports), to transfer rather than copy. */
+  transfer: ArrayBuffer[] | undefined;
 }
 
 export function executeBatch(shard: Shard, ops: unknown[]): BatchOutcome {
@@ -26,16 +28,19 @@ export function executeBatch(shard: Shard, ops: unknown[]): BatchOutcome {
   const n = ops.length / 3;
   const results = new Array<unknown>(n);
   let errors: (number | WireError)[] | undefined;
+  let transfer: ArrayBuffer[] | undefined;
   store.ops += n;
   for (let i = 0; i < n; i++) {
     try {
-      results[i] = executeOp(shard, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
+      const r = executeOp(shard, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
+      if (r instanceof ArrayBuffer) (transfer ??= []).push(r);
+      results[i] = r;
     } catch (err) {
       results[i] = null;
       (errors ??= []).push(i, toWire(err));
     }
   }
-  return { results, errors };
+  return { results, errors, transfer };
 }
 
 export function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {
@@ -87,12 +92,16 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       return store.stats();
     case Op.MIG_PLAN:
       return shard.migration.plan(arg as number[]);
-    case Op.MIG_EXPORT:
-      return shard.migration.export(arg as number);
+    case Op.MIG_EXPORT: {
+      const [idx, offset, limit] = arg as [number, number, number];
+      return shard.migration.export(idx, offset, limit);
+    }
     case Op.MIG_IMPORT:
-      return importEntries(store, arg as unknown[]);
-    case Op.MIG_DROP:
-      return shard.migration.drop(arg as number);
+      return importEntries(store, arg as ArrayBuffer);
+    case Op.MIG_DROP: {
+      const [idx, limit] = arg as [number, number];
+      return shard.migration.drop(idx, limit);
+    }
     case Op.MIG_EXPORT_RANGE: {
       const [lo, hi] = arg as [number, number];
       return shard.migration.exportRange(lo, hi);
@@ -102,8 +111,9 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       return shard.migration.dropRange(lo, hi);
     }
     case Op.MIG_REPLACE: {
-      const [idx, entries] = arg as [number, unknown[]];
-      shard.migration.drop(idx);
+      // The first chunk of a refilled range first drops what this shard held there.
+      const [idx, entries, first] = arg as [number, ArrayBuffer, boolean];
+      if (first) shard.migration.drop(idx);
       return importEntries(store, entries);
     }
     case Op.MIG_END:

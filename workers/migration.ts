@@ -1,8 +1,7 @@
 // The source side of a live migration inside one shard: which of its keys fall in the hash
 // ranges that are moving, and exporting / dropping them range by range. Plain module (tests
 // import it); the coordinator decides the ranges and the order (src/migration.ts).
-import { fingerprint32 } from '../src/hash.js';
-import { hashInternal } from '../src/keys.js';
+import { DONE, decodeEntries, encodeEntries } from './entries.js';
 import type { ShardStore } from './store.js';
 
 export class MigrationSource {
@@ -24,38 +23,51 @@ export class MigrationSource {
   plan(ranges: number[]): number[] {
     this.#ranges = ranges;
     this.#buckets = Array.from({ length: ranges.length / 2 }, () => []);
-    this.#bucket(this.#store.keys('*'));
+    this.#store.eachKey((key, hash) => {
+      const idx = this.#rangeOf(hash);
+      if (idx >= 0) this.#buckets[idx]!.push(key);
+    });
     this.#store.logInserts(true);
     return this.#buckets.map((b) => b.length);
   }
 
-  /** The live entries of range `idx`, flat: [key, value, expireAt, ...]. Empty without a plan. */
-  export(idx: number): unknown[] {
+  /**
+   * One chunk of range `idx`: the live entries among its keys [offset, offset + limit), encoded
+   * for transfer (workers/entries.ts) with where the next chunk starts. Empty without a plan.
+   * Chunks keep each op short, so ops queued behind it on this shard wait little.
+   */
+  export(idx: number, offset = 0, limit = Infinity): ArrayBuffer {
     this.#bucket(this.#store.takeInserted());
+    const keys = this.#buckets[idx] ?? [];
+    const end = Math.min(keys.length, offset + limit);
     const out: unknown[] = [];
-    for (const key of this.#buckets[idx] ?? []) {
-      const e = this.#store.entry(key);
-      if (e !== null) out.push(key, e[0], e[1]);
+    for (let i = offset; i < end; i++) {
+      const e = this.#store.entry(keys[i]!);
+      if (e !== null) out.push(keys[i], e[0], e[1]);
     }
-    return out;
+    return encodeEntries(out, end < keys.length ? end : DONE);
   }
 
-  /** Deletes range `idx`'s keys here (after the new owner confirmed them). Returns how many. */
-  drop(idx: number): number {
+  /**
+   * Deletes up to `limit` of range `idx`'s keys here (after the new owner confirmed them).
+   * Returns how many of its keys are left to drop.
+   */
+  drop(idx: number, limit = Infinity): number {
     this.#bucket(this.#store.takeInserted());
-    const n = this.#store.del(this.#buckets[idx] ?? []);
-    if (idx < this.#buckets.length) this.#buckets[idx] = [];
-    return n;
+    const keys = this.#buckets[idx] ?? [];
+    const n = Math.min(limit, keys.length);
+    this.#store.del(keys.splice(keys.length - n, n));
+    return keys.length;
   }
 
-  /** Live entries with a hash in [lo, hi], found by scanning every key (no plan needed). */
-  exportRange(lo: number, hi: number): unknown[] {
+  /** Live entries with a hash in [lo, hi], found by scanning every key (no plan needed), encoded. */
+  exportRange(lo: number, hi: number): ArrayBuffer {
     const out: unknown[] = [];
     for (const key of this.#inRange(lo, hi)) {
       const e = this.#store.entry(key);
       if (e !== null) out.push(key, e[0], e[1]);
     }
-    return out;
+    return encodeEntries(out);
   }
 
   /** Deletes every key with a hash in [lo, hi]. */
@@ -64,10 +76,11 @@ export class MigrationSource {
   }
 
   #inRange(lo: number, hi: number): string[] {
-    return this.#store.keys('*').filter((key) => {
-      const h = hashInternal(fingerprint32, key);
-      return h >= lo && h <= hi;
+    const out: string[] = [];
+    this.#store.eachKey((key, hash) => {
+      if (hash >= lo && hash <= hi) out.push(key);
     });
+    return out;
   }
 
   end(): void {
@@ -79,7 +92,8 @@ export class MigrationSource {
   #bucket(keys: string[]): void {
     if (this.#buckets.length === 0) return;
     for (const key of keys) {
-      const idx = this.#rangeOf(hashInternal(fingerprint32, key));
+      const hash = this.#store.hashOf(key);
+      const idx = hash < 0 ? -1 : this.#rangeOf(hash);
       if (idx >= 0) this.#buckets[idx]!.push(key);
     }
   }
@@ -99,10 +113,7 @@ export class MigrationSource {
   }
 }
 
-/** Applies migrated entries ([key, value, expireAt, ...]) to a store. */
-export function importEntries(store: ShardStore, entries: unknown[]): number {
-  for (let i = 0; i < entries.length; i += 3) {
-    store.importEntry(entries[i] as string, entries[i + 1] as string | Uint8Array, entries[i + 2] as number);
-  }
-  return entries.length / 3;
+/** Applies migrated entries (a buffer from export()) to a store. */
+export function importEntries(store: ShardStore, entries: ArrayBuffer): number {
+  return decodeEntries(entries, (key, value, at) => store.importEntry(key, value, at));
 }

@@ -22,8 +22,9 @@ channel.unref();
 // Active expiry: a bounded sweep ten times a second.
 setInterval(() => store.sweep(), 100).unref();
 
-function send(msg: FromShard): void {
-  port.postMessage(msg);
+function send(msg: FromShard, transfer?: ArrayBuffer[]): void {
+  if (transfer === undefined) port.postMessage(msg);
+  else port.postMessage(msg, transfer);
 }
 
 port.on('message', (msg: ToShard) => {
@@ -33,9 +34,9 @@ port.on('message', (msg: ToShard) => {
         send({ t: 'wrong-epoch', id: msg.id, epoch });
         return;
       }
-      const { results, errors } = executeBatch(shard, msg.ops);
+      const { results, errors, transfer } = executeBatch(shard, msg.ops);
       const keys = store.size;
-      send(errors === undefined ? { t: 'reply', id: msg.id, results, keys } : { t: 'reply', id: msg.id, results, keys, errors });
+      send(errors === undefined ? { t: 'reply', id: msg.id, results, keys } : { t: 'reply', id: msg.id, results, keys, errors }, transfer);
       return;
     }
     case 'ping':

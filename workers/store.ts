@@ -8,6 +8,8 @@
 // The file is over 400 lines because every command's semantics share the slot machinery; the
 // command logic itself is thin.
 import { CacheError } from '../src/errors.js';
+import { fingerprint32 } from '../src/hash.js';
+import { hashInternal } from '../src/keys.js';
 import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
 import { compileGlob, matchesAll } from './glob.js';
 import { SlotIndex } from './slot-index.js';
@@ -55,6 +57,11 @@ export class ShardStore {
   #vals: (Value | undefined)[] = [];
   /** Absolute expiry in ms; 0 = no TTL. */
   #expires: Float64Array;
+  /**
+   * The ring hash of each slot's key, computed once on insert (on the shard's thread), so that
+   * planning a migration reads hashes instead of hashing every key while ops wait.
+   */
+  #hashes: Uint32Array;
   /** LRU list over slots: head is most recent, tail least; -1 ends. */
   #prev: Int32Array;
   #next: Int32Array;
@@ -84,6 +91,7 @@ export class ShardStore {
     this.#index = new SlotIndex(options.mapLimit);
     this.#cap = Math.max(16, options.initialCapacity ?? 1024);
     this.#expires = new Float64Array(this.#cap);
+    this.#hashes = new Uint32Array(this.#cap);
     this.#prev = new Int32Array(this.#cap);
     this.#next = new Int32Array(this.#cap);
     this.#ttlSlots = new Int32Array(this.#cap);
@@ -282,6 +290,20 @@ export class ShardStore {
     return out;
   }
 
+  /** Calls fn for every stored key (expired ones included) with its ring hash. */
+  eachKey(fn: (key: string, hash: number) => void): void {
+    for (let slot = 0; slot < this.#top; slot++) {
+      const k = this.#keys[slot];
+      if (k !== undefined) fn(k, this.#hashes[slot]!);
+    }
+  }
+
+  /** The ring hash of a stored key; -1 when absent. */
+  hashOf(key: string): number {
+    const slot = this.#index.get(key);
+    return slot === undefined ? -1 : this.#hashes[slot]!;
+  }
+
   /** A live entry as it migrates: value and absolute expiry (0 = none); null when absent. */
   entry(key: string): [Value, number] | null {
     const slot = this.#find(key);
@@ -385,6 +407,7 @@ export class ShardStore {
     if (slot < 0) {
       slot = this.#alloc();
       this.#keys[slot] = key;
+      this.#hashes[slot] = hashInternal(fingerprint32, key);
       this.#index.set(key, slot);
       this.#linkHead(slot);
       this.#insertLog?.push(key);
@@ -429,6 +452,9 @@ export class ShardStore {
     const expires = new Float64Array(cap);
     expires.set(this.#expires);
     this.#expires = expires;
+    const hashes = new Uint32Array(cap);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
     this.#prev = grown(this.#prev);
     this.#next = grown(this.#next);
     this.#ttlSlots = grown(this.#ttlSlots);
