@@ -1,45 +1,9 @@
 // `shardcache start` as a user runs it: the ready line, the REST API, clean shutdown on signals,
 // a one-line error and exit 1 for a port in use, exit 2 for usage errors.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
-
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exit: Promise<number | null>;
-}
-
-function run(args: string[]): Run {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, out: () => out, err: () => err, exit };
-}
-
-/** Resolves with the first stdout line matching `re` (or rejects if the process exits first). */
-function waitFor(r: Run, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      const m = re.exec(r.out());
-      if (m !== null) {
-        r.child.stdout!.off('data', check);
-        resolve(m);
-      }
-    };
-    r.child.stdout!.on('data', check);
-    void r.exit.then((code) => reject(new Error(`exited ${code} before ${re}: ${r.out()} ${r.err()}`)));
-    check();
-  });
-}
+import { run, waitFor } from './helpers/cli.js';
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`start serves REST, then ${signal} shuts it down cleanly`, async (t) => {
@@ -85,4 +49,5 @@ t.test('usage errors exit 2; --help exits 0', async (t) => {
   const top = run(['--help']);
   t.equal(await top.exit, 0);
   t.match(top.out(), /start\s+Start a local shardcache cluster/);
+  t.match(top.out(), /cluster\s+Inspect and change the shards/);
 });

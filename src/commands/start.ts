@@ -12,7 +12,8 @@ export default class Start extends Command {
   static override summary = 'Start a local shardcache cluster with its REST API.';
   static override description =
     'Starts SHARDS shard worker threads on a consistent-hash ring behind one coordinator, and serves ' +
-    'the REST API (POST /set, GET /get, DELETE /del) on HOST:HTTP-PORT. Stops cleanly on SIGINT or SIGTERM.';
+    'the REST API (POST /set, GET /get, DELETE /del, and /cluster to add and remove shards) on HOST:HTTP-PORT. ' +
+    'Stops cleanly on SIGINT or SIGTERM.';
 
   static override examples = [
     '<%= config.bin %> start',

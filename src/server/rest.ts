@@ -1,10 +1,12 @@
 // The REST front end: the distributed-cache seed's contract (SPEC §1a), byte for byte in status
-// codes and JSON shapes. It only calls the cluster's public API; it never sees shard internals.
+// codes and JSON shapes, plus the membership routes of rest-cluster.ts under /cluster. It only
+// calls the cluster's public API; it never sees shard internals.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import { NAME, VERSION } from '../version.js';
+import { clusterRoute } from './rest-cluster.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,6 +22,10 @@ export function statusOf(err: unknown): number {
   switch (err.code) {
     case 'EINVAL':
       return 400;
+    case 'NOT_FOUND':
+      return 404;
+    case 'LIMIT':
+      return 409;
     case 'OOM':
       return 507;
     case 'CLOSED':
@@ -70,15 +76,20 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
       if (removed === 0) return send(res, 404, { error: 'Key not found' });
       return send(res, 200, { message: 'Value deleted successfully', key, node: cluster.ownerOf(key) });
     }
-    default:
-      return send(res, 404, { error: 'Endpoint not found' });
+    default: {
+      const reply = clusterRoute(cluster, req.method ?? 'GET', url.pathname);
+      if (reply === null) return send(res, 404, { error: 'Endpoint not found' });
+      const { status, body, allow } = await reply;
+      if (allow !== undefined) res.setHeader('allow', allow);
+      return send(res, status, body);
+    }
   }
 }
 
 /** An HTTP server serving the REST API of a cluster (not yet listening). */
 export function createRestServer(cluster: Cluster): Server {
   return createServer((req, res) => {
-    // The seed routes take no body: drain whatever was sent so the connection stays usable.
+    // No route takes a body: drain whatever was sent so the connection stays usable.
     req.resume();
     handle(cluster, req, res).catch((err: unknown) => {
       if (res.headersSent) res.destroy();

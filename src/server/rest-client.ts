@@ -1,0 +1,166 @@
+// A small client of the membership REST routes, for the `shardcache cluster` commands. It turns
+// every failure (unreachable server, an error status, a body of the wrong shape) into one
+// RestClientError whose message is a single line fit for a terminal. It never prints or exits.
+import type { AddedShard, ClusterView, MigrationView, ShardView } from './rest-cluster.js';
+
+/** A failed call: `message` is one line; `status` is the HTTP status, or null if none arrived. */
+export class RestClientError extends Error {
+  readonly status: number | null;
+  constructor(message: string, status: number | null) {
+    super(message);
+    this.name = 'RestClientError';
+    this.status = status;
+  }
+}
+
+/** A successful call: the body as sent, and parsed. */
+export interface RestReply {
+  status: number;
+  text: string;
+  body: unknown;
+}
+
+/** The REST API of one shardcache server, at `base` (e.g. `http://127.0.0.1:8080`). */
+export class RestClient {
+  readonly base: string;
+
+  constructor(base: string) {
+    this.base = base.replace(/\/+$/, '');
+  }
+
+  /** `GET /cluster`: membership, per-shard keys and bytes, the migration in progress. */
+  async cluster(): Promise<{ view: ClusterView; text: string }> {
+    const r = await this.call('GET', '/cluster');
+    return { view: this.#narrow(r, asClusterView), text: r.text };
+  }
+
+  /** `POST /cluster/shards`: adds a shard; resolves when its keys have moved. */
+  async addShard(): Promise<{ shard: AddedShard; epoch: number }> {
+    const r = await this.call('POST', '/cluster/shards');
+    return this.#narrow(r, (b) => {
+      if (!isObject(b) || !isInt(b.epoch)) return null;
+      const shard = asAddedShard(b.shard);
+      return shard === null ? null : { shard, epoch: b.epoch };
+    });
+  }
+
+  /** `DELETE /cluster/shards/:id`: removes a shard; resolves when its keys have moved. */
+  async removeShard(id: number): Promise<{ removed: number; epoch: number }> {
+    const r = await this.call('DELETE', `/cluster/shards/${id}`);
+    return this.#narrow(r, (b) => (isObject(b) && isInt(b.removed) && isInt(b.epoch) ? { removed: b.removed, epoch: b.epoch } : null));
+  }
+
+  /** One request; resolves for 2xx with a JSON body, otherwise rejects with a RestClientError. */
+  async call(method: string, path: string): Promise<RestReply> {
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(this.base + path, { method });
+      text = await res.text();
+    } catch (err) {
+      throw new RestClientError(`the server at ${this.base} is not reachable (${reasonOf(err, this.base)})`, null);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new RestClientError(`unexpected response from ${this.base}${path}: HTTP ${res.status}, not JSON`, res.status);
+    }
+    if (res.status >= 400) {
+      const message = isObject(body) && typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
+      throw new RestClientError(oneLine(message), res.status);
+    }
+    return { status: res.status, text, body };
+  }
+
+  #narrow<T>(r: RestReply, as: (body: unknown) => T | null): T {
+    const v = as(r.body);
+    if (v === null) throw new RestClientError(`unexpected response from ${this.base}: HTTP ${r.status}, not a shardcache reply`, r.status);
+    return v;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v);
+}
+
+function isCount(v: unknown): v is number | null {
+  return v === null || isInt(v);
+}
+
+function asAddedShard(v: unknown): AddedShard | null {
+  if (!isObject(v) || !isInt(v.id) || typeof v.name !== 'string' || typeof v.state !== 'string') return null;
+  if (!isInt(v.crashes) || !isInt(v.pending)) return null;
+  return { id: v.id, name: v.name, state: v.state, crashes: v.crashes, pending: v.pending };
+}
+
+function asShardView(v: unknown): ShardView | null {
+  const s = asAddedShard(v);
+  if (s === null || !isObject(v) || !isCount(v.keys) || !isCount(v.bytes)) return null;
+  return { ...s, keys: v.keys, bytes: v.bytes };
+}
+
+function asMigrationView(v: unknown): MigrationView | null {
+  if (!isObject(v) || (v.kind !== 'add' && v.kind !== 'remove' && v.kind !== 'refill')) return null;
+  const { shardId, epoch, rangesTotal, rangesDone, keysMoved, startedAt } = v;
+  if (![shardId, epoch, rangesTotal, rangesDone, keysMoved, startedAt].every(isInt)) return null;
+  return {
+    kind: v.kind,
+    shardId: shardId as number,
+    epoch: epoch as number,
+    rangesTotal: rangesTotal as number,
+    rangesDone: rangesDone as number,
+    keysMoved: keysMoved as number,
+    startedAt: startedAt as number,
+  };
+}
+
+/** Narrows a `GET /cluster` body, or null if it has another shape. */
+export function asClusterView(v: unknown): ClusterView | null {
+  if (!isObject(v) || !isInt(v.epoch) || !Array.isArray(v.shards)) return null;
+  const shards = v.shards.map(asShardView);
+  if (shards.some((s) => s === null)) return null;
+  const migration = v.migration === null ? null : asMigrationView(v.migration);
+  if (v.migration !== null && migration === null) return null;
+  return { epoch: v.epoch, shards: shards as ShardView[], migration };
+}
+
+/** Why a fetch failed, in a word: the system error code (ECONNREFUSED, ENOTFOUND...) when there is one. */
+function reasonOf(err: unknown, base: string): string {
+  const cause = err instanceof Error ? err.cause : undefined;
+  // fetch never connects to ports on the Fetch standard's blocked list (1, 22, 25, 6000...).
+  if (cause instanceof Error && cause.message === 'bad port') return `fetch refuses to connect to port ${new URL(base).port}`;
+  for (const e of [cause, err]) {
+    if (isObject(e) && typeof e.code === 'string') return e.code;
+    // Several addresses tried (localhost → ::1 and 127.0.0.1): an AggregateError without a code.
+    if (e instanceof AggregateError) {
+      const first: unknown = e.errors[0];
+      if (isObject(first) && typeof first.code === 'string') return first.code;
+    }
+  }
+  return oneLine(cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err));
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Where the `shardcache cluster` commands look for a server unless told otherwise. */
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** Checks a server's base URL (http or https, no query) and returns it without a trailing slash. */
+export function parseBaseUrl(input: string): string {
+  let u: URL;
+  try {
+    u = new URL(input);
+  } catch {
+    throw new Error(`a server URL must be http:// or https://, got "${input}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`a server URL must be http:// or https://, got "${input}"`);
+  if (u.search !== '' || u.hash !== '') throw new Error(`a server URL takes no query or fragment, got "${input}"`);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
