@@ -14,7 +14,7 @@ export interface ClusterOptions {
   replicas?: number;
   /** Hash ranges moved at once during a migration. Default 2. More finishes a move sooner and costs the ops running meanwhile more latency (bench:rebalance, 1M keys: 1 → ~2 s and p99 ×3; 2 → ~1.2 s and ×5; 4 → ~0.9 s and ×12). From 1 to 64. */
   migrationConcurrency?: number;
-  /** Most shards the cluster may grow to with addShard(). Default 64. From 1 to 1024. */
+  /** Most shards the cluster may grow to with addShard(). Default 64 (or `shards`, if larger). From 1 to 1024. */
   maxShards?: number;
   /** Virtual nodes per shard on the ring. Default 256 (largest shard ≤ 1.02 × mean with 3 shards). Costs memory and a little lookup time per shard added. */
   virtualNodes?: number;
@@ -83,7 +83,9 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw einval('options must be an object');
   const known = new Set(Object.keys(DEFAULTS));
   for (const name of Object.keys(options)) if (!known.has(name)) throw einval(`options.${name} is not an option`);
-  const o = { ...DEFAULTS, ...stripUndefined(options) };
+  const given = stripUndefined(options);
+  // maxShards defaults to 64, or to the starting shard count when that is larger.
+  const o = { ...DEFAULTS, maxShards: Math.max(DEFAULTS.maxShards, typeof given.shards === 'number' ? given.shards : 0), ...given };
   int('shards', o.shards, 1, 256);
   int('maxShards', o.maxShards, 1, 1024);
   int('replicas', o.replicas, 1, 5);

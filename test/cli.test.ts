@@ -22,6 +22,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+t.test('start --replicas 2: a cluster whose keys survive a shard leaving', async (t) => {
+  const r = run(['start', '--http-port', '0', '--shards', '3', '--replicas', '2']);
+  const m = await waitFor(r, /ready: 3 shards × 2 copies, REST (http:\/\/127\.0\.0\.1:(\d+))\n/);
+  const base = m[1]!;
+  for (let i = 0; i < 20; i++) t.equal((await fetch(`${base}/set?key=k${i}&value=v${i}`, { method: 'POST' })).status, 201);
+  const view = (await (await fetch(`${base}/cluster`)).json()) as { shards: { keys: number }[] };
+  t.equal(
+    view.shards.reduce((a, s) => a + s.keys, 0),
+    40,
+    'two copies of each key',
+  );
+  r.child.kill('SIGTERM');
+  t.equal(await r.exit, 0);
+});
+
 t.test('a port in use: one line on stderr, exit 1', async (t) => {
   const blocker = createServer();
   blocker.listen(0, '127.0.0.1');

@@ -3,6 +3,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import t from 'tap';
 import { CacheError, createCluster } from '../src/index.js';
 import type { MembershipEvent } from '../src/protocol.js';
+import { resolveOptions } from '../src/options.js';
 import { startCluster as cluster } from './helpers/cluster.js';
 
 t.test('starts 3 shards named node-1..3 and routes every key to its owner', async (t) => {
@@ -179,6 +180,9 @@ t.test('bad input: EINVAL naming the problem, nothing changes', async (t) => {
 t.test('option errors name the option', async (t) => {
   await t.rejects(createCluster({ shards: 0 }), { code: 'EINVAL', message: /options.shards must be an integer from 1 to 256, got 0/ });
   await t.rejects(createCluster({ evictionPolicy: 'lfu' as never }), { code: 'EINVAL', message: /options.evictionPolicy/ });
+  t.equal(resolveOptions({ shards: 100 }).maxShards, 100, 'maxShards follows a larger starting shard count');
+  t.equal(resolveOptions({}).maxShards, 64);
+  await t.rejects(createCluster({ shards: 4, maxShards: 3 }), { code: 'EINVAL', message: /options.shards \(4\) must not exceed options.maxShards \(3\)/ });
   await t.rejects(createCluster({ bogus: 1 } as never), { code: 'EINVAL', message: /options.bogus is not an option/ });
   await t.rejects(createCluster({ maxMemoryBytes: 10 }), { code: 'EINVAL', message: /options.maxMemoryBytes/ });
   await t.rejects(createCluster({ faultInjection: 'yes' as never }), { code: 'EINVAL', message: /faultInjection/ });

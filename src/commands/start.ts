@@ -32,6 +32,13 @@ export default class Start extends Command {
       default: 'noeviction',
     }),
     'virtual-nodes': Flags.integer({ description: 'virtual nodes per shard on the ring', default: 256, min: 1, max: 65536 }),
+    replicas: Flags.integer({
+      description: 'copies of every key on distinct shards; 2 or more survives the loss of any one shard',
+      default: 1,
+      min: 1,
+      max: 5,
+    }),
+    'max-shards': Flags.integer({ description: 'most shards `cluster add` may grow the cluster to (default: 64, or --shards if larger)', min: 1, max: 1024 }),
   };
 
   async run(): Promise<void> {
@@ -46,6 +53,8 @@ export default class Start extends Command {
         virtualNodes: flags['virtual-nodes'],
         maxMemoryBytes,
         evictionPolicy: flags['maxmemory-policy'] as (typeof EVICTION_POLICIES)[number],
+        replicas: flags.replicas,
+        maxShards: flags['max-shards'],
       });
     } catch (err) {
       this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
@@ -61,7 +70,8 @@ export default class Start extends Command {
       this.error(`${flags.host}:${flags['http-port']} ${why}`, { exit: 1 });
     }
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.log(`${NAME} ${VERSION} ready: ${flags.shards} shards, REST http://${host}:${address.port}`);
+    const copies = flags.replicas > 1 ? ` × ${flags.replicas} copies` : '';
+    this.log(`${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}`);
 
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
