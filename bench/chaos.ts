@@ -41,7 +41,15 @@ const readers = Number(args.readers);
 const keysPerWriter = Number(args.keys);
 const hangMs = Number(args['hang-ms']);
 let seed = args.seed === undefined ? (Date.now() % 1_000_000) + 1 : Number(args.seed);
-for (const [name, n] of [['seconds', seconds], ['replicas', replicas], ['writers', writers], ['readers', readers], ['keys', keysPerWriter], ['hang-ms', hangMs], ['seed', seed]] as const) {
+for (const [name, n] of [
+  ['seconds', seconds],
+  ['replicas', replicas],
+  ['writers', writers],
+  ['readers', readers],
+  ['keys', keysPerWriter],
+  ['hang-ms', hangMs],
+  ['seed', seed],
+] as const) {
   if (!(Number.isFinite(n) && n > 0)) {
     process.stderr.write(`--${name} must be a positive number\n`);
     process.exit(2);
@@ -57,6 +65,14 @@ function random(): number {
   return (seed >>> 0) / 0x1_0000_0000;
 }
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
+/** Fisher–Yates, in place. */
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
 
 /** What the model knows of one key (each key has one writer, so its versions are ordered). */
 interface KeyModel {
@@ -116,7 +132,16 @@ function versionOf(value: string | null): number {
 async function writer(c: Cluster, w: number): Promise<void> {
   for (let version = 0; !stop; version++) {
     const key = `w${w}:${Math.floor(random() * keysPerWriter)}`;
-    const m = model.get(key) ?? { ackedVersion: -1, ackedValue: null, expiresAt: 0, expiresLatest: 0, uncertain: [], deleteIssued: -1, ttlIssued: -1, ttlIssuedExpiry: 0 };
+    const m = model.get(key) ?? {
+      ackedVersion: -1,
+      ackedValue: null,
+      expiresAt: 0,
+      expiresLatest: 0,
+      uncertain: [],
+      deleteIssued: -1,
+      ttlIssued: -1,
+      ttlIssuedExpiry: 0,
+    };
     model.set(key, m);
     const r = random();
     if (r < 0.1) m.deleteIssued = version;
@@ -189,7 +214,9 @@ async function reader(c: Cluster): Promise<void> {
       if (verdict === 'stale') counts.stale_reads++;
       if (verdict === 'resurrected') counts.resurrected++;
       if (verdict !== 'ok' && samples.length < 10) {
-        samples.push(`${verdict} read: ${key} got ${String(got)} at +${start - t0} ms; model then ${JSON.stringify(snapshot)}, now ${JSON.stringify(m)}`);
+        samples.push(
+          `${verdict} read: ${key} got ${String(got)} at +${start - t0} ms; model then ${JSON.stringify(snapshot)}, now ${JSON.stringify(m)}`,
+        );
       }
     } catch (err) {
       const code = (err as { code?: string }).code ?? String(err);
@@ -200,14 +227,20 @@ async function reader(c: Cluster): Promise<void> {
 
 async function chaos(c: Cluster, until: number): Promise<void> {
   const faults = replicas >= 2;
+  const cycle: string[] = [];
+  let cycles = 0;
   while (Date.now() < until) {
     await new Promise((r) => setTimeout(r, 150 + random() * 350));
     if (Date.now() >= until) break;
     const tag = `+${Date.now() - t0} ms`;
     const shards = c.shards().filter((s) => s.state === 'ready');
-    const choices = ['add', 'remove'];
-    if (faults) choices.push('kill', 'hang');
-    const action = pick(choices);
+    // Every kind of action comes round once per cycle, in a random order (the first cycle opens
+    // with an add), so even a short run exercises all of them.
+    if (cycle.length === 0) {
+      const kinds = shuffle(faults ? ['remove', 'kill', 'hang'] : ['remove']);
+      cycle.push(...(cycles++ === 0 ? ['add', ...kinds] : shuffle([...kinds, 'add'])));
+    }
+    const action = cycle.shift()!;
     try {
       if (action === 'add' && c.shards().length < 6) await c.addShard();
       else if (action === 'remove' && c.shards().length > Math.max(2, replicas)) await c.removeShard(pick(shards).id);
@@ -231,10 +264,7 @@ c.on('epoch', () => counts.epochs++);
 const started = Date.now();
 const until = started + seconds * 1000;
 log(`chaos: ${seconds} s, replicas ${replicas}, ${writers} writers × ${keysPerWriter} keys, ${readers} readers, seed ${seed}`);
-const load = Promise.all([
-  ...Array.from({ length: writers }, (_, w) => writer(c, w)),
-  ...Array.from({ length: readers }, () => reader(c)),
-]);
+const load = Promise.all([...Array.from({ length: writers }, (_, w) => writer(c, w)), ...Array.from({ length: readers }, () => reader(c))]);
 await chaos(c, until);
 stop = true;
 await load;
@@ -255,6 +285,7 @@ keys.forEach((k, i) => {
 await c.close();
 
 const summary = {
+  actions,
   acked_writes: counts.acked_writes,
   lost: counts.lost,
   resurrected: counts.resurrected,

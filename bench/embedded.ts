@@ -57,7 +57,12 @@ const valueSize = Number(args['value-size']);
 const inflights = args.inflight.split(',').map(Number);
 const workloads = args.workloads.split(',');
 const wanted = args.targets.split(',');
-for (const [name, n] of [['seconds', seconds], ['rounds', rounds], ['keys', keyCount], ['value-size', valueSize]] as const) {
+for (const [name, n] of [
+  ['seconds', seconds],
+  ['rounds', rounds],
+  ['keys', keyCount],
+  ['value-size', valueSize],
+] as const) {
   if (!(n > 0)) throw new Error(`--${name} must be a positive number`);
 }
 const log = (line: string): void => {
@@ -75,7 +80,9 @@ function asyncMapTarget(): Target {
     name: 'async-map',
     get: async (k) => map.get(k),
     set: async (k, v) => void map.set(k, v),
-    preload: async (ks, v) => ks.forEach((k) => map.set(k, v)),
+    preload: async (ks, v) => {
+      for (const k of ks) map.set(k, v);
+    },
     close: async () => map.clear(),
   };
 }
@@ -86,7 +93,9 @@ function lruTarget(): Target {
     name: 'lru-cache',
     get: async (k) => lru.get(k),
     set: async (k, v) => void lru.set(k, v),
-    preload: async (ks, v) => ks.forEach((k) => lru.set(k, v)),
+    preload: async (ks, v) => {
+      for (const k of ks) lru.set(k, v);
+    },
     close: async () => lru.clear(),
   };
 }

@@ -37,7 +37,11 @@ const laneCount = Number(args.lanes);
 const writeRatio = Number(args['write-ratio']);
 const settleMs = Number(args.settle) * 1000;
 const timeoutMs = Number(args.timeout) * 1000;
-for (const [name, n] of [['keys', keyCount], ['value-size', valueSize], ['lanes', laneCount]] as const) {
+for (const [name, n] of [
+  ['keys', keyCount],
+  ['value-size', valueSize],
+  ['lanes', laneCount],
+] as const) {
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
 }
 if (!(writeRatio >= 0 && writeRatio <= 1)) throw new Error('--write-ratio must be from 0 to 1');
@@ -148,7 +152,7 @@ const lane = async (seed: number): Promise<void> => {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    const write = (x >>> 0) < writeBelow;
+    const write = x >>> 0 < writeBelow;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
@@ -250,7 +254,9 @@ const result = {
 
 const pad = (s: string | number, w: number): string => String(s).padStart(w);
 const n = (x: number): string => x.toLocaleString('en');
-log(`${'phase'.padEnd(7)} ${pad('ms', 8)} ${pad('ops', 10)} ${pad('ops/s', 10)} ${pad('p50 µs', 8)} ${pad('p99 µs', 8)} ${pad('max µs', 9)}`);
+log(
+  `${'phase'.padEnd(7)} ${pad('ms', 8)} ${pad('ops', 10)} ${pad('ops/s', 10)} ${pad('p50 µs', 8)} ${pad('p99 µs', 8)} ${pad('max µs', 9)}`,
+);
 for (const [name, p] of Object.entries(phases)) {
   const s = result.phases[name as keyof typeof phases];
   log(

@@ -277,7 +277,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Values of many keys, in order; null for missing ones. */
   mget(keys: Key[]): Promise<(string | Buffer | null)[]> {
     try {
-      return this.#multi(Op.MGET, this.#ready(() => keysArg(keys))) as Promise<(string | Buffer | null)[]>;
+      return this.#multi(
+        Op.MGET,
+        this.#ready(() => keysArg(keys)),
+      ) as Promise<(string | Buffer | null)[]>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -328,8 +331,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const handle = this.#handles.get(ids[pos]!)!;
     const [next, found] = (await handle.send(Op.SCAN, '', [slot, match, count])) as [number, string[]];
     // With replicas a key sits on several shards: each returns only the keys it is primary for.
-    const keys =
-      this.#replicas === 1 ? found : found.filter((k) => this.#ring.ownerOf(hashInternal(this.options.hash, k)) === handle.id);
+    const keys = this.#replicas === 1 ? found : found.filter((k) => this.#ring.ownerOf(hashInternal(this.options.hash, k)) === handle.id);
     let cursorOut = 0;
     if (next !== 0) cursorOut = next * MAX_SCAN_SHARDS + pos;
     else if (pos + 1 < ids.length) cursorOut = pos + 1;
@@ -737,7 +739,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async #countByShard(op: number, keys: Key[]): Promise<number> {
-    return (await this.#multi(op, this.#ready(() => keysArg(keys)))) as number;
+    return (await this.#multi(
+      op,
+      this.#ready(() => keysArg(keys)),
+    )) as number;
   }
 
   /**
@@ -827,8 +832,7 @@ function toValue(v: string | Uint8Array | null): string | Buffer | null {
 
 function entriesArg(entries: unknown, maxBytes: number): [string, string | Uint8Array][] {
   if (entries === null || typeof entries !== 'object') throw einval('entries must be an object or an iterable of [key, value]');
-  const list: [unknown, unknown][] =
-    Symbol.iterator in entries ? [...(entries as Iterable<[unknown, unknown]>)] : Object.entries(entries);
+  const list: [unknown, unknown][] = Symbol.iterator in entries ? [...(entries as Iterable<[unknown, unknown]>)] : Object.entries(entries);
   if (list.length === 0) throw einval('entries must hold at least one [key, value]');
   return list.map((e, i) => {
     if (!Array.isArray(e) || e.length !== 2) throw einval(`entries[${i}] must be a [key, value] pair`);

@@ -221,7 +221,11 @@ export class Migration {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
-    for (const id of sources) host.handle(id)?.send(Op.MIG_END, '', undefined).catch(() => undefined);
+    for (const id of sources)
+      host
+        .handle(id)
+        ?.send(Op.MIG_END, '', undefined)
+        .catch(() => undefined);
   }
 
   async #move(r: MovingRange, host: MigrationHost): Promise<void> {

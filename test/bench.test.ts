@@ -8,7 +8,20 @@ const script = fileURLToPath(new URL('../bench/embedded.js', import.meta.url));
 t.test('bench:embedded --json', async (t) => {
   const out = execFileSync(
     process.execPath,
-    [script, '--json', '--seconds', '0.1', '--rounds', '1', '--keys', '2000', '--inflight', '16,128', '--targets', 'cluster,async-map,lru-cache'],
+    [
+      script,
+      '--json',
+      '--seconds',
+      '0.1',
+      '--rounds',
+      '1',
+      '--keys',
+      '2000',
+      '--inflight',
+      '16,128',
+      '--targets',
+      'cluster,async-map,lru-cache',
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const last = out.trim().split('\n').pop()!;

@@ -13,10 +13,11 @@ t.test('chaos, replicas 2: nothing lost, resurrected, stale or hung', async (t) 
     timeout: 60_000,
   });
   t.comment(stderr.trim());
-  const result = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
+  const result = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number> & { actions: Record<string, number> };
   t.match(result, { lost: 0, resurrected: 0, stale_reads: 0, hung_ops: 0 });
   t.ok(result.acked_writes! > 1000, `${result.acked_writes} acked writes`);
-  t.ok(result.epochs! >= 1, `${result.epochs} epochs`);
+  t.ok(result.actions.add! >= 1, 'the first action adds a shard');
+  t.equal(result.epochs, result.actions.add! + result.actions.remove!, 'one epoch per add and per remove');
 });
 
 t.test('chaos rejects bad arguments with exit 2', async (t) => {

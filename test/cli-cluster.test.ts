@@ -153,9 +153,24 @@ t.test('a server that is not there, or is not shardcache: one line, exit 1', asy
     ['cluster', 'status', '--url', `http://127.0.0.1:${otherPort}/html`],
     ['cluster', 'add', '--url', `http://127.0.0.1:${otherPort}/json`],
   ]);
-  oneLineError(t, blocked!, /Error: the server at http:\/\/127\.0\.0\.1:1 is not reachable \(fetch refuses to connect to port 1\)$/, 'port 1');
-  oneLineError(t, refused!, new RegExp(`Error: the server at http://127\\.0\\.0\\.1:${port} is not reachable \\(ECONNREFUSED\\)$`), 'refused');
-  oneLineError(t, longUrl!, /Error: the server at http:\/\/127\.0\.0\.1:\d+\/a{120} is not reachable \(ECONNREFUSED\)$/, 'a long URL is not wrapped');
+  oneLineError(
+    t,
+    blocked!,
+    /Error: the server at http:\/\/127\.0\.0\.1:1 is not reachable \(fetch refuses to connect to port 1\)$/,
+    'port 1',
+  );
+  oneLineError(
+    t,
+    refused!,
+    new RegExp(`Error: the server at http://127\\.0\\.0\\.1:${port} is not reachable \\(ECONNREFUSED\\)$`),
+    'refused',
+  );
+  oneLineError(
+    t,
+    longUrl!,
+    /Error: the server at http:\/\/127\.0\.0\.1:\d+\/a{120} is not reachable \(ECONNREFUSED\)$/,
+    'a long URL is not wrapped',
+  );
   oneLineError(t, html!, /Error: unexpected response from .*\/html\/cluster: HTTP 200, not JSON$/, 'HTML');
   oneLineError(t, notOurs!, /Error: unexpected response from .*\/json: HTTP 200, not a shardcache reply$/, 'add, other JSON');
 });
@@ -214,7 +229,10 @@ t.test('the status table shows a migration in progress and shards that cannot an
       'migration: adding node-12 (epoch 7): 10/40 ranges (25%), 321 keys moved, 2.5 s',
     ].join('\n'),
   );
-  const removing = render({ ...view, shards: [view.shards[0]!], migration: { ...view.migration!, kind: 'remove', rangesTotal: 0, rangesDone: 0 } }, 0);
+  const removing = render(
+    { ...view, shards: [view.shards[0]!], migration: { ...view.migration!, kind: 'remove', rangesTotal: 0, rangesDone: 0 } },
+    0,
+  );
   t.match(removing, /^epoch 7, 1 shard, 1000 keys, 146\.5 KiB\n/);
   t.match(removing, /migration: removing shard 12 \(epoch 7\): 0\/0 ranges \(100%\), 321 keys moved, 0\.0 s$/);
 });

@@ -52,7 +52,12 @@ t.test('a port in use: one line on stderr, exit 1', async (t) => {
 });
 
 t.test('usage errors exit 2; --help exits 0', async (t) => {
-  for (const args of [['start', '--shards', '0'], ['start', '--bogus'], ['start', '--maxmemory', 'lots'], ['start', '--maxmemory-policy', 'lfu']]) {
+  for (const args of [
+    ['start', '--shards', '0'],
+    ['start', '--bogus'],
+    ['start', '--maxmemory', 'lots'],
+    ['start', '--maxmemory-policy', 'lfu'],
+  ]) {
     const r = run(args);
     t.equal(await r.exit, 2, args.join(' '));
     t.match(r.err(), /Error/, 'says what is wrong');

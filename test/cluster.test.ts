@@ -24,7 +24,10 @@ t.test('starts 3 shards named node-1..3 and routes every key to its owner', asyn
   const owners = new Map<string, number>();
   for (const k of keys) owners.set(c.ownerOf(k), (owners.get(c.ownerOf(k)) ?? 0) + 1);
   for (const s of stats.shards) t.equal(s.stats?.keys, owners.get(s.name), `${s.name} holds the keys the ring gives it`);
-  t.same(await Promise.all(keys.map((k) => c.get(k))), keys.map((k) => `v:${k}`));
+  t.same(
+    await Promise.all(keys.map((k) => c.get(k))),
+    keys.map((k) => `v:${k}`),
+  );
 });
 
 t.test('commands', async (t) => {
@@ -91,7 +94,10 @@ t.test('binary-safe keys and values; a key is its bytes', async (t) => {
   await c.set('\uD800', 'lone');
   t.equal(await c.get(Buffer.from('\uFFFD')), 'lone', 'a lone surrogate is encoded as UTF-8 does it');
   const keys = await c.keys();
-  t.ok(keys.some((k) => Buffer.isBuffer(k) && k.equals(bin)), 'KEYS returns non-UTF-8 keys as Buffers');
+  t.ok(
+    keys.some((k) => Buffer.isBuffer(k) && k.equals(bin)),
+    'KEYS returns non-UTF-8 keys as Buffers',
+  );
   t.ok(keys.includes('naïve'));
   await c.set('', '');
   t.equal(await c.get(''), '', 'empty key and empty value');
@@ -182,7 +188,10 @@ t.test('option errors name the option', async (t) => {
   await t.rejects(createCluster({ evictionPolicy: 'lfu' as never }), { code: 'EINVAL', message: /options.evictionPolicy/ });
   t.equal(resolveOptions({ shards: 100 }).maxShards, 100, 'maxShards follows a larger starting shard count');
   t.equal(resolveOptions({}).maxShards, 64);
-  await t.rejects(createCluster({ shards: 4, maxShards: 3 }), { code: 'EINVAL', message: /options.shards \(4\) must not exceed options.maxShards \(3\)/ });
+  await t.rejects(createCluster({ shards: 4, maxShards: 3 }), {
+    code: 'EINVAL',
+    message: /options.shards \(4\) must not exceed options.maxShards \(3\)/,
+  });
   await t.rejects(createCluster({ bogus: 1 } as never), { code: 'EINVAL', message: /options.bogus is not an option/ });
   await t.rejects(createCluster({ maxMemoryBytes: 10 }), { code: 'EINVAL', message: /options.maxMemoryBytes/ });
   await t.rejects(createCluster({ faultInjection: 'yes' as never }), { code: 'EINVAL', message: /faultInjection/ });
@@ -235,7 +244,10 @@ t.test('membership is announced on the BroadcastChannel and as events', async (t
   // Every shard hears the bus: each counted the join announcements of its peers.
   const stats = await c.stats();
   for (const s of stats.shards) t.ok(s.stats!.announcements >= 1, `${s.name} heard announcements`);
-  t.ok(stats.shards.some((s) => s.stats!.announcedEpoch === c.epoch), 'and the current epoch');
+  t.ok(
+    stats.shards.some((s) => s.stats!.announcedEpoch === c.epoch),
+    'and the current epoch',
+  );
 });
 
 t.test('close: drains, then CLOSED; destroy: rejects pending', async (t) => {
@@ -256,9 +268,17 @@ t.test('close: drains, then CLOSED; destroy: rejects pending', async (t) => {
   t.pass('close twice is fine');
 
   const d = await createCluster({ shards: 1 });
-  const pending = Array.from({ length: 100 }, (_, i) => d.set(`k${i}`, 'v').then(() => 'ok', (e: CacheError) => e.code));
+  const pending = Array.from({ length: 100 }, (_, i) =>
+    d.set(`k${i}`, 'v').then(
+      () => 'ok',
+      (e: CacheError) => e.code,
+    ),
+  );
   await d.destroy();
   const outcomes = new Set(await Promise.all(pending));
-  t.ok([...outcomes].every((o) => o === 'ok' || o === 'CLOSED'), `each op settled: ${[...outcomes]}`);
+  t.ok(
+    [...outcomes].every((o) => o === 'ok' || o === 'CLOSED'),
+    `each op settled: ${[...outcomes]}`,
+  );
   await d.destroy();
 });

@@ -4,6 +4,7 @@ import { BINARY_MARK } from '../src/keys.js';
 import { decodeEntries, encodeEntries, entryCount } from '../workers/entries.js';
 
 t.test('round trip', async (t) => {
+  // biome-ignore format: one entry (key, value, expireAt) per line
   const entries = [
     'plain', 'value', 0,
     '', '', 1_800_000_000_000.5,
@@ -15,7 +16,10 @@ t.test('round trip', async (t) => {
   t.ok(buf instanceof ArrayBuffer);
   t.equal(entryCount(buf), 5);
   const out: unknown[] = [];
-  t.equal(decodeEntries(buf, (k, v, at) => out.push(k, v, at)), 5);
+  t.equal(
+    decodeEntries(buf, (k, v, at) => out.push(k, v, at)),
+    5,
+  );
   t.same(out, entries);
   t.equal(entryCount(encodeEntries([])), 0);
   t.equal(entryCount(new ArrayBuffer(0)), 0);

@@ -8,7 +8,16 @@ import { Op, type FromShard, type ShardInit, type ShardStats } from '../src/prot
 t.test('ops of a new epoch do not wait for its broadcast; stale batches are refused', async (t) => {
   const channelName = `epoch-test-${process.pid}`;
   const { port1, port2 } = new MessageChannel();
-  const init: ShardInit = { shardId: 1, name: 'node-1', epoch: 1, maxBytes: 0, policy: 'noeviction', channelName, faults: false, port: port2 };
+  const init: ShardInit = {
+    shardId: 1,
+    name: 'node-1',
+    epoch: 1,
+    maxBytes: 0,
+    policy: 'noeviction',
+    channelName,
+    faults: false,
+    port: port2,
+  };
   const worker = new Worker(new URL('../workers/shard.js', import.meta.url), { workerData: init, transferList: [port2], execArgv: [] });
   t.teardown(async () => {
     port1.close();

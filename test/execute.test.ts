@@ -6,6 +6,7 @@ import { ShardStore } from '../workers/store.js';
 
 t.test('a batch applies in order and reports failures per op', async (t) => {
   const s = new ShardStore();
+  // biome-ignore format: one op (code, key, arg) per line
   const { results, errors } = executeBatch(new Shard(s), [
     Op.SET, 'a', 'x',
     Op.GET, 'a', undefined,
@@ -34,6 +35,7 @@ t.test('a batch applies in order and reports failures per op', async (t) => {
   t.same(results.slice(11, 14), [-2, true, ['c', 'd']]);
   t.same((results[14] as [number, string[]])[1].sort(), ['a', 'b', 'c', 'd']);
   t.same(results.slice(15, 17), [1, 3]);
+  // biome-ignore format: one error (index, wire error) per line
   t.same(errors, [
     2, { code: 'NOT_INTEGER', message: 'value is not an integer or out of range' },
     17, { code: 'INTERNAL', message: 'unknown op 99' },

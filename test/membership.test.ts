@@ -43,10 +43,7 @@ function load(c: Cluster, writers: number, keysPerWriter: number) {
       } else if (version(got) < floor) problems.push(`stale: ${key} read ${got} after ${before} was acked`);
     }
   };
-  const running = Promise.all([
-    ...Array.from({ length: writers }, (_, w) => writer(w)),
-    ...Array.from({ length: 4 }, (_, r) => reader(r)),
-  ]);
+  const running = Promise.all([...Array.from({ length: writers }, (_, w) => writer(w)), ...Array.from({ length: 4 }, (_, r) => reader(r))]);
   return {
     acked,
     problems,

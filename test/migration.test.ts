@@ -106,13 +106,19 @@ t.test('a range: old → moving (ops held) → new after import; drop after', as
   t.equal(m.find(9), null, 'outside the range');
   t.equal(m.find(21), null);
   const order: string[] = [];
-  r.held.push(() => order.push('first'), () => order.push('second'));
+  r.held.push(
+    () => order.push('first'),
+    () => order.push('second'),
+  );
   exp.settle(true, oneEntry('v'));
   const imp = await next(Op.MIG_IMPORT);
   t.equal(imp.shard, 2, 'imported by the new owner');
   t.same(decoded(imp.arg), ['k', 'v', 0]);
   t.same(order, [], 'held until the new owner confirms');
-  t.notOk(calls.some((c) => c.op === Op.MIG_DROP), 'no drop before the confirm');
+  t.notOk(
+    calls.some((c) => c.op === Op.MIG_DROP),
+    'no drop before the confirm',
+  );
   imp.settle(true, 1);
   (await next(Op.MIG_DROP)).settle(true, 0);
   t.same(order, ['first', 'second'], 'released in arrival order');
@@ -129,7 +135,10 @@ t.test('a destination that dies during import: the range is exported again, noth
   (await next(Op.MIG_PLAN)).settle(true, [1]);
   (await next(Op.MIG_EXPORT)).settle(true, oneEntry('v1'));
   (await next(Op.MIG_IMPORT)).settle(false);
-  t.notOk(calls.some((c) => c.op === Op.MIG_DROP), 'the source keeps its copy');
+  t.notOk(
+    calls.some((c) => c.op === Op.MIG_DROP),
+    'the source keeps its copy',
+  );
   (await next(Op.MIG_EXPORT)).settle(true, oneEntry('v1'));
   (await next(Op.MIG_IMPORT)).settle(true, 1);
   (await next(Op.MIG_DROP)).settle(true, 0);

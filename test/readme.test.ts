@@ -21,5 +21,5 @@ t.test('the embedding example runs', async (t) => {
   writeFileSync(file, block![1]!);
   t.teardown(() => rmSync(file, { force: true }));
   const out = execFileSync(process.execPath, [file], { encoding: 'utf8' });
-  t.equal(out, ["Ada", "[ '1', '2', null ]", '5', '60', 'EINVAL', ''].join('\n'));
+  t.equal(out, ['Ada', "[ '1', '2', null ]", '5', '60', 'EINVAL', ''].join('\n'));
 });

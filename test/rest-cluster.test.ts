@@ -123,8 +123,20 @@ t.test('errors: 404 unknown id, 400 bad id, 405 wrong method, 404 unknown path',
     ['DELETE', '/cluster/shards/1.5', 400, '{"error":"shard id must be a non-negative integer, got \\"1.5\\""}', null],
     ['DELETE', '/cluster/shards/-1', 400, '{"error":"shard id must be a non-negative integer, got \\"-1\\""}', null],
     ['DELETE', '/cluster/shards/1e3', 400, '{"error":"shard id must be a non-negative integer, got \\"1e3\\""}', null],
-    ['DELETE', `/cluster/shards/${'9'.repeat(20)}`, 400, `{"error":"shard id must be a non-negative integer, got \\"${'9'.repeat(20)}\\""}`, null],
-    ['DELETE', `/cluster/shards/${'x'.repeat(50)}`, 400, `{"error":"shard id must be a non-negative integer, got \\"${'x'.repeat(40)}…\\""}`, null],
+    [
+      'DELETE',
+      `/cluster/shards/${'9'.repeat(20)}`,
+      400,
+      `{"error":"shard id must be a non-negative integer, got \\"${'9'.repeat(20)}\\""}`,
+      null,
+    ],
+    [
+      'DELETE',
+      `/cluster/shards/${'x'.repeat(50)}`,
+      400,
+      `{"error":"shard id must be a non-negative integer, got \\"${'x'.repeat(40)}…\\""}`,
+      null,
+    ],
     ['POST', '/cluster', 405, '{"error":"Method not allowed"}', 'GET'],
     ['DELETE', '/cluster', 405, '{"error":"Method not allowed"}', 'GET'],
     ['GET', '/cluster/shards', 405, '{"error":"Method not allowed"}', 'POST'],
@@ -181,7 +193,15 @@ t.test('409 past maxShards and for the last shard; 503 once the cluster is close
 
 t.test('GET /cluster reports a migration in progress, and a shard that cannot answer', async (t) => {
   // A stand-in cluster: the real one's migrations end too fast to catch one in flight.
-  const migration = { kind: 'add', shardId: 3, epoch: 3, rangesTotal: 40, rangesDone: 12, keysMoved: 1234, startedAt: 1_700_000_000_000 } as const;
+  const migration = {
+    kind: 'add',
+    shardId: 3,
+    epoch: 3,
+    rangesTotal: 40,
+    rangesDone: 12,
+    keysMoved: 1234,
+    startedAt: 1_700_000_000_000,
+  } as const;
   const stats: ClusterStats = {
     epoch: 3,
     state: 'ready',
@@ -192,7 +212,19 @@ t.test('GET /cluster reports a migration in progress, and a shard that cannot an
         state: 'ready',
         crashes: 0,
         pending: 2,
-        stats: { keys: 10, bytes: 1300, maxBytes: 0, hits: 0, misses: 0, evictions: 0, expired: 0, ops: 0, volatileKeys: 0, announcements: 0, announcedEpoch: 3 },
+        stats: {
+          keys: 10,
+          bytes: 1300,
+          maxBytes: 0,
+          hits: 0,
+          misses: 0,
+          evictions: 0,
+          expired: 0,
+          ops: 0,
+          volatileKeys: 0,
+          announcements: 0,
+          announcedEpoch: 3,
+        },
       },
       { id: 3, name: 'node-3', state: 'restarting', crashes: 1, pending: 0 },
     ],

@@ -37,7 +37,7 @@ t.test('1M keys over 3 shards: largest shard ≤ 1.10 × mean', async (t) => {
 t.test('adding a 4th shard moves 20–30% of keys, all to the new shard; removing it restores placement', async (t) => {
   const r = ring3();
   const before = new Int32Array(hashes.length);
-  hashes.forEach((h, i) => (before[i] = r.ownerOf(h)));
+  for (let i = 0; i < hashes.length; i++) before[i] = r.ownerOf(hashes[i]!);
   const epoch = r.epoch;
   r.add(4, 'node-4');
   t.equal(r.epoch, epoch + 1, 'epoch increases on add');

@@ -167,7 +167,10 @@ t.test('KEYS and SCAN with patterns and cursors', async (t) => {
   } while (cursor !== 0);
   t.ok(calls > 10, 'it took many calls');
   for (let i = 0; i < 100; i++) t.equal(seen.get(`user:${i}`), 1, `user:${i} once`);
-  t.ok([...seen.values()].every((n) => n === 1), 'no key twice');
+  t.ok(
+    [...seen.values()].every((n) => n === 1),
+    'no key twice',
+  );
   let matched = 0;
   cursor = 0;
   do {
@@ -242,7 +245,7 @@ t.test('maxmemory allkeys-lru evicts the least recently used', async (t) => {
   t.equal(s.get('k0'), 'v'.repeat(50), 'k0 kept: it was read');
   t.equal(s.stats().evictions, 1);
   t.ok(s.bytes <= 5 * size);
-  s.setPlain('k0', 'v'.repeat(50 + size), /* grows k0 itself */);
+  s.setPlain('k0', 'v'.repeat(50 + size) /* grows k0 itself */);
   t.equal(s.get('k0')?.length, 50 + size, 'the key being written is never its own victim');
   t.ok(s.bytes <= 5 * size);
   t.throws(() => s.setPlain('huge', 'v'.repeat(6 * size)), { code: 'OOM' }, 'larger than all memory');

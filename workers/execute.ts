@@ -33,11 +33,15 @@ export function executeBatch(shard: Shard, ops: unknown[]): BatchOutcome {
   for (let i = 0; i < n; i++) {
     try {
       const r = executeOp(shard, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
-      if (r instanceof ArrayBuffer) (transfer ??= []).push(r);
+      if (r instanceof ArrayBuffer) {
+        transfer ??= [];
+        transfer.push(r);
+      }
       results[i] = r;
     } catch (err) {
       results[i] = null;
-      (errors ??= []).push(i, toWire(err));
+      errors ??= [];
+      errors.push(i, toWire(err));
     }
   }
   return { results, errors, transfer };

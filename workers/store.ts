@@ -516,9 +516,7 @@ export class ShardStore {
 
 /** The estimated bytes of one entry. */
 export function entrySize(key: string, value: Value): number {
-  return (
-    ENTRY_OVERHEAD + key.length + (typeof value === 'string' ? value.length : value.byteLength + BYTES_VALUE_OVERHEAD)
-  );
+  return ENTRY_OVERHEAD + key.length + (typeof value === 'string' ? value.length : value.byteLength + BYTES_VALUE_OVERHEAD);
 }
 
 function oom(): CacheError {

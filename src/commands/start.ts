@@ -1,7 +1,8 @@
 // `shardcache start`: a local cluster with the REST API. Parses flags, starts the library's
 // pieces, logs one ready line, shuts down cleanly on SIGINT/SIGTERM.
 import { Command, Flags } from '@oclif/core';
-import { createCluster } from '../cluster.js';
+import type { AddressInfo } from 'node:net';
+import { type Cluster, createCluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import { EVICTION_POLICIES } from '../options.js';
 import { createRestServer, listen } from '../server/rest.js';
@@ -38,7 +39,11 @@ export default class Start extends Command {
       min: 1,
       max: 5,
     }),
-    'max-shards': Flags.integer({ description: 'most shards `cluster add` may grow the cluster to (default: 64, or --shards if larger)', min: 1, max: 1024 }),
+    'max-shards': Flags.integer({
+      description: 'most shards `cluster add` may grow the cluster to (default: 64, or --shards if larger)',
+      min: 1,
+      max: 1024,
+    }),
   };
 
   async run(): Promise<void> {
@@ -46,7 +51,7 @@ export default class Start extends Command {
     const maxMemoryBytes = parseBytes(flags.maxmemory);
     if (maxMemoryBytes === null) this.error(`--maxmemory must be a size like 256mb or 1gb, got "${flags.maxmemory}"`, { exit: 2 });
 
-    let cluster;
+    let cluster: Cluster;
     try {
       cluster = await createCluster({
         shards: flags.shards,
@@ -60,7 +65,7 @@ export default class Start extends Command {
       this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
     }
     const server = createRestServer(cluster);
-    let address;
+    let address: AddressInfo;
     try {
       address = await listen(server, flags['http-port'], flags.host);
     } catch (err) {

@@ -31,7 +31,15 @@ export function render(view: ClusterView, now: number): string {
   const head = `epoch ${view.epoch}, ${view.shards.length} shard${view.shards.length === 1 ? '' : 's'}, ${count(keys)} keys, ${size(bytes)}`;
   const rows = [
     ['SHARD', 'ID', 'STATE', 'KEYS', 'BYTES', 'CRASHES', 'PENDING'],
-    ...view.shards.map((s: ShardView) => [s.name, String(s.id), s.state, count(s.keys), size(s.bytes), String(s.crashes), String(s.pending)]),
+    ...view.shards.map((s: ShardView) => [
+      s.name,
+      String(s.id),
+      s.state,
+      count(s.keys),
+      size(s.bytes),
+      String(s.crashes),
+      String(s.pending),
+    ]),
   ];
   return [head, ...table(rows, [false, true, false, true, true, true, true]), `migration: ${migration(view, now)}`].join('\n');
 }
