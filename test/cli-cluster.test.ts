@@ -52,12 +52,12 @@ async function listenHttp(server: Server): Promise<number> {
 }
 
 t.test('status, add, remove against a running server', async (t) => {
-  const server = run(['start', '--http-port', '0', '--shards', '2']);
+  const server = run(['start', '--http-port', '0', '--port', '0', '--shards', '2']);
   t.teardown(async () => {
     server.child.kill('SIGTERM');
     await server.exit;
   });
-  const base = (await waitFor(server, /ready: 2 shards, REST (http:\/\/127\.0\.0\.1:\d+)\n/))[1]!;
+  const base = (await waitFor(server, /ready: 2 shards, REST (http:\/\/127\.0\.0\.1:\d+), RESP redis:\/\/127\.0\.0\.1:\d+\n/))[1]!;
   const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
   for (const k of keys) t.equal((await fetch(`${base}/set?key=${k}&value=v${k}`, { method: 'POST' })).status, 201);
 

@@ -7,8 +7,8 @@ import { run, waitFor } from './helpers/cli.js';
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`start serves REST, then ${signal} shuts it down cleanly`, async (t) => {
-    const r = run(['start', '--http-port', '0', '--shards', '2']);
-    const m = await waitFor(r, /ready: 2 shards, REST (http:\/\/127\.0\.0\.1:(\d+))\n/);
+    const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2']);
+    const m = await waitFor(r, /ready: 2 shards, REST (http:\/\/127\.0\.0\.1:(\d+)), RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
     const base = m[1]!;
     const set = await fetch(`${base}/set?key=foo&value=bar`, { method: 'POST' });
     t.equal(set.status, 201);
@@ -23,8 +23,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 t.test('start --replicas 2: a cluster whose keys survive a shard leaving', async (t) => {
-  const r = run(['start', '--http-port', '0', '--shards', '3', '--replicas', '2']);
-  const m = await waitFor(r, /ready: 3 shards × 2 copies, REST (http:\/\/127\.0\.0\.1:(\d+))\n/);
+  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '3', '--replicas', '2']);
+  const m = await waitFor(r, /ready: 3 shards × 2 copies, REST (http:\/\/127\.0\.0\.1:(\d+)), RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
   const base = m[1]!;
   for (let i = 0; i < 20; i++) t.equal((await fetch(`${base}/set?key=k${i}&value=v${i}`, { method: 'POST' })).status, 201);
   const view = (await (await fetch(`${base}/cluster`)).json()) as { shards: { keys: number }[] };
@@ -43,7 +43,7 @@ t.test('a port in use: one line on stderr, exit 1', async (t) => {
   await once(blocker, 'listening');
   t.teardown(() => blocker.close());
   const port = (blocker.address() as { port: number }).port;
-  const r = run(['start', '--http-port', String(port)]);
+  const r = run(['start', '--http-port', String(port), '--port', '0']);
   t.equal(await r.exit, 1);
   const lines = r.err().trim().split('\n');
   t.equal(lines.length, 1, `one line: ${r.err()}`);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { type Cluster, createCluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import { EVICTION_POLICIES } from '../options.js';
+import { createRespServer } from '../server/resp/server.js';
 import { createRestServer, listen } from '../server/rest.js';
 import { parseBytes } from '../units.js';
 import { NAME, VERSION } from '../version.js';
@@ -25,6 +26,8 @@ export default class Start extends Command {
   static override flags = {
     shards: Flags.integer({ description: 'shard worker threads to start', default: 3, min: 1, max: 256 }),
     'http-port': Flags.integer({ description: 'REST API port (0 = any free port)', default: 8080, min: 0, max: 65535 }),
+    port: Flags.integer({ description: 'Redis-protocol (RESP) port (0 = any free port)', default: 6379, min: 0, max: 65535 }),
+    requirepass: Flags.string({ description: 'password RESP clients must AUTH with (default: none)' }),
     host: Flags.string({ description: 'address to bind', default: '127.0.0.1' }),
     maxmemory: Flags.string({ description: 'memory limit of the whole cluster, e.g. 256mb, 2gb (0 = unlimited)', default: '0' }),
     'maxmemory-policy': Flags.string({
@@ -65,18 +68,28 @@ export default class Start extends Command {
       this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
     }
     const server = createRestServer(cluster);
+    const resp = createRespServer(cluster, { password: flags.requirepass ?? null });
     let address: AddressInfo;
-    try {
-      address = await listen(server, flags['http-port'], flags.host);
-    } catch (err) {
-      await cluster.destroy();
-      const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${e.code ?? e.message})`;
-      this.error(`${flags.host}:${flags['http-port']} ${why}`, { exit: 1 });
-    }
+    let respAddress: AddressInfo;
+    const bind = async (s: typeof server | typeof resp, port: number): Promise<AddressInfo> => {
+      try {
+        return await listen(s, port, flags.host);
+      } catch (err) {
+        server.close();
+        resp.close();
+        await cluster.destroy();
+        const e = err as NodeJS.ErrnoException;
+        const why = e.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${e.code ?? e.message})`;
+        this.error(`${flags.host}:${port} ${why}`, { exit: 1 });
+      }
+    };
+    address = await bind(server, flags['http-port']);
+    respAddress = await bind(resp, flags.port);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const copies = flags.replicas > 1 ? ` × ${flags.replicas} copies` : '';
-    this.log(`${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}`);
+    this.log(
+      `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}`,
+    );
 
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
@@ -85,6 +98,8 @@ export default class Start extends Command {
         this.log(`${signal} received, shutting down`);
         server.close();
         server.closeAllConnections();
+        resp.close();
+        resp.destroyConnections();
         cluster
           .close()
           .catch(() => undefined)

@@ -2,7 +2,7 @@
 // codes and JSON shapes, plus the membership routes of rest-cluster.ts under /cluster. It only
 // calls the cluster's public API; it never sees shard internals.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Cluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import { NAME, VERSION } from '../version.js';
@@ -99,7 +99,7 @@ export function createRestServer(cluster: Cluster): Server {
 }
 
 /** Listens on host:port (0 = any free port) and resolves with the bound address. */
-export function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+export function listen(server: NetServer, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);

@@ -1,0 +1,426 @@
+// The RESP command table: one entry per command with Redis 7's arity, flags and key positions
+// (what COMMAND reports) and a handler that turns arguments into a reply through the cluster's
+// public API. Handlers never touch shard data directly.
+import type { Cluster } from '../../cluster.js';
+import { NAME, VERSION } from '../../version.js';
+import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, valueOf, word } from './args.js';
+import { array, bulk, error, integer, map, nil, nilArray, OK, PONG, simple, text } from './encode.js';
+
+/** What a connection knows about itself. */
+export interface Session {
+  id: number;
+  resp3: boolean;
+  authed: boolean;
+  name: string | null;
+  addr: string;
+  createdAt: number;
+  lastCommand: string;
+  /** Set by QUIT: close after the reply is written. */
+  closing: boolean;
+}
+
+/** What every handler may use. */
+export interface ServerContext {
+  cluster: Cluster;
+  password: string | null;
+  port: number;
+  startedAt: number;
+  sessions: Map<number, Session>;
+  stats: { commands: number; connections: number; rejected: number };
+}
+
+type Reply = Buffer | Promise<Buffer>;
+type Handler = (ctx: ServerContext, s: Session, args: Buffer[]) => Reply;
+
+export interface CommandSpec {
+  /** Redis arity: exact argument count including the name, or at least |arity| when negative. */
+  arity: number;
+  flags: string[];
+  firstKey: number;
+  lastKey: number;
+  step: number;
+  handler: Handler;
+  /** Runs before AUTH when a password is set (AUTH, HELLO, QUIT). */
+  noAuth?: boolean;
+}
+
+const commands = new Map<string, CommandSpec>();
+
+function def(name: string, arity: number, flags: string[], keys: [number, number, number], handler: Handler, noAuth = false): void {
+  commands.set(name, { arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], handler, noAuth });
+}
+
+/** The spec of a command by lower-case name. */
+export function commandSpec(name: string): CommandSpec | undefined {
+  return commands.get(name);
+}
+
+/** Runs a promise-returning cluster call and encodes its result, or its error. */
+function run<T>(p: Promise<T>, encode: (v: T) => Buffer): Promise<Buffer> {
+  return p.then(encode, (err: unknown) => error(replyError(err)));
+}
+
+const NONE: [number, number, number] = [0, 0, 0];
+const KEY1: [number, number, number] = [1, 1, 1];
+const ALLKEYS: [number, number, number] = [1, -1, 1];
+
+// ---- connection ------------------------------------------------------------------------------
+
+def('ping', -1, ['fast', 'stale'], NONE, (_c, s, a) => {
+  if (a.length > 2) throw new RespError("ERR wrong number of arguments for 'ping' command");
+  return a.length === 2 ? bulk(a[1]!, s.resp3) : PONG;
+});
+def('echo', 2, ['fast'], NONE, (_c, s, a) => bulk(a[1]!, s.resp3));
+def(
+  'quit',
+  -1,
+  ['fast'],
+  NONE,
+  (_c, s) => {
+    s.closing = true;
+    return OK;
+  },
+  true,
+);
+def('select', 2, ['fast', 'loading', 'stale'], NONE, (_c, _s, a) => {
+  const db = intArg(a[1]!);
+  if (db !== 0) throw new RespError('ERR DB index is out of range');
+  return OK;
+});
+
+function checkPassword(ctx: ServerContext, user: string, pass: string): void {
+  if (ctx.password === null) {
+    throw new RespError(
+      'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+    );
+  }
+  if (user !== 'default' || pass !== ctx.password) throw new RespError('WRONGPASS invalid username-password pair or user is disabled.');
+}
+
+def(
+  'auth',
+  -2,
+  ['fast', 'noscript', 'loading', 'stale'],
+  NONE,
+  (ctx, s, a) => {
+    if (a.length > 3) throw new RespError(SYNTAX);
+    checkPassword(ctx, a.length === 3 ? a[1]!.toString() : 'default', a[a.length - 1]!.toString());
+    s.authed = true;
+    return OK;
+  },
+  true,
+);
+
+def(
+  'hello',
+  -1,
+  ['fast', 'noscript', 'loading', 'stale'],
+  NONE,
+  (ctx, s, a) => {
+    let proto = s.resp3 ? 3 : 2;
+    let i = 1;
+    if (a.length > 1) {
+      const v = a[1]!.toString('latin1');
+      const n = /^-?[0-9]+$/.test(v) ? Number(v) : Number.NaN;
+      if (Number.isNaN(n)) throw new RespError('ERR Protocol version is not an integer or out of range');
+      if (n !== 2 && n !== 3) throw new RespError('NOPROTO unsupported protocol version');
+      proto = n;
+      i = 2;
+    }
+    let name: string | null = null;
+    for (; i < a.length; i++) {
+      const opt = word(a[i]!);
+      if (opt === 'AUTH' && i + 2 < a.length) {
+        checkPassword(ctx, a[i + 1]!.toString(), a[i + 2]!.toString());
+        s.authed = true;
+        i += 2;
+      } else if (opt === 'SETNAME' && i + 1 < a.length) {
+        name = a[++i]!.toString();
+      } else throw new RespError(`ERR Syntax error in HELLO option '${a[i]!.toString()}'`);
+    }
+    if (ctx.password !== null && !s.authed)
+      throw new RespError(
+        'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      );
+    if (name !== null) s.name = name;
+    s.resp3 = proto === 3;
+    return map(
+      [
+        ['server', bulk('redis')],
+        ['version', bulk(REDIS_COMPAT_VERSION)],
+        ['proto', integer(proto)],
+        ['id', integer(s.id)],
+        ['mode', bulk('standalone')],
+        ['role', bulk('master')],
+        ['modules', array([])],
+      ],
+      s.resp3,
+    );
+  },
+  true,
+);
+
+/** The Redis version shardcache answers like (clients pick features by it). */
+export const REDIS_COMPAT_VERSION = '7.0.0';
+
+function clientInfo(ctx: ServerContext, s: Session): string {
+  const age = Math.floor((Date.now() - s.createdAt) / 1000);
+  return `id=${s.id} addr=${s.addr} laddr=127.0.0.1:${ctx.port} fd=0 name=${s.name ?? ''} age=${age} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${s.lastCommand} user=default redir=-1 resp=${s.resp3 ? 3 : 2}`;
+}
+
+def('client', -2, ['slow'], NONE, (ctx, s, a) => {
+  const sub = word(a[1]!);
+  switch (sub) {
+    case 'SETNAME': {
+      if (a.length !== 3) throw new RespError("ERR wrong number of arguments for 'client|setname' command");
+      const name = a[2]!.toString();
+      if (/[\s]/.test(name)) throw new RespError('ERR Client names cannot contain spaces, newlines or special characters.');
+      s.name = name === '' ? null : name;
+      return OK;
+    }
+    case 'GETNAME':
+      return bulk(s.name, s.resp3);
+    case 'ID':
+      return integer(s.id);
+    case 'INFO':
+      return text(`${clientInfo(ctx, s)}\n`, s.resp3);
+    case 'LIST':
+      return text([...ctx.sessions.values()].map((x) => `${clientInfo(ctx, x)}\n`).join(''), s.resp3);
+    case 'SETINFO':
+      return OK;
+    default:
+      throw new RespError(`ERR unknown subcommand '${a[1]!.toString()}'. Try CLIENT HELP.`);
+  }
+});
+
+def('command', -1, ['slow', 'loading', 'stale'], NONE, (_c, s, a) => {
+  const sub = a.length > 1 ? word(a[1]!) : '';
+  const info = (name: string, c: CommandSpec): Buffer =>
+    array([
+      bulk(name),
+      integer(c.arity),
+      array(c.flags.map(simple)),
+      integer(c.firstKey),
+      integer(c.lastKey),
+      integer(c.step),
+      array([]),
+      array([]),
+      array([]),
+      array([]),
+    ]);
+  if (sub === '') return array([...commands].map(([n, c]) => info(n, c)));
+  if (sub === 'COUNT') return integer(commands.size);
+  if (sub === 'INFO') {
+    const names = a.length > 2 ? a.slice(2).map((b) => b.toString().toLowerCase()) : [...commands.keys()];
+    return array(names.map((n) => (commands.has(n) ? info(n, commands.get(n)!) : nilArray(s.resp3))));
+  }
+  if (sub === 'DOCS') {
+    const names = a.length > 2 ? a.slice(2).map((b) => b.toString().toLowerCase()) : [...commands.keys()];
+    return map(
+      names.filter((n) => commands.has(n)).map((n) => [n, map([['summary', bulk(`the ${n.toUpperCase()} command`)]], s.resp3)]),
+      s.resp3,
+    );
+  }
+  throw new RespError(`ERR unknown subcommand '${a[1]!.toString()}'. Try COMMAND HELP.`);
+});
+
+def('time', 1, ['fast', 'loading', 'stale'], NONE, () => {
+  const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+  return array([bulk(String(us / 1_000_000n)), bulk(String(us % 1_000_000n))]);
+});
+
+def('dbsize', 1, ['readonly', 'fast'], NONE, (ctx) => run(ctx.cluster.dbsize(), integer));
+
+function flush(ctx: ServerContext, a: Buffer[]): Reply {
+  if (a.length > 2 || (a.length === 2 && !['ASYNC', 'SYNC'].includes(word(a[1]!)))) throw new RespError(SYNTAX);
+  return run(ctx.cluster.flushall(), () => OK);
+}
+def('flushall', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
+def('flushdb', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
+
+def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) =>
+  run(ctx.cluster.stats(), (st) => {
+    const wanted = new Set(a.slice(1).map((b) => b.toString().toLowerCase()));
+    const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
+    const sections: [string, string[]][] = [
+      [
+        'server',
+        [
+          `redis_version:${REDIS_COMPAT_VERSION}`,
+          `shardcache_version:${VERSION}`,
+          'redis_mode:standalone',
+          `process_id:${process.pid}`,
+          `tcp_port:${ctx.port}`,
+          `uptime_in_seconds:${Math.floor((Date.now() - ctx.startedAt) / 1000)}`,
+          `executable:${NAME}`,
+        ],
+      ],
+      ['clients', [`connected_clients:${ctx.sessions.size}`, `rejected_connections:${ctx.stats.rejected}`]],
+      [
+        'memory',
+        [`used_memory:${st.totals.bytes}`, `maxmemory:${st.totals.maxBytes}`, `maxmemory_policy:${ctx.cluster.options.evictionPolicy}`],
+      ],
+      ['persistence', ['loading:0']],
+      [
+        'stats',
+        [
+          `total_connections_received:${ctx.stats.connections}`,
+          `total_commands_processed:${ctx.stats.commands}`,
+          `keyspace_hits:${st.totals.hits}`,
+          `keyspace_misses:${st.totals.misses}`,
+          `evicted_keys:${st.totals.evictions}`,
+          `expired_keys:${st.totals.expired}`,
+        ],
+      ],
+      ['replication', ['role:master', 'connected_slaves:0']],
+      ['keyspace', st.totals.keys === 0 ? [] : [`db0:keys=${st.totals.keys},expires=${st.totals.volatileKeys},avg_ttl=0`]],
+      [
+        'shards',
+        [
+          `shards:${st.shards.length}`,
+          `epoch:${st.epoch}`,
+          ...st.shards.map(
+            (x) => `${x.name}:state=${x.state},keys=${x.stats?.keys ?? 0},bytes=${x.stats?.bytes ?? 0},crashes=${x.crashes}`,
+          ),
+        ],
+      ],
+    ];
+    const body = sections
+      .filter(([name]) => all || wanted.has(name))
+      .map(([name, lines]) => `# ${name[0]!.toUpperCase()}${name.slice(1)}\r\n${lines.map((l) => `${l}\r\n`).join('')}`)
+      .join('\r\n');
+    return text(body, s.resp3);
+  }),
+);
+
+// ---- strings ---------------------------------------------------------------------------------
+
+const bulkOf = (s: Session) => (v: string | Buffer | null) => bulk(v, s.resp3);
+
+def('get', 2, ['readonly', 'fast'], KEY1, (ctx, s, a) => run(ctx.cluster.get(a[1]!), bulkOf(s)));
+
+/** SET's options → the cluster's SetOptions, with Redis's errors. */
+function setOptions(a: Buffer[], from: number, command: string): Record<string, number | boolean> {
+  const o: Record<string, number | boolean> = {};
+  let expiry = false;
+  for (let i = from; i < a.length; i++) {
+    const w = word(a[i]!);
+    if ((w === 'NX' && !o.xx) || (w === 'XX' && !o.nx)) o[w.toLowerCase()] = true;
+    else if (w === 'GET') o.get = true;
+    else if (w === 'KEEPTTL' && !expiry) {
+      o.keepTtl = true;
+      expiry = true;
+    } else if (['EX', 'PX', 'EXAT', 'PXAT'].includes(w) && !expiry && i + 1 < a.length) {
+      const n = intArg(a[++i]!);
+      const ms = w === 'EX' || w === 'EXAT' ? n * 1000 : n;
+      if (n <= 0 || !Number.isSafeInteger(ms) || (w.length === 2 && !Number.isSafeInteger(Date.now() + ms))) {
+        throw new RespError(`ERR invalid expire time in '${command}' command`);
+      }
+      o[w.toLowerCase()] = n;
+      expiry = true;
+    } else throw new RespError(SYNTAX);
+  }
+  return o;
+}
+
+def('set', -3, ['write', 'denyoom'], KEY1, (ctx, s, a) => {
+  const o = setOptions(a, 3, 'set');
+  const p = ctx.cluster.set(a[1]!, valueOf(a[2]!), o as never) as Promise<unknown>;
+  if (o.get === true) return run(p as Promise<string | Buffer | null>, bulkOf(s));
+  return run(p, (applied) => (applied === true ? OK : nil(s.resp3)));
+});
+def('setnx', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) =>
+  run(ctx.cluster.set(a[1]!, valueOf(a[2]!), { nx: true }), (ok) => integer(ok ? 1 : 0)),
+);
+function setex(ctx: ServerContext, a: Buffer[], unit: 'ex' | 'px', command: string): Reply {
+  const n = intArg(a[2]!);
+  if (n <= 0 || !Number.isSafeInteger(unit === 'ex' ? n * 1000 : n)) throw new RespError(`ERR invalid expire time in '${command}' command`);
+  return run(ctx.cluster.set(a[1]!, valueOf(a[3]!), { [unit]: n }), () => OK);
+}
+def('setex', 4, ['write', 'denyoom'], KEY1, (ctx, _s, a) => setex(ctx, a, 'ex', 'setex'));
+def('psetex', 4, ['write', 'denyoom'], KEY1, (ctx, _s, a) => setex(ctx, a, 'px', 'psetex'));
+def('getset', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, s, a) => run(ctx.cluster.set(a[1]!, valueOf(a[2]!), { get: true }), bulkOf(s)));
+
+def('mget', -2, ['readonly', 'fast'], ALLKEYS, (ctx, s, a) => run(ctx.cluster.mget(a.slice(1)), (vs) => array(vs.map(bulkOf(s)))));
+def('mset', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
+  if (a.length % 2 === 0) throw new RespError("ERR wrong number of arguments for 'mset' command");
+  const pairs: [Buffer, string | Buffer][] = [];
+  for (let i = 1; i < a.length; i += 2) pairs.push([a[i]!, valueOf(a[i + 1]!)]);
+  return run(ctx.cluster.mset(pairs), () => OK);
+});
+
+function incr(ctx: ServerContext, key: Buffer, by: number | bigint): Reply {
+  return run(ctx.cluster.incrBy(key, by), integer);
+}
+def('incr', 2, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => incr(ctx, a[1]!, 1));
+def('decr', 2, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => incr(ctx, a[1]!, -1));
+def('incrby', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => incr(ctx, a[1]!, int64Arg(a[2]!)));
+def('decrby', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => {
+  const by = int64Arg(a[2]!);
+  if (by === -9223372036854775808n) throw new RespError('ERR decrement would overflow');
+  return incr(ctx, a[1]!, typeof by === 'bigint' ? -by : -by);
+});
+
+// ---- keys ------------------------------------------------------------------------------------
+
+def('del', -2, ['write'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.del(...a.slice(1)), integer));
+def('unlink', -2, ['write', 'fast'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.del(...a.slice(1)), integer));
+def('exists', -2, ['readonly', 'fast'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.exists(...a.slice(1)), integer));
+def('type', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.exists(a[1]!), (n) => simple(n > 0 ? 'string' : 'none')));
+def('keys', 2, ['readonly'], NONE, (ctx, s, a) => run(ctx.cluster.keys(a[1]!.toString()), (ks) => array(ks.map(bulkOf(s)))));
+
+def('scan', -2, ['readonly'], NONE, (ctx, s, a) => {
+  const cursor = a[1]!.toString('latin1');
+  if (!/^[0-9]+$/.test(cursor) || !Number.isSafeInteger(Number(cursor))) throw new RespError('ERR invalid cursor');
+  const opts: { match?: string; count?: number } = {};
+  for (let i = 2; i < a.length; i++) {
+    const w = word(a[i]!);
+    if (w === 'MATCH' && i + 1 < a.length) opts.match = a[++i]!.toString();
+    else if (w === 'COUNT' && i + 1 < a.length) {
+      const n = intArg(a[++i]!);
+      if (n < 1) throw new RespError(SYNTAX);
+      opts.count = n;
+    } else if (w === 'TYPE' && i + 1 < a.length) {
+      // Every value is a string: another type matches nothing.
+      if (word(a[++i]!) !== 'STRING') opts.match = '\u0000never\u0000';
+    } else throw new RespError(SYNTAX);
+  }
+  return run(ctx.cluster.scan(cursor, opts), ([next, keys]) => array([bulk(next), array(keys.map(bulkOf(s)))]));
+});
+
+const EXPIRE_MODES = ['NX', 'XX', 'GT', 'LT'] as const;
+type ExpireModeWord = (typeof EXPIRE_MODES)[number];
+
+function expire(ctx: ServerContext, a: Buffer[], command: string, toAbsoluteMs: (n: number) => number): Reply {
+  const n = intArg(a[2]!);
+  let mode: ExpireModeWord | undefined;
+  for (const b of a.slice(3)) {
+    const w = word(b) as ExpireModeWord;
+    if (!EXPIRE_MODES.includes(w)) throw new RespError(`ERR Unsupported option ${b.toString()}`);
+    if (mode !== undefined && mode !== w) {
+      throw new RespError(
+        (mode === 'NX') !== (w === 'NX')
+          ? 'ERR NX and XX, GT or LT options at the same time are not compatible'
+          : 'ERR GT and LT options at the same time are not compatible',
+      );
+    }
+    mode = w;
+  }
+  const at = toAbsoluteMs(n);
+  if (!Number.isSafeInteger(at)) throw new RespError(`ERR invalid expire time in '${command}' command`);
+  // A time not in the future deletes the key (after the condition is checked), as in Redis.
+  return run(ctx.cluster.pexpireAt(a[1]!, Math.max(1, at), mode), (ok) => integer(ok ? 1 : 0));
+}
+def('expire', -3, ['write', 'fast'], KEY1, (ctx, _s, a) => expire(ctx, a, 'expire', (n) => Date.now() + n * 1000));
+def('pexpire', -3, ['write', 'fast'], KEY1, (ctx, _s, a) => expire(ctx, a, 'pexpire', (n) => Date.now() + n));
+def('expireat', -3, ['write', 'fast'], KEY1, (ctx, _s, a) => expire(ctx, a, 'expireat', (n) => n * 1000));
+def('pexpireat', -3, ['write', 'fast'], KEY1, (ctx, _s, a) => expire(ctx, a, 'pexpireat', (n) => n));
+def('ttl', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.ttl(a[1]!), integer));
+def('pttl', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.pttl(a[1]!), integer));
+def('persist', 2, ['write', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.persist(a[1]!), (ok) => integer(ok ? 1 : 0)));
+def('pexpiretime', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.pexpireTime(a[1]!), integer));
+def('expiretime', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) =>
+  run(ctx.cluster.pexpireTime(a[1]!), (ms) => integer(ms < 0 ? ms : Math.floor(ms / 1000))),
+);
+
+export { NOT_INTEGER };

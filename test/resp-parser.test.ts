@@ -1,0 +1,107 @@
+// The RESP request parser, fed whole, byte by byte, and split at every boundary.
+import t from 'tap';
+import { ProtocolError, RespParser, splitArgs } from '../src/server/resp/parser.js';
+
+function parseAll(p: RespParser): (string[] | string)[] {
+  const out: (string[] | string)[] = [];
+  for (;;) {
+    const r = p.next();
+    if (r === null) return out;
+    if (r instanceof ProtocolError) {
+      out.push(r.message);
+      return out;
+    }
+    out.push(r.map((b) => b.toString('latin1')));
+  }
+}
+
+const stream = Buffer.from(
+  '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva\r\nl\r\n' + // binary-safe: CRLF inside a value
+    'PING\r\n' +
+    '*1\r\n$4\r\nPING\r\n' +
+    '  set   "a b"  \'c d\'  \r\n' +
+    '*0\r\n' +
+    '\r\n' +
+    '*2\r\n$3\r\nGET\r\n$0\r\n\r\n',
+  'latin1',
+);
+const expected = [['SET', 'k', 'va\r\nl'], ['PING'], ['PING'], ['set', 'a b', 'c d'], ['GET', '']];
+
+t.test('whole, byte by byte, and split at every boundary', async (t) => {
+  const whole = new RespParser();
+  whole.feed(stream);
+  t.same(parseAll(whole), expected, 'whole');
+
+  const bytes = new RespParser();
+  const got: (string[] | string)[] = [];
+  for (let i = 0; i < stream.length; i++) {
+    bytes.feed(stream.subarray(i, i + 1));
+    got.push(...parseAll(bytes));
+  }
+  t.same(got, expected, 'byte by byte');
+
+  let bad = 0;
+  for (let cut = 1; cut < stream.length; cut++) {
+    const p = new RespParser();
+    p.feed(stream.subarray(0, cut));
+    const a = parseAll(p);
+    p.feed(stream.subarray(cut));
+    if (JSON.stringify([...a, ...parseAll(p)]) !== JSON.stringify(expected)) bad++;
+  }
+  t.equal(bad, 0, 'every split point');
+  t.equal(whole.buffered, 0);
+});
+
+t.test('protocol errors', async (t) => {
+  const cases: [string, string, Partial<{ maxBulkBytes: number; maxMultibulk: number; maxInline: number }>?][] = [
+    ['*2\r\n$3\r\nGET\r\n:1\r\n', "Protocol error: expected '$', got ':'"],
+    ['*x\r\n', 'Protocol error: invalid multibulk length'],
+    ['*2000000\r\n', 'Protocol error: invalid multibulk length'],
+    ['*1\r\n$-1\r\n', 'Protocol error: invalid bulk length'],
+    ['*1\r\n$abc\r\n', 'Protocol error: invalid bulk length'],
+    ['*1\r\n$600000000\r\n', 'Protocol error: invalid bulk length'],
+    ['*1\r\n$20\r\n', 'Protocol error: invalid bulk length', { maxBulkBytes: 10 }],
+    ['set "a\r\n', 'Protocol error: unbalanced quotes in request'],
+    ['set "a"b\r\n', 'Protocol error: unbalanced quotes in request'],
+    [`${'x'.repeat(100)}`, 'Protocol error: too big inline request', { maxInline: 50 }],
+    [`*1\r\n$${'1'.repeat(80)}`, 'Protocol error: too big bulk count string', { maxInline: 50 }],
+  ];
+  for (const [input, message, limits] of cases) {
+    const p = new RespParser(limits);
+    p.feed(Buffer.from(input, 'latin1'));
+    const r = p.next();
+    t.ok(r instanceof ProtocolError, JSON.stringify(input));
+    t.equal((r as ProtocolError).message, message);
+  }
+});
+
+t.test('a huge declared bulk allocates nothing before its bytes arrive', async (t) => {
+  const p = new RespParser();
+  p.feed(Buffer.from('*2\r\n$3\r\nSET\r\n$500000000\r\n'));
+  const before = process.memoryUsage().arrayBuffers;
+  t.equal(p.next(), null, 'waits');
+  t.ok(process.memoryUsage().arrayBuffers - before < 1024 * 1024, 'no 500 MB buffer');
+  // A large value arriving in many pieces is joined once, not re-copied per piece.
+  const q = new RespParser();
+  const value = Buffer.alloc(4 * 1024 * 1024, 7);
+  q.feed(Buffer.from(`*2\r\n$3\r\nSET\r\n$${value.length}\r\n`));
+  let early = 0;
+  for (let i = 0; i < value.length; i += 1000) {
+    q.feed(value.subarray(i, i + 1000));
+    if (q.next() !== null) early++;
+  }
+  t.equal(early, 0, 'nothing parsed before the closing CRLF');
+  q.feed(Buffer.from('\r\n'));
+  const r = q.next() as Buffer[];
+  t.ok(r[1]!.equals(value), 'the value, intact');
+});
+
+t.test('inline quoting', async (t) => {
+  const split = (s: string) => splitArgs(Buffer.from(s, 'latin1'))?.map((b) => b.toString('latin1'));
+  t.same(split('a "b c" \'d e\''), ['a', 'b c', 'd e']);
+  t.same(split('"\\x41\\n\\t\\"q\\""'), ['A\n\t"q"']);
+  t.same(split("'it\\'s'"), ["it's"]);
+  t.same(split('   '), []);
+  t.equal(split('"open'), undefined);
+  t.equal(split("'open"), undefined);
+});

@@ -1,0 +1,185 @@
+// The RESP front end: exact reply bytes for raw requests (pipelined, inline, split), Redis's
+// error strings, auth, and a real client (ioredis) driving the cluster.
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
+import type { Cluster } from '../src/index.js';
+import { createRespServer, type RespServerOptions } from '../src/server/resp/server.js';
+import { listen } from '../src/server/rest.js';
+import { startCluster, type Teardown } from './helpers/cluster.js';
+
+async function serve(t: Teardown, cluster: Cluster, options: RespServerOptions = {}): Promise<number> {
+  const server = createRespServer(cluster, options);
+  const addr = await listen(server, 0, '127.0.0.1');
+  t.teardown(() => {
+    server.destroyConnections();
+    server.close();
+  });
+  return addr.port;
+}
+
+/** A raw connection: send bytes, read until `expect` bytes of reply have arrived (or the close). */
+class Raw {
+  #sock: Socket;
+  #buf = Buffer.alloc(0);
+  #waiters: (() => void)[] = [];
+  closed = false;
+  constructor(port: number) {
+    this.#sock = connect(port, '127.0.0.1');
+    this.#sock.on('data', (d: Buffer) => {
+      this.#buf = Buffer.concat([this.#buf, d]);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.#sock.on('close', () => {
+      this.closed = true;
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+  send(s: string | Buffer): void {
+    this.#sock.write(s);
+  }
+  /** Waits for exactly `text` (as latin1) to have arrived, and returns what did. */
+  async read(length: number): Promise<string> {
+    while (this.#buf.length < length && !this.closed) await new Promise<void>((r) => this.#waiters.push(r));
+    const out = this.#buf.subarray(0, length).toString('latin1');
+    this.#buf = this.#buf.subarray(length);
+    return out;
+  }
+  /** Reads as many bytes as `want` has (to compare with it). */
+  expect(want: string): Promise<string> {
+    return this.read(Buffer.byteLength(want, 'latin1'));
+  }
+  /** Reads until `marker` has arrived; returns everything up to and including it. */
+  async until(marker: string): Promise<string> {
+    for (;;) {
+      const at = this.#buf.toString('latin1').indexOf(marker);
+      if (at >= 0) return this.read(at + marker.length);
+      if (this.closed) return this.read(this.#buf.length);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+  async closedByServer(): Promise<void> {
+    if (!this.closed) await once(this.#sock, 'close');
+  }
+  end(): void {
+    this.#sock.destroy();
+  }
+}
+
+/** Reads as many bytes as `want` from `r` and compares. */
+async function check(t: Test, r: Raw, want: string, msg?: string): Promise<void> {
+  t.equal(await r.expect(want), want, msg ?? JSON.stringify(want));
+}
+
+t.test('raw protocol: pipelining, inline, errors', async (t) => {
+  const c = await startCluster(t);
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  // A pipeline across shards, replies in request order.
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+  r.send(keys.map((k) => `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$2\r\nv${k.length - 1}\r\n`).join(''));
+  await check(t, r, '+OK\r\n'.repeat(20), 'twenty OKs');
+  r.send(keys.map((k) => `*2\r\n$3\r\nGET\r\n$${k.length}\r\n${k}\r\n`).join(''));
+  await check(t, r, keys.map((k) => `$2\r\nv${k.length - 1}\r\n`).join(''), 'values in order');
+  r.send('PING\r\nECHO "hello world"\r\n');
+  await check(t, r, '+PONG\r\n$11\r\nhello world\r\n');
+  r.send('GET nope\r\nINCR n\r\nINCRBY n 41\r\nGET n\r\n');
+  await check(t, r, '$-1\r\n:1\r\n:42\r\n$2\r\n42\r\n');
+  r.send('SET k0 abc\r\nINCR k0\r\n');
+  await check(t, r, '+OK\r\n-ERR value is not an integer or out of range\r\n');
+  r.send('FOO bar baz\r\nGET\r\nSET a b NX XX\r\nSET a b EX 0\r\nSET a b EX x\r\n');
+  await check(
+    t,
+    r,
+    "-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n" +
+      "-ERR wrong number of arguments for 'get' command\r\n" +
+      '-ERR syntax error\r\n' +
+      "-ERR invalid expire time in 'set' command\r\n" +
+      '-ERR value is not an integer or out of range\r\n',
+  );
+  r.send('SET t v EX 100\r\nTTL t\r\nPERSIST t\r\nTTL t\r\nTTL nope\r\nEXPIRE t 50 XX\r\nEXPIRE t 50 NX XX\r\n');
+  await check(t, r, '+OK\r\n:100\r\n:1\r\n:-1\r\n:-2\r\n:0\r\n-ERR NX and XX, GT or LT options at the same time are not compatible\r\n');
+  r.send('MSET a 1 b 2\r\nMGET a nope b\r\nEXISTS a b nope\r\nDEL a b nope\r\nTYPE a\r\nTYPE k1\r\n');
+  await check(t, r, '+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n:2\r\n:2\r\n+none\r\n+string\r\n');
+  r.send('SET g old\r\nGETSET g new\r\nSET g newer GET\r\nSETNX g x\r\nSETEX s 10 v\r\nPTTL s\r\n');
+  await check(t, r, '+OK\r\n$3\r\nold\r\n$3\r\nnew\r\n:0\r\n+OK\r\n:10000\r\n');
+  r.send('SELECT 0\r\nSELECT 1\r\nDBSIZE\r\n');
+  await check(t, r, '+OK\r\n-ERR DB index is out of range\r\n');
+  t.match(await r.until('\r\n'), /^:\d+\r\n$/, 'DBSIZE');
+  // Malformed protocol: an error, then the connection closes; other clients are unaffected.
+  const bad = new Raw(port);
+  bad.send('*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n:1\r\n');
+  await check(t, bad, "+PONG\r\n-ERR Protocol error: expected '$', got ':'\r\n");
+  await bad.closedByServer();
+  t.ok(bad.closed, 'closed after a protocol error');
+  r.send('PING\r\n');
+  await check(t, r, '+PONG\r\n', 'the other client keeps being served');
+  r.send('QUIT\r\n');
+  await check(t, r, '+OK\r\n');
+  await r.closedByServer();
+});
+
+t.test('auth, HELLO and RESP3', async (t) => {
+  const c = await startCluster(t, { shards: 1 });
+  const port = await serve(t, c, { password: 's3cret' });
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  r.send('GET a\r\nAUTH wrong\r\nAUTH s3cret\r\nGET a\r\n');
+  await check(t, r, '-NOAUTH Authentication required.\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n$-1\r\n');
+  r.send('HELLO 3\r\nPING\r\n');
+  const hello = await r.until('+PONG\r\n');
+  t.match(hello, /^%7\r\n\$6\r\nserver\r\n/, 'a RESP3 map');
+  t.match(hello, /\$5\r\nproto\r\n:3\r\n/);
+  const r3 = new Raw(port);
+  t.teardown(() => r3.end());
+  r3.send('HELLO 3 AUTH default s3cret\r\nGET nope\r\nHELLO 4\r\n');
+  const all = await r3.until('NOPROTO unsupported protocol version\r\n');
+  t.match(all, /^%7\r\n/);
+  t.match(all, /_\r\n-NOPROTO unsupported protocol version\r\n$/, 'RESP3 null, then NOPROTO');
+});
+
+t.test('ioredis drives the cluster', async (t) => {
+  const c = await startCluster(t);
+  const port = await serve(t, c);
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+  await client.connect();
+  t.teardown(() => client.disconnect());
+  t.equal(await client.set('foo', 'bar'), 'OK');
+  t.equal(await client.get('foo'), 'bar');
+  const binary = Buffer.from([0, 255, 1, 254]);
+  await client.set(Buffer.from([9, 9]), binary);
+  t.same(await client.getBuffer(Buffer.from([9, 9])), binary, 'binary-safe');
+  const p = client.pipeline();
+  for (let i = 0; i < 100; i++) p.set(`p${i}`, `${i}`);
+  for (let i = 0; i < 100; i++) p.get(`p${i}`);
+  const res = (await p.exec())!;
+  t.same(
+    res.slice(100).map((x) => x[1]),
+    Array.from({ length: 100 }, (_, i) => `${i}`),
+    'a 200-command pipeline over every shard',
+  );
+  t.equal(await client.incrby('counter', 5), 5);
+  t.equal(await client.dbsize(), 103);
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', 'p*', 'COUNT', 20);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  t.equal(new Set(keys).size, 100, 'SCAN with MATCH and COUNT over the whole cluster');
+  t.equal((await client.keys('p1*')).length, 11);
+  t.match(await client.info('keyspace'), /db0:keys=103/);
+  t.match(await client.info(), /# Shards\r\nshards:3/);
+  await t.rejects(client.call('NOPE'), /unknown command 'NOPE'/);
+  t.equal(await client.flushall(), 'OK');
+  t.equal(await client.dbsize(), 0);
+  t.ok(((await client.command('COUNT')) as unknown as number) > 30);
+  t.equal(await client.client('SETNAME', 'tester'), 'OK');
+  t.equal(await client.client('GETNAME'), 'tester');
+  t.match(await client.client('LIST'), /name=tester/);
+  t.equal(await client.ping(), 'PONG');
+  t.equal(await client.quit(), 'OK');
+});
