@@ -15,12 +15,13 @@ import {
   type SetOptions,
   type Value,
 } from './args.js';
-import { CacheError, einval } from './errors.js';
+import { CacheError, einval, isCrash } from './errors.js';
+import { fingerprint32 } from './hash.js';
 import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
 import { Migration, movingRanges, refillRanges, type MigrationKind, type MigrationStatus, type MovingRange } from './migration.js';
 import { resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
-import { ExpireFlag, Op, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
+import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
 import { ShardHandle, type ShardState } from './shard-handle.js';
 
@@ -107,6 +108,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Membership changes run one after another: each waits for the previous (DESIGN §3.7). */
   #membership: Promise<unknown> = Promise.resolve();
   #nextId = 1;
+  /** True while held ops are released: they were accepted before any close, so they may run. */
+  #releasing = false;
   /** Shards whose replacement is not yet refilled (replicas ≥ 2): reads skip them. */
   #degraded = new Set<number>();
   /** Copies per key (options.replicas), cached for the hot path. */
@@ -481,6 +484,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   #change<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#state !== 'ready') return Promise.reject(new CacheError('CLOSED', `the cluster is ${this.#state}`));
+    if (this.options.hash !== fingerprint32) {
+      // Shards find the keys to move by hashing them with farmhash: another hash would move the wrong keys.
+      return Promise.reject(einval('membership changes need the default hash (options.hash is for placement tests only)'));
+    }
     const run = this.#membership.then(fn);
     this.#membership = run.catch(() => undefined);
     return run;
@@ -547,25 +554,36 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     };
   }
 
-  /** Refills the replacement of a crashed shard from the other copies (replicas ≥ 2). */
+  /**
+   * Refills the replacement of a crashed shard from the other copies (replicas ≥ 2). If the
+   * replacement itself dies during the refill, the refill runs again on the next one: `whole` is
+   * only reported for a shard that came through a whole refill alive.
+   */
   async #refill(id: number): Promise<void> {
     const handle = this.#handles.get(id);
-    if (handle === undefined || !this.#ring.has(id) || !this.#degraded.has(id)) return;
-    try {
-      await handle.ready();
-    } catch {
-      return; // left down: its keys keep the other copies
+    for (;;) {
+      if (handle === undefined || !this.#ring.has(id) || !this.#degraded.has(id) || this.#state !== 'ready') return;
+      try {
+        await handle.ready();
+      } catch {
+        return; // left down: its keys keep their other copies
+      }
+      const crashes = handle.crashes;
+      const ranges = refillRanges(this.#ring, id, this.#replicas);
+      for (const r of ranges) r.source = r.from.find((x) => !this.#degraded.has(x)) ?? r.from[0]!;
+      const migration = new Migration('refill', id, this.epoch, ranges);
+      this.#migration = migration;
+      this.#migrationEvent('start', migration);
+      await migration.run(this.#migrationHost(), this.options.migrationConcurrency);
+      this.#migration = null;
+      this.#migrationEvent('done', migration);
+      if (handle.crashes === crashes && handle.state === 'ready' && migration.errors.length === 0) {
+        this.#degraded.delete(id);
+        const durationMs = Date.now() - migration.startedAt;
+        this.emit('whole', { shardId: id, name: handle.name, keysRefilled: migration.keysMoved, durationMs });
+        return;
+      }
     }
-    const ranges = refillRanges(this.#ring, id, this.#replicas);
-    for (const r of ranges) r.source = r.from.find((x) => !this.#degraded.has(x)) ?? r.from[0]!;
-    const migration = new Migration('refill', id, this.epoch, ranges);
-    this.#migration = migration;
-    this.#migrationEvent('start', migration);
-    await migration.run(this.#migrationHost(), this.options.migrationConcurrency);
-    this.#migration = null;
-    this.#migrationEvent('done', migration);
-    this.#degraded.delete(id);
-    this.emit('whole', { shardId: id, name: handle.name, keysRefilled: migration.keysMoved, durationMs: Date.now() - migration.startedAt });
   }
 
   #migrationEvent(phase: 'start' | 'done', m: Migration): void {
@@ -595,8 +613,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (this.#replicas > 1 && this.#handles.has(h.id)) {
       // Reads skip the replacement until it is refilled; the refill queues behind any change in progress.
       keysLost = 0;
+      const queued = this.#degraded.has(h.id);
       this.#degraded.add(h.id);
-      if (restarting) this.#change(() => this.#refill(h.id)).catch(() => undefined);
+      // A refill already queued or running for this shard starts over on the new replacement.
+      if (restarting && !queued) this.#change(() => this.#refill(h.id)).catch(() => undefined);
     }
     const event = { shardId: h.id, name: h.name, epoch: this.epoch, reason };
     this.#bus.publish({ type: 'crash', ...event });
@@ -627,7 +647,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** The shard that answers a key's op (for reads, its first copy not waiting for a refill), or the moving range to wait for. */
   #route(key: string, write: boolean): ShardHandle | MovingRange {
-    if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
+    if (this.#state !== 'ready' && !(this.#releasing && this.#state === 'closing'))
+      throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
     const hash = hashInternal(this.options.hash, key);
     let id: number;
     if (this.#replicas === 1) {
@@ -650,7 +671,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Every copy of a key (writes go to all), or the moving range to wait for. */
   #routeAll(key: string): ShardHandle[] | MovingRange {
-    if (this.#state !== 'ready') throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
+    if (this.#state !== 'ready' && !(this.#releasing && this.#state === 'closing'))
+      throw new CacheError('CLOSED', `the cluster is ${this.#state}`);
     const members = this.#members(hashInternal(this.options.hash, key), true);
     if (!Array.isArray(members)) return members;
     const out: ShardHandle[] = [];
@@ -672,9 +694,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const write = KEYED_WRITES.has(op);
       if (this.#replicas > 1 && write) return this.#sendAll(op, key, arg);
       const target = this.#route(key, write);
-      if (!(target instanceof ShardHandle)) {
-        return new Promise((resolve, reject) => target.held.push(() => this.#send(op, key, arg).then(resolve, reject)));
-      }
+      if (!(target instanceof ShardHandle)) return this.#hold(target, () => this.#send(op, key, arg));
       const sent = target.send(op, key, arg);
       if (this.#replicas === 1 || retried) return sent;
       return sent.catch((err: unknown) => (isCrash(err) ? this.#send(op, key, arg, true) : Promise.reject(err)));
@@ -683,16 +703,48 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  /**
+   * A keyed write to every copy. The copy reads go to (the first not waiting for a refill)
+   * answers and decides: the others apply it as a copy (REPLICA_COPY: no memory limit of their
+   * own, so they cannot refuse what the answering copy accepted). If the answering copy died,
+   * any copy that applied the write answers. Never throws.
+   */
   #sendAll(op: number, key: string, arg: unknown): Promise<unknown> {
-    const targets = this.#routeAll(key);
-    if (!Array.isArray(targets)) {
-      return new Promise((resolve, reject) => targets.held.push(() => this.#sendAll(op, key, arg).then(resolve, reject)));
+    try {
+      const targets = this.#routeAll(key);
+      if (!Array.isArray(targets)) return this.#hold(targets, () => this.#sendAll(op, key, arg));
+      const main = targets.find((h) => !this.#degraded.has(h.id)) ?? targets[0]!;
+      const sent = targets.map((h) => h.send(h === main ? op : op | REPLICA_COPY, key, arg));
+      return Promise.allSettled(sent).then((results) => {
+        const first = results[targets.indexOf(main)]!;
+        if (first.status === 'fulfilled') return first.value;
+        if (!isCrash(first.reason)) throw first.reason;
+        const other = results.find((r) => r.status === 'fulfilled');
+        if (other !== undefined) return other.value;
+        throw first.reason;
+      });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return Promise.allSettled(targets.map((h) => h.send(op, key, arg))).then((results) => {
-      const ok = results.find((r) => r.status === 'fulfilled');
-      if (ok !== undefined) return ok.value;
-      throw (results[0] as PromiseRejectedResult).reason;
-    });
+  }
+
+  /**
+   * Holds an op until its range has moved, then runs it. While a graceful close waits for the
+   * migration, held ops still run (they were accepted before the close).
+   */
+  #hold<T>(range: MovingRange, run: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) =>
+      range.held.push(() => {
+        this.#releasing = true;
+        try {
+          run().then(resolve, reject);
+        } catch (err) {
+          reject(err);
+        } finally {
+          this.#releasing = false;
+        }
+      }),
+    );
   }
 
   /** A single-key op; `arg()` validates the rest of the arguments. */
@@ -714,28 +766,32 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
-   * Groups key positions by shard, keeping each shard's keys in call order; or the first moving
-   * range met. `primary` answers (reads, counts); `copies` are the other replicas of writes.
+   * Groups key positions by shard, keeping each shard's keys in call order. `primary` answers
+   * (reads, counts); `copies` are the other replicas of writes; `held` are the keys of moving
+   * ranges, which wait for their range while the rest go at once.
    */
-  #groupByShard(keys: string[], write: boolean): { primary: Map<ShardHandle, number[]>; copies: Map<ShardHandle, number[]> } | MovingRange {
+  #groupByShard(keys: string[], write: boolean) {
     const primary = new Map<ShardHandle, number[]>();
     const copies = new Map<ShardHandle, number[]>();
-    const add = (m: Map<ShardHandle, number[]>, h: ShardHandle, i: number): void => {
-      const g = m.get(h);
-      if (g === undefined) m.set(h, [i]);
+    const held = new Map<MovingRange, number[]>();
+    const add = <K>(m: Map<K, number[]>, k: K, i: number): void => {
+      const g = m.get(k);
+      if (g === undefined) m.set(k, [i]);
       else g.push(i);
     };
     for (let i = 0; i < keys.length; i++) {
       const h = this.#route(keys[i]!, write);
-      if (!(h instanceof ShardHandle)) return h;
+      if (!(h instanceof ShardHandle)) {
+        add(held, h, i);
+        continue;
+      }
       add(primary, h, i);
       if (write && this.#replicas > 1) {
         const all = this.#routeAll(keys[i]!);
-        if (!Array.isArray(all)) return all;
-        for (const c of all) if (c !== h) add(copies, c, i);
+        if (Array.isArray(all)) for (const c of all) if (c !== h) add(copies, c, i);
       }
     }
-    return { primary, copies };
+    return { primary, copies, held };
   }
 
   async #countByShard(op: number, keys: Key[]): Promise<number> {
@@ -747,34 +803,49 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /**
    * A multi-key op (DEL, EXISTS, MGET, MSET) on internal keys: split by shard, every share posted
-   * in the same flush, results gathered (sum, values in key order, or true). With replicas,
-   * writes also go to every other copy; all four ops are idempotent, so one that met a crashed
-   * shard is run once more after routing has moved past it.
+   * in the same flush, results gathered (sum, values in key order, or true). Keys of a moving
+   * range wait for it (only those: holding the whole op would let a later op of the same caller
+   * on another of its keys overtake it). With replicas, writes go to every copy and succeed when
+   * a copy applied them; a read that met a crashed shard runs once more.
    */
   async #multi(op: number, keys: string[], values?: (string | Uint8Array)[], retried = false): Promise<unknown> {
-    const grouped = this.#groupByShard(keys, op === Op.DEL || op === Op.MSET);
-    if (!('primary' in grouped)) {
-      // A key is in a moving range: the whole op waits for it, then routes again.
-      return new Promise((resolve, reject) => grouped.held.push(() => this.#multi(op, keys, values).then(resolve, reject)));
-    }
+    const write = op === Op.DEL || op === Op.MSET;
+    const { primary, copies, held } = this.#groupByShard(keys, write);
     const share = (idx: number[]): unknown[] =>
       values === undefined ? idx.map((i) => keys[i]!) : idx.flatMap((i) => [keys[i]!, values[i]!]);
-    const groups = [...grouped.primary];
-    const copies = Promise.allSettled([...grouped.copies].map(([handle, idx]) => handle.send(op, '', share(idx))));
-    let parts: unknown[];
-    try {
-      parts = await Promise.all(groups.map(([handle, idx]) => handle.send(op, '', share(idx))));
-    } catch (err) {
-      if (this.#replicas > 1 && !retried && isCrash(err)) return this.#multi(op, keys, values, true);
-      throw err;
+    const groups = [...primary];
+    const copyResults = Promise.allSettled([...copies].map(([handle, idx]) => handle.send(op | REPLICA_COPY, '', share(idx))));
+    const heldParts = [...held].map(([range, idx]) =>
+      this.#hold(range, () =>
+        this.#multi(
+          op,
+          idx.map((i) => keys[i]!),
+          values === undefined ? undefined : idx.map((i) => values[i]!),
+        ),
+      ),
+    );
+    const settled = await Promise.allSettled(groups.map(([handle, idx]) => handle.send(op, '', share(idx))));
+    const failed = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed !== undefined) {
+      const crash = this.#replicas > 1 && isCrash(failed.reason);
+      // Reads are idempotent and order-free: run again past the crashed shard.
+      if (crash && !write && !retried) return this.#multi(op, keys, values, true);
+      // Writes reached the other copies too; if each key's write was applied somewhere, it stands.
+      if (!crash || !(await copyResults).every((r) => r.status === 'fulfilled')) throw failed.reason;
     }
-    await copies;
+    await copyResults;
+    const parts = settled.map((r) => (r.status === 'fulfilled' ? r.value : 0));
+    const heldValues = await Promise.all(heldParts);
     if (op === Op.MSET) return true;
-    if (op !== Op.MGET) return (parts as number[]).reduce((a, b) => a + b, 0);
+    if (op !== Op.MGET) return [...(parts as number[]), ...(heldValues as number[])].reduce((a, b) => a + b, 0);
     const out = new Array<string | Buffer | null>(keys.length);
     groups.forEach(([, idx], g) => {
       const vals = parts[g] as (string | Uint8Array | null)[];
       for (let j = 0; j < idx.length; j++) out[idx[j]!] = toValue(vals[j]!);
+    });
+    [...held.values()].forEach((idx, h) => {
+      const vals = heldValues[h] as (string | Buffer | null)[];
+      for (let j = 0; j < idx.length; j++) out[idx[j]!] = vals[j]!;
     });
     return out;
   }
@@ -804,8 +875,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           const keys = op === Op.MSET ? list.filter((_, j) => j % 2 === 0) : list;
           const values = op === Op.MSET ? list.filter((_, j) => j % 2 === 1) : undefined;
           this.#multi(op, keys as string[], values).then(resolves[i], rejects[i]);
-        } else if (KEYLESS_OPS.has(op)) from.requeue([op, key, arg], [resolves[i]!], [rejects[i]!]);
-        else this.#send(op, key, arg).then(resolves[i], rejects[i]);
+        } else if (KEYLESS_OPS.has(op) || (op & ~REPLICA_COPY) >= Op.MIG_PLAN) {
+          // Whole-shard ops, and migration ops (their plan indices belong to this shard).
+          from.requeue([op, key, arg], [resolves[i]!], [rejects[i]!]);
+        } else this.#send(op, key, arg).then(resolves[i], rejects[i]);
       } catch (err) {
         rejects[i]!(err);
       }
@@ -817,9 +890,6 @@ const MULTI_KEY_OPS = new Set<number>([Op.DEL, Op.EXISTS, Op.MGET, Op.MSET]);
 /** Keyed ops that change data: with replicas they go to every copy. */
 const KEYED_WRITES = new Set<number>([Op.SET, Op.SET_EX, Op.INCRBY, Op.EXPIRE, Op.PERSIST]);
 
-function isCrash(err: unknown): boolean {
-  return CacheError.is(err) && (err.code === 'SHARD_CRASHED' || err.code === 'SHARD_UNAVAILABLE');
-}
 const KEYLESS_OPS = new Set<number>([Op.KEYS, Op.SCAN, Op.DBSIZE, Op.FLUSHALL, Op.STATS]);
 
 function info(h: ShardHandle): ShardInfo {

@@ -68,6 +68,11 @@ export function fromWire(wire: WireError): CacheError {
   return new CacheError(wire.code, wire.message);
 }
 
+/** True for the errors of a shard that died or is down (the op may be retried elsewhere). */
+export function isCrash(err: unknown): boolean {
+  return CacheError.is(err) && (err.code === 'SHARD_CRASHED' || err.code === 'SHARD_UNAVAILABLE');
+}
+
 /** Shorthand for argument errors at the public edge. */
 export function einval(message: string): CacheError {
   return new CacheError('EINVAL', message);

@@ -12,8 +12,8 @@
 //      N in arrival order, before any op issued later (JS runs the release synchronously);
 //   4. only then O drops its copy (DROP), so a crash of N before (3) loses nothing: the range is
 //      exported again to N's replacement.
-import { CacheError } from './errors.js';
-import { Op } from './protocol.js';
+import { isCrash } from './errors.js';
+import { CHUNKS_DONE, MIGRATION_CHUNK, MIGRATION_CHUNK_BYTES, Op } from './protocol.js';
 import type { HashRing } from './ring.js';
 import type { ShardHandle } from './shard-handle.js';
 
@@ -137,14 +137,14 @@ export class Migration {
   }
 
   /**
-   * Shards that need a plan for a range: its source, old copies that drop it, and in a refill
-   * the destination, which replaces the range (drops what it holds there, then imports): writes
-   * it took before the refill began are not a complete copy, and one the others since deleted
-   * would otherwise come back.
+   * Shards that need a plan for a range: its source, old copies that drop it, and destinations,
+   * which replace the range (drop what they hold there, then import) rather than merge into it:
+   * anything a destination held there (writes a replacement took before its refill, a copy left
+   * by an earlier move) is not the range's current state, and a key since deleted would come back.
    */
   #participants(r: MovingRange): number[] {
     const out = [r.source, ...r.from.filter((id) => id !== r.source && !r.to.includes(id))];
-    if (this.kind === 'refill') out.push(...r.to.filter((id) => !r.from.includes(id)));
+    out.push(...r.to.filter((id) => !r.from.includes(id)));
     return out;
   }
 
@@ -221,11 +221,15 @@ export class Migration {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
-    for (const id of sources)
-      host
-        .handle(id)
-        ?.send(Op.MIG_END, '', undefined)
-        .catch(() => undefined);
+    // The plans close before the move is over (nothing of it stays pending on any shard).
+    await Promise.all(
+      sources.map((id) =>
+        host
+          .handle(id)
+          ?.send(Op.MIG_END, '', undefined)
+          .catch(() => undefined),
+      ),
+    );
   }
 
   async #move(r: MovingRange, host: MigrationHost): Promise<void> {
@@ -249,7 +253,7 @@ export class Migration {
           if (source !== undefined) {
             try {
               entries = (await (planned
-                ? source.send(Op.MIG_EXPORT, '', [r.planIdx.get(r.source), offset, MIGRATION_CHUNK])
+                ? source.send(Op.MIG_EXPORT, '', [r.planIdx.get(r.source), offset, MIGRATION_CHUNK, MIGRATION_CHUNK_BYTES])
                 : source.send(Op.MIG_EXPORT_RANGE, '', [r.lo, r.hi]))) as ArrayBuffer;
             } catch (err) {
               if (!isCrash(err)) throw err;
@@ -269,9 +273,7 @@ export class Migration {
             await Promise.all(
               dests.map((id, n) => {
                 const buf = n === dests.length - 1 ? entries : entries.slice(0);
-                return this.kind === 'refill'
-                  ? host.handle(id)!.send(Op.MIG_REPLACE, '', [r.planIdx.get(id), buf, first], 1)
-                  : host.handle(id)!.send(Op.MIG_IMPORT, '', buf, 1);
+                return host.handle(id)!.send(Op.MIG_REPLACE, '', [r.planIdx.get(id), buf, first], 1);
               }),
             );
           } catch (err) {
@@ -288,8 +290,10 @@ export class Migration {
         // Old members that are not new members drop their copy, only now that the new ones
         // confirmed; the move is not over until they have (a stale copy left behind could come
         // back if a later change made that shard the owner again).
-        const drops = r.from.filter((id) => !r.to.includes(id) && !this.sourcesLost.has(id));
-        await Promise.all(drops.map((id) => this.#drop(r, id, host).catch(() => undefined)));
+        // A member that crashed drops too: its replacement may have taken writes while the range
+        // was still 'old', and has no plan (so it drops by scan).
+        const drops = r.from.filter((id) => !r.to.includes(id));
+        await Promise.all(drops.map((id) => this.#drop(r, id, host, this.sourcesLost.has(id)).catch(() => undefined)));
         return;
       }
     } finally {
@@ -298,9 +302,9 @@ export class Migration {
   }
 
   /** Drops a moved range from an old member, a chunk at a time (or by scan without a plan). */
-  async #drop(r: MovingRange, id: number, host: MigrationHost): Promise<void> {
+  async #drop(r: MovingRange, id: number, host: MigrationHost, planLost: boolean): Promise<void> {
     const h = host.handle(id);
-    const idx = r.planIdx.get(id);
+    const idx = planLost ? undefined : r.planIdx.get(id);
     if (h === undefined) return;
     if (idx === undefined) {
       await h.send(Op.MIG_DROP_RANGE, '', [r.lo, r.hi]);
@@ -315,15 +319,13 @@ export class Migration {
     this.rangesDone++;
     const held = r.held;
     r.held = [];
-    for (const run of held) run();
+    for (const run of held) {
+      try {
+        run();
+      } catch (err) {
+        // A held op settles its own promise; a throw here is a bug, and must not stop the others.
+        this.errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
   }
-}
-
-/** Entries per export/import/drop op: small enough that a shard is never busy with one for long. */
-const MIGRATION_CHUNK = 256;
-/** The `next` of a range's last chunk (workers/entries.ts DONE). */
-const CHUNKS_DONE = 0xffffffff;
-
-function isCrash(err: unknown): boolean {
-  return CacheError.is(err) && (err.code === 'SHARD_CRASHED' || err.code === 'SHARD_UNAVAILABLE');
 }

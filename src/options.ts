@@ -105,6 +105,10 @@ export function resolveOptions(options: ClusterOptions = {}): ResolvedOptions {
   int('shardHeapMb', o.shardHeapMb, 0, 1 << 20);
   if (typeof o.faultInjection !== 'boolean') throw einval('options.faultInjection must be a boolean');
   if (typeof o.hash !== 'function') throw einval('options.hash must be a function');
+  if (o.hash !== fingerprint32 && o.replicas > 1) {
+    // Shards hash keys themselves (with farmhash) to refill a replacement: another hash would move the wrong keys.
+    throw einval('options.hash can only be replaced with replicas 1 (shards refill copies with the default hash)');
+  }
   if (o.maxMemoryBytes > 0 && o.maxMemoryBytes < o.shards * 1024) {
     throw einval(`options.maxMemoryBytes must be 0 (unlimited) or at least 1 KiB per shard, got ${o.maxMemoryBytes}`);
   }

@@ -62,6 +62,19 @@ export const Op = {
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
+/**
+ * Or'ed into a write's op code for the copies that do not answer (replicas ≥ 2): they apply it
+ * without a memory limit of their own, since the answering copy already decided (DESIGN §4).
+ */
+export const REPLICA_COPY = 0x100;
+
+/** Most entries in one migration chunk (export, import or drop op). */
+export const MIGRATION_CHUNK = 256;
+/** Most bytes of values in one migration chunk: a chunk ends at whichever limit comes first. */
+export const MIGRATION_CHUNK_BYTES = 1024 * 1024;
+/** The `next` of a range's last chunk (workers/entries.ts). */
+export const CHUNKS_DONE = 0xffffffff;
+
 /** SET option bits. */
 export const SetFlag = { NX: 1, XX: 2, KEEPTTL: 4, GET: 8 } as const;
 /** EXPIRE option bits. */

@@ -76,6 +76,8 @@ export class ShardHandle {
   #pending = 0;
   /** ArrayBuffers in queued ops' args, to transfer when their batch is posted. */
   #transfers = 0;
+  /** A fault was injected and has not played out yet: the worker stays ref'd until it exits. */
+  #faulting = false;
   #idleWaiters: (() => void)[] = [];
   #bootFailures = 0;
   #everReady = false;
@@ -169,6 +171,7 @@ export class ShardHandle {
   injectFault(kind: FaultKind): void {
     if (kind === 'boot-loop') this.#init.bootFault = true;
     // Hold the process open until the fault has played out (the replacement unrefs when ready).
+    this.#faulting = true;
     this.#worker?.ref();
     this.#port?.postMessage({ t: 'fault', kind } satisfies ToShard);
   }
@@ -337,7 +340,7 @@ export class ShardHandle {
   #settled(n: number): void {
     this.#pending -= n;
     if (this.#pending === 0) {
-      this.#worker?.unref();
+      if (!this.#faulting) this.#worker?.unref();
       for (const w of this.#idleWaiters.splice(0)) w();
     }
   }
@@ -354,6 +357,7 @@ export class ShardHandle {
     this.#qResolves = [];
     this.#qRejects = [];
     this.#qHead = 0;
+    this.#transfers = 0;
     if (lost > 0) this.#settled(lost);
     return lost;
   }
@@ -395,6 +399,7 @@ export class ShardHandle {
 
   #onExit(worker: Worker, code: number): void {
     if (worker !== this.#worker || this.#state === 'closed') return;
+    this.#faulting = false;
     this.#worker = null;
     this.#port?.close();
     this.#port = null;

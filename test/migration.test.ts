@@ -98,7 +98,13 @@ t.test('a range: old → moving (ops held) → new after import; drop after', as
   const m = oneRange();
   const { host, calls, next } = fakeHost();
   const done = m.run(host, 1);
-  (await next(Op.MIG_PLAN)).settle(true, [3]);
+  const plans = [await next(Op.MIG_PLAN), await next(Op.MIG_PLAN)];
+  t.same(
+    plans.map((p) => p.shard),
+    [1, 2],
+    'the source and the destination plan the range',
+  );
+  for (const p of plans) p.settle(true, [3]);
   const exp = await next(Op.MIG_EXPORT);
   t.equal(exp.shard, 1, 'exported by the old owner');
   const r = m.find(15)!;
@@ -111,9 +117,11 @@ t.test('a range: old → moving (ops held) → new after import; drop after', as
     () => order.push('second'),
   );
   exp.settle(true, oneEntry('v'));
-  const imp = await next(Op.MIG_IMPORT);
+  const imp = await next(Op.MIG_REPLACE);
   t.equal(imp.shard, 2, 'imported by the new owner');
-  t.same(decoded(imp.arg), ['k', 'v', 0]);
+  const [planIdx, buf, first] = imp.arg as [number, ArrayBuffer, boolean];
+  t.same([planIdx, first], [0, true], 'the first chunk replaces the range in its plan');
+  t.same(decoded(buf), ['k', 'v', 0]);
   t.same(order, [], 'held until the new owner confirms');
   t.notOk(
     calls.some((c) => c.op === Op.MIG_DROP),
@@ -124,6 +132,7 @@ t.test('a range: old → moving (ops held) → new after import; drop after', as
   t.same(order, ['first', 'second'], 'released in arrival order');
   t.equal(r.state, 'new');
   (await next(Op.MIG_END)).settle(true, true);
+  (await next(Op.MIG_END)).settle(true, true);
   await done;
   t.match(m.status(), { rangesTotal: 1, rangesDone: 1, keysMoved: 1 });
 });
@@ -133,15 +142,17 @@ t.test('a destination that dies during import: the range is exported again, noth
   const { host, calls, next } = fakeHost();
   const done = m.run(host, 1);
   (await next(Op.MIG_PLAN)).settle(true, [1]);
+  (await next(Op.MIG_PLAN)).settle(true, [0]);
   (await next(Op.MIG_EXPORT)).settle(true, oneEntry('v1'));
-  (await next(Op.MIG_IMPORT)).settle(false);
+  (await next(Op.MIG_REPLACE)).settle(false);
   t.notOk(
     calls.some((c) => c.op === Op.MIG_DROP),
     'the source keeps its copy',
   );
   (await next(Op.MIG_EXPORT)).settle(true, oneEntry('v1'));
-  (await next(Op.MIG_IMPORT)).settle(true, 1);
+  (await next(Op.MIG_REPLACE)).settle(true, 1);
   (await next(Op.MIG_DROP)).settle(true, 0);
+  (await next(Op.MIG_END)).settle(true, true);
   (await next(Op.MIG_END)).settle(true, true);
   await done;
   t.equal(m.status().keysMoved, 1);
@@ -152,11 +163,14 @@ t.test('a source that dies: its ranges settle with nothing to move, held ops run
   const { host, next } = fakeHost();
   const done = m.run(host, 1);
   (await next(Op.MIG_PLAN)).settle(true, [1]);
+  (await next(Op.MIG_PLAN)).settle(true, [0]);
   const exp = await next(Op.MIG_EXPORT);
   let ran = false;
   m.find(12)!.held.push(() => (ran = true));
   exp.settle(false);
-  (await next(Op.MIG_IMPORT)).settle(true, 0);
+  (await next(Op.MIG_REPLACE)).settle(true, 0);
+  (await next(Op.MIG_DROP_RANGE)).settle(true, 0);
+  (await next(Op.MIG_END)).settle(true, true);
   (await next(Op.MIG_END)).settle(true, true);
   await done;
   t.ok(ran, 'held op released');

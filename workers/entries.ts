@@ -9,8 +9,10 @@
 //   u32 value length (code units or bytes), value, f64 absolute expiry (0 = none).
 import type { Value } from './store.js';
 
+import { CHUNKS_DONE } from '../src/protocol.js';
+
 /** `next` of the last chunk of a range. */
-export const DONE = 0xffffffff;
+export const DONE = CHUNKS_DONE;
 
 /** Encodes flat [key, value, expireAt, ...] entries into one transferable buffer. */
 export function encodeEntries(entries: unknown[], next = DONE): ArrayBuffer {

@@ -1,7 +1,7 @@
 // Applies one batch of flat ops (see Op in src/protocol.ts) to a shard's store. Plain module so
 // that tests cover it directly; the worker entry only moves messages.
 import { toWire, type WireError } from '../src/errors.js';
-import { Op, SetFlag } from '../src/protocol.js';
+import { Op, REPLICA_COPY, SetFlag } from '../src/protocol.js';
 import { MigrationSource, importEntries } from './migration.js';
 import type { ShardStore, Value } from './store.js';
 
@@ -48,6 +48,14 @@ export function executeBatch(shard: Shard, ops: unknown[]): BatchOutcome {
 }
 
 export function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {
+  if (op & REPLICA_COPY) {
+    shard.store.forceWrites = true;
+    try {
+      return executeOp(shard, op & ~REPLICA_COPY, key, arg);
+    } finally {
+      shard.store.forceWrites = false;
+    }
+  }
   const store = shard.store;
   switch (op) {
     case Op.GET:
@@ -97,8 +105,8 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
     case Op.MIG_PLAN:
       return shard.migration.plan(arg as number[]);
     case Op.MIG_EXPORT: {
-      const [idx, offset, limit] = arg as [number, number, number];
-      return shard.migration.export(idx, offset, limit);
+      const [idx, offset, limit, maxBytes] = arg as [number, number, number, number];
+      return shard.migration.export(idx, offset, limit, maxBytes);
     }
     case Op.MIG_IMPORT:
       return importEntries(store, arg as ArrayBuffer);

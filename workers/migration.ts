@@ -36,16 +36,21 @@ export class MigrationSource {
    * for transfer (workers/entries.ts) with where the next chunk starts. Empty without a plan.
    * Chunks keep each op short, so ops queued behind it on this shard wait little.
    */
-  export(idx: number, offset = 0, limit = Infinity): ArrayBuffer {
+  export(idx: number, offset = 0, limit = Infinity, maxBytes = Infinity): ArrayBuffer {
     this.#bucket(this.#store.takeInserted());
     const keys = this.#buckets[idx] ?? [];
     const end = Math.min(keys.length, offset + limit);
     const out: unknown[] = [];
-    for (let i = offset; i < end; i++) {
+    let bytes = 0;
+    let i = offset;
+    // Whichever comes first: `limit` entries or `maxBytes` of values (at least one entry).
+    for (; i < end && (bytes < maxBytes || i === offset); i++) {
       const e = this.#store.entry(keys[i]!);
-      if (e !== null) out.push(keys[i], e[0], e[1]);
+      if (e === null) continue;
+      out.push(keys[i], e[0], e[1]);
+      bytes += typeof e[0] === 'string' ? e[0].length * 2 : e[0].byteLength;
     }
-    return encodeEntries(out, end < keys.length ? end : DONE);
+    return encodeEntries(out, i < keys.length ? i : DONE);
   }
 
   /**

@@ -51,6 +51,11 @@ export class ShardStore {
   readonly policy: EvictionPolicy;
   /** Ops counted by the caller (the worker counts every op it applies). */
   ops = 0;
+  /**
+   * Set while a copy applies a write another copy answered for: memory is not a reason to refuse
+   * it (over the limit under noeviction; evicting under an LRU policy).
+   */
+  forceWrites = false;
   #now: () => number;
   #index: SlotIndex;
   #keys: (string | undefined)[] = [];
@@ -212,7 +217,7 @@ export class ShardStore {
 
   /** MSET of one shard's share: all or nothing on this shard (memory is checked first). */
   mset(pairs: unknown[]): void {
-    if (this.maxBytes > 0 && this.policy === 'noeviction') {
+    if (this.maxBytes > 0 && this.policy === 'noeviction' && !this.forceWrites) {
       let grow = 0;
       for (let i = 0; i < pairs.length; i += 2) {
         const k = pairs[i] as string;
@@ -401,7 +406,7 @@ export class ShardStore {
     const size = entrySize(key, value);
     const oldSize = slot >= 0 ? entrySize(key, this.#vals[slot]!) : 0;
     if (this.maxBytes > 0 && this.#bytes - oldSize + size > this.maxBytes) {
-      if (!force) this.#makeRoom(size - oldSize, slot);
+      if (!force && !this.forceWrites) this.#makeRoom(size - oldSize, slot);
       else if (this.policy !== 'noeviction') this.#makeRoom(size - oldSize, slot, false);
     }
     if (slot < 0) {
