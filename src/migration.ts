@@ -52,24 +52,26 @@ function sameSet(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
-/** The ranges whose replica sets differ between two rings, as maximal runs of the hash space. */
-export function movingRanges(before: HashRing, after: HashRing, replicas: number): MovingRange[] {
-  const cuts = Array.from(new Set([...before.points(), ...after.points()])).sort((a, b) => a - b);
+/**
+ * Walks the hash space in the runs between consecutive `cuts`, asks `sets(hi)` for each run's
+ * old and new replica sets (null: the run does not move), and merges adjacent runs that move
+ * the same way into one range.
+ */
+function rangesBetween(cuts: Iterable<number>, sets: (hi: number) => { from: number[]; to: number[] } | null): MovingRange[] {
   const out: MovingRange[] = [];
   const consider = (lo: number, hi: number): void => {
     if (lo > hi) return;
-    const from = before.preferenceList(hi, replicas);
-    const to = after.preferenceList(hi, replicas);
-    if (sameSet(from, to)) return;
+    const s = sets(hi);
+    if (s === null) return;
     const last = out[out.length - 1];
-    if (last !== undefined && last.hi + 1 === lo && sameSet(last.from, from) && sameSet(last.to, to)) {
+    if (last !== undefined && last.hi + 1 === lo && sameSet(last.from, s.from) && sameSet(last.to, s.to)) {
       last.hi = hi;
       return;
     }
-    out.push({ lo, hi, from, to, state: 'old', held: [], source: from[0]!, planIdx: new Map() });
+    out.push({ lo, hi, from: s.from, to: s.to, state: 'old', held: [], source: s.from[0]!, planIdx: new Map() });
   };
   let lo = 0;
-  for (const cut of cuts) {
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
     consider(lo, cut);
     lo = cut + 1;
   }
@@ -77,32 +79,24 @@ export function movingRanges(before: HashRing, after: HashRing, replicas: number
   return out;
 }
 
+/** The ranges whose replica sets differ between two rings, as maximal runs of the hash space. */
+export function movingRanges(before: HashRing, after: HashRing, replicas: number): MovingRange[] {
+  return rangesBetween(new Set([...before.points(), ...after.points()]), (hi) => {
+    const from = before.preferenceList(hi, replicas);
+    const to = after.preferenceList(hi, replicas);
+    return sameSet(from, to) ? null : { from, to };
+  });
+}
+
 /**
  * The ranges a replacement of shard `id` must be refilled with (R ≥ 2): every run of the hash
  * space whose replica set includes it, copied from the other members.
  */
 export function refillRanges(ring: HashRing, id: number, replicas: number): MovingRange[] {
-  const points = ring.points();
-  const out: MovingRange[] = [];
-  const consider = (lo: number, hi: number): void => {
-    if (lo > hi) return;
+  return rangesBetween(ring.points(), (hi) => {
     const to = ring.preferenceList(hi, replicas);
-    if (!to.includes(id) || to.length < 2) return;
-    const from = to.filter((x) => x !== id);
-    const last = out[out.length - 1];
-    if (last !== undefined && last.hi + 1 === lo && sameSet(last.to, to)) {
-      last.hi = hi;
-      return;
-    }
-    out.push({ lo, hi, from, to, state: 'old', held: [], source: from[0]!, planIdx: new Map() });
-  };
-  let lo = 0;
-  for (const p of points) {
-    consider(lo, p);
-    lo = p + 1;
-  }
-  consider(lo, 0xffffffff);
-  return out;
+    return !to.includes(id) || to.length < 2 ? null : { from: to.filter((x) => x !== id), to };
+  });
 }
 
 export interface MigrationHost {

@@ -1,22 +1,11 @@
 // The membership REST routes: GET /cluster, POST /cluster/shards, DELETE /cluster/shards/:id, on a
 // real cluster; their error statuses; and the migration view through a stand-in cluster.
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import type { Cluster, ClusterStats } from '../src/index.js';
+import type { ClusterStats } from '../src/index.js';
 import { CacheError } from '../src/errors.js';
-import { createRestServer, listen, statusOf } from '../src/server/rest.js';
+import { statusOf } from '../src/server/rest.js';
 import { clusterRoute, type ClusterView, type MembershipApi } from '../src/server/rest-cluster.js';
-import { startCluster, type Teardown } from './helpers/cluster.js';
-
-async function serve(t: Teardown, cluster: Cluster): Promise<string> {
-  const server = createRestServer(cluster);
-  const addr: AddressInfo = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${addr.port}`;
-}
+import { serveRest as serve, startCluster } from './helpers/cluster.js';
 
 interface Res {
   status: number;

@@ -1,21 +1,9 @@
 // The seed REST contract (SPEC §1a) byte for byte: status codes, JSON shapes, node names, errors.
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import type { Cluster } from '../src/index.js';
-import { createRestServer, listen, statusOf } from '../src/server/rest.js';
+import { statusOf } from '../src/server/rest.js';
 import { CacheError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
-import { startCluster, type Teardown } from './helpers/cluster.js';
-
-async function serve(t: Teardown, cluster: Cluster): Promise<string> {
-  const server = createRestServer(cluster);
-  const addr: AddressInfo = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${addr.port}`;
-}
+import { serveRest as serve, startCluster } from './helpers/cluster.js';
 
 async function call(base: string, method: string, path: string): Promise<{ status: number; type: string | null; body: string }> {
   const res = await fetch(base + path, { method });

@@ -3,8 +3,6 @@
 // and must never change shape because of these.
 import type { Cluster } from '../cluster.js';
 
-type MigrationKind = NonNullable<ReturnType<Cluster['migration']>>['kind'];
-
 /** What the routes need of a cluster: a small seam, so tests can stand in for a migration. */
 export type MembershipApi = Pick<Cluster, 'stats' | 'migration' | 'addShard' | 'removeShard' | 'epoch'>;
 
@@ -19,17 +17,8 @@ export interface ShardView {
   bytes: number | null;
 }
 
-/** The membership change in progress, as `GET /cluster` reports it. */
-export interface MigrationView {
-  kind: MigrationKind;
-  shardId: number;
-  epoch: number;
-  rangesTotal: number;
-  rangesDone: number;
-  keysMoved: number;
-  /** Unix ms. */
-  startedAt: number;
-}
+/** The membership change in progress, as `GET /cluster` reports it (`startedAt` in Unix ms). */
+export type MigrationView = NonNullable<ReturnType<Cluster['migration']>>;
 
 /** The body of `GET /cluster`. */
 export interface ClusterView {

@@ -1,5 +1,6 @@
 // Starts a cluster for a test and destroys it when the test ends.
 import { createCluster, type Cluster, type ClusterOptions } from '../../src/index.js';
+import { createRestServer, listen } from '../../src/server/rest.js';
 
 /** The part of a tap test the helpers need. */
 export interface Teardown {
@@ -10,4 +11,15 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
   const c = await createCluster(options);
   t.teardown(() => c.destroy());
   return c;
+}
+
+/** Serves a cluster's REST API on a free loopback port for a test; resolves with its base URL. */
+export async function serveRest(t: Teardown, cluster: Cluster): Promise<string> {
+  const server = createRestServer(cluster);
+  const addr = await listen(server, 0, '127.0.0.1');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return `http://127.0.0.1:${addr.port}`;
 }
