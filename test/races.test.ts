@@ -100,15 +100,23 @@ t.test('close() during a migration settles every op', async (t) => {
     const adding = c.addShard().catch(() => undefined);
     // Writes throughout the move, some held on moving ranges; close() comes in the middle of it.
     await whileMoving(c, (n) => {
-      for (let i = 0; i < 500; i++) ops.push(c.set(keys[(n * 500 + i) % N]!, 'w').catch(() => undefined));
+      for (let i = 0; i < 500; i++) {
+        ops.push(
+          c.set(keys[(n * 500 + i) % N]!, 'w').then(
+            () => 'ok',
+            (e: { code?: string }) => e.code,
+          ),
+        );
+      }
       if (n === 3) void c.close();
     });
     await adding;
-    const settled = await Promise.race([
-      Promise.all(ops).then(() => 'all'),
-      new Promise((resolve) => setTimeout(resolve, 20_000, 'stuck')),
-    ]);
-    t.equal(settled, 'all', `replicas ${replicas}: every op settled`);
+    // A stranded op would leave this await hanging (tap's timeout reports it).
+    const outcomes = new Set(await Promise.all(ops));
+    t.ok(
+      [...outcomes].every((o) => o === 'ok' || o === 'CLOSED'),
+      `replicas ${replicas}: every op settled: ${[...outcomes]}`,
+    );
   }
 });
 
