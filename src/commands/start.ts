@@ -69,8 +69,6 @@ export default class Start extends Command {
     }
     const server = createRestServer(cluster);
     const resp = createRespServer(cluster, { password: flags.requirepass ?? null });
-    let address: AddressInfo;
-    let respAddress: AddressInfo;
     const bind = async (s: typeof server | typeof resp, port: number): Promise<AddressInfo> => {
       try {
         return await listen(s, port, flags.host);
@@ -83,8 +81,8 @@ export default class Start extends Command {
         this.error(`${flags.host}:${port} ${why}`, { exit: 1 });
       }
     };
-    address = await bind(server, flags['http-port']);
-    respAddress = await bind(resp, flags.port);
+    const address = await bind(server, flags['http-port']);
+    const respAddress = await bind(resp, flags.port);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const copies = flags.replicas > 1 ? ` × ${flags.replicas} copies` : '';
     this.log(

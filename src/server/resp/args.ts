@@ -30,7 +30,7 @@ export function int64Arg(b: Buffer): number | bigint {
 }
 
 /** A value from the wire as the cluster stores it: ASCII as a compact string, other bytes as bytes. */
-export function valueOf(b: Buffer): string | Buffer {
+export function wireValue(b: Buffer): string | Buffer {
   return isAscii(b) ? b.toString('latin1') : b;
 }
 

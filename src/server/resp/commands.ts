@@ -3,7 +3,7 @@
 // public API. Handlers never touch shard data directly.
 import type { Cluster } from '../../cluster.js';
 import { NAME, VERSION } from '../../version.js';
-import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, valueOf, word } from './args.js';
+import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, wireValue, word } from './args.js';
 import { array, bulk, error, integer, map, nil, nilArray, OK, PONG, simple, text } from './encode.js';
 
 /** What a connection knows about itself. */
@@ -325,27 +325,29 @@ function setOptions(a: Buffer[], from: number, command: string): Record<string, 
 
 def('set', -3, ['write', 'denyoom'], KEY1, (ctx, s, a) => {
   const o = setOptions(a, 3, 'set');
-  const p = ctx.cluster.set(a[1]!, valueOf(a[2]!), o as never) as Promise<unknown>;
+  const p = ctx.cluster.set(a[1]!, wireValue(a[2]!), o as never) as Promise<unknown>;
   if (o.get === true) return run(p as Promise<string | Buffer | null>, bulkOf(s));
   return run(p, (applied) => (applied === true ? OK : nil(s.resp3)));
 });
 def('setnx', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) =>
-  run(ctx.cluster.set(a[1]!, valueOf(a[2]!), { nx: true }), (ok) => integer(ok ? 1 : 0)),
+  run(ctx.cluster.set(a[1]!, wireValue(a[2]!), { nx: true }), (ok) => integer(ok ? 1 : 0)),
 );
 function setex(ctx: ServerContext, a: Buffer[], unit: 'ex' | 'px', command: string): Reply {
   const n = intArg(a[2]!);
   if (n <= 0 || !Number.isSafeInteger(unit === 'ex' ? n * 1000 : n)) throw new RespError(`ERR invalid expire time in '${command}' command`);
-  return run(ctx.cluster.set(a[1]!, valueOf(a[3]!), { [unit]: n }), () => OK);
+  return run(ctx.cluster.set(a[1]!, wireValue(a[3]!), { [unit]: n }), () => OK);
 }
 def('setex', 4, ['write', 'denyoom'], KEY1, (ctx, _s, a) => setex(ctx, a, 'ex', 'setex'));
 def('psetex', 4, ['write', 'denyoom'], KEY1, (ctx, _s, a) => setex(ctx, a, 'px', 'psetex'));
-def('getset', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, s, a) => run(ctx.cluster.set(a[1]!, valueOf(a[2]!), { get: true }), bulkOf(s)));
+def('getset', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, s, a) =>
+  run(ctx.cluster.set(a[1]!, wireValue(a[2]!), { get: true }), bulkOf(s)),
+);
 
 def('mget', -2, ['readonly', 'fast'], ALLKEYS, (ctx, s, a) => run(ctx.cluster.mget(a.slice(1)), (vs) => array(vs.map(bulkOf(s)))));
 def('mset', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
   if (a.length % 2 === 0) throw new RespError("ERR wrong number of arguments for 'mset' command");
   const pairs: [Buffer, string | Buffer][] = [];
-  for (let i = 1; i < a.length; i += 2) pairs.push([a[i]!, valueOf(a[i + 1]!)]);
+  for (let i = 1; i < a.length; i += 2) pairs.push([a[i]!, wireValue(a[i + 1]!)]);
   return run(ctx.cluster.mset(pairs), () => OK);
 });
 
