@@ -20,7 +20,7 @@ import { fingerprint32 } from './hash.js';
 import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
 import { Migration, movingRanges, refillRanges, type MigrationKind, type MigrationStatus, type MovingRange } from './migration.js';
-import { resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
+import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
 import { ShardHandle, type ShardState } from './shard-handle.js';
@@ -225,6 +225,68 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Adds a float to the number at key (missing counts as 0); resolves with the new value as text. Keeps the TTL. */
+  incrByFloat(key: Key, increment: number): Promise<string> {
+    return this.#one(Op.INCRBYFLOAT, key, () => {
+      if (typeof increment !== 'number' || !Number.isFinite(increment))
+        throw einval(`increment must be a finite number, got ${describe(increment)}`);
+      return increment;
+    }) as Promise<string>;
+  }
+
+  /** Appends to the value (creating it); resolves with the new length in bytes. Keeps the TTL. */
+  append(key: Key, value: Value): Promise<number> {
+    return this.#one(Op.APPEND, key, () => valueArg(value, this.options.maxValueBytes)) as Promise<number>;
+  }
+
+  /** The value's length in bytes; 0 when missing. */
+  strlen(key: Key): Promise<number> {
+    return this.#one(Op.STRLEN, key, () => undefined) as Promise<number>;
+  }
+
+  /** Bytes `start`..`end` of the value, inclusive; negative offsets count from the end (Redis GETRANGE). */
+  getRange(key: Key, start: number, end: number): Promise<string | Buffer> {
+    return this.#one(Op.GETRANGE, key, () => {
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw einval('start and end must be integers');
+      return [start, end];
+    }) as Promise<string | Buffer>;
+  }
+
+  /** Overwrites from byte `offset` on (zero-padding a gap); resolves with the new length. Keeps the TTL. */
+  setRange(key: Key, offset: number, value: Value): Promise<number> {
+    return this.#one(Op.SETRANGE, key, () => {
+      if (!Number.isSafeInteger(offset) || offset < 0) throw einval(`offset must be a non-negative integer, got ${describe(offset)}`);
+      const v = valueArg(value, this.options.maxValueBytes);
+      if (offset + (typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength) > this.options.maxValueBytes) {
+        throw einval(`offset is out of range: the value would pass ${this.options.maxValueBytes} bytes`);
+      }
+      return [offset, v];
+    }) as Promise<number>;
+  }
+
+  /** The value, removing the key. */
+  getDel(key: Key): Promise<string | Buffer | null> {
+    return this.#one(Op.GETDEL, key, () => undefined) as Promise<string | Buffer | null>;
+  }
+
+  /** The value, and sets its TTL (`ex`/`px`/`exat`/`pxat`) or removes it (`persist`). */
+  getEx(
+    key: Key,
+    options: { ex?: number; px?: number; exat?: number; pxat?: number; persist?: boolean } = {},
+  ): Promise<string | Buffer | null> {
+    return this.#one(Op.GETEX, key, () => {
+      if (options === null || typeof options !== 'object') throw einval('options must be an object');
+      const given = (['ex', 'px', 'exat', 'pxat', 'persist'] as const).filter((k) => options[k] !== undefined && options[k] !== false);
+      if (given.length > 1) throw einval('options may set only one of ex, px, exat, pxat and persist');
+      if (options.persist === true) return -1;
+      if (options.ex !== undefined) return Date.now() + durationArg(options.ex, 'options.ex', 1000);
+      if (options.px !== undefined) return Date.now() + durationArg(options.px, 'options.px', 1);
+      if (options.exat !== undefined) return instantArg(options.exat, 'options.exat', 1000);
+      if (options.pxat !== undefined) return instantArg(options.pxat, 'options.pxat', 1);
+      return 0;
+    }) as Promise<string | Buffer | null>;
   }
 
   /** Sets a TTL in seconds (a positive integer). True if the key exists and the condition held. */
@@ -888,7 +950,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
 const MULTI_KEY_OPS = new Set<number>([Op.DEL, Op.EXISTS, Op.MGET, Op.MSET]);
 /** Keyed ops that change data: with replicas they go to every copy. */
-const KEYED_WRITES = new Set<number>([Op.SET, Op.SET_EX, Op.INCRBY, Op.EXPIRE, Op.PERSIST]);
+const KEYED_WRITES = new Set<number>([
+  Op.SET,
+  Op.SET_EX,
+  Op.INCRBY,
+  Op.EXPIRE,
+  Op.PERSIST,
+  Op.APPEND,
+  Op.SETRANGE,
+  Op.GETDEL,
+  Op.GETEX,
+  Op.INCRBYFLOAT,
+]);
 
 const KEYLESS_OPS = new Set<number>([Op.KEYS, Op.SCAN, Op.DBSIZE, Op.FLUSHALL, Op.STATS]);
 

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'NOT_FOUND' // no such shard
   | 'LIMIT' // a membership limit: maxShards reached, or removing the last shard
   | 'NOT_INTEGER' // INCR-family on a value that is not a 64-bit integer
+  | 'NOT_FLOAT' // INCRBYFLOAT on a value that is not a float
   | 'OVERFLOW' // INCR-family result out of the signed 64-bit range
   | 'WRONG_EPOCH' // internal: a batch routed under another ring epoch (re-routed, never surfaced)
   | 'INTERNAL'; // a bug in shardcache: an unexpected exception inside a shard
@@ -26,6 +27,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'NOT_FOUND',
   'LIMIT',
   'NOT_INTEGER',
+  'NOT_FLOAT',
   'OVERFLOW',
   'WRONG_EPOCH',
   'INTERNAL',

@@ -59,6 +59,20 @@ export const Op = {
   MIG_DROP_RANGE: 24,
   /** Refill destination: arg [range index in its plan, entries buffer, first chunk?]. The first chunk drops its keys of the range. */
   MIG_REPLACE: 25,
+  /** arg: value. Result: new length in bytes. */
+  APPEND: 26,
+  /** Result: length in bytes (0 when missing). */
+  STRLEN: 27,
+  /** arg: [start, end]. Result: the byte range. */
+  GETRANGE: 28,
+  /** arg: [offset, value]. Result: new length. */
+  SETRANGE: 29,
+  /** Result: the value or null; the key is gone. */
+  GETDEL: 30,
+  /** arg: absolute expiry ms, -1 to persist, 0 to keep. Result: the value or null. */
+  GETEX: 31,
+  /** arg: increment (a finite number). Result: the new value as decimal text. */
+  INCRBYFLOAT: 32,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

@@ -76,6 +76,27 @@ t.test('commands', async (t) => {
   t.equal(await c.get('p'), null);
   t.equal(await c.expireAt('n', Math.floor(Date.now() / 1000) + 100), true);
 
+  t.equal(await c.append('ap', 'ab'), 2);
+  t.equal(await c.append('ap', Buffer.from([0xff])), 3);
+  t.same(await c.get('ap'), Buffer.from([0x61, 0x62, 0xff]));
+  t.equal(await c.strlen('ap'), 3);
+  t.same(await c.getRange('ap', 0, 1), Buffer.from('ab'), 'a byte range of bytes is a Buffer');
+  await c.set('txt', 'hello');
+  t.equal(await c.getRange('txt', 1, 3), 'ell', 'of a string, a string');
+  t.equal(await c.setRange('sr', 2, 'xy'), 4);
+  t.equal((await c.getDel('sr')) !== null, true);
+  t.equal(await c.get('sr'), null);
+  await c.set('ge', 'v');
+  t.equal(await c.getEx('ge', { px: 60_000 }), 'v');
+  t.ok((await c.pttl('ge')) > 0);
+  t.equal(await c.getEx('ge', { persist: true }), 'v');
+  t.equal(await c.pttl('ge'), -1);
+  t.equal(await c.incrByFloat('fl', 1.5), '1.5');
+  await t.rejects(c.incrByFloat('fl', Number.NaN), { code: 'EINVAL', message: /increment must be a finite number/ });
+  await t.rejects(c.setRange('sr', -1, 'x'), { code: 'EINVAL', message: /offset must be a non-negative integer/ });
+  await t.rejects(c.getEx('ge', { ex: 1, persist: true }), { code: 'EINVAL', message: /only one of/ });
+  await t.rejects(c.getRange('ap', 1.5, 2), { code: 'EINVAL' });
+
   await c.flushall();
   t.equal(await c.dbsize(), 0);
 });

@@ -105,6 +105,18 @@ t.test('raw protocol: pipelining, inline, errors', async (t) => {
   await check(t, r, '+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n:2\r\n:2\r\n+none\r\n+string\r\n');
   r.send('SET g old\r\nGETSET g new\r\nSET g newer GET\r\nSETNX g x\r\nSETEX s 10 v\r\nPTTL s\r\n');
   await check(t, r, '+OK\r\n$3\r\nold\r\n$3\r\nnew\r\n:0\r\n+OK\r\n:10000\r\n');
+  r.send('APPEND ap Hello\r\nAPPEND ap " World"\r\nSTRLEN ap\r\nGETRANGE ap -5 -1\r\nSETRANGE ap 6 Redis\r\nGET ap\r\n');
+  await check(t, r, ':5\r\n:11\r\n:11\r\n$5\r\nWorld\r\n:11\r\n$11\r\nHello Redis\r\n');
+  r.send(
+    'SETRANGE ap -1 x\r\nGETDEL ap\r\nGETDEL ap\r\nSET gx v\r\nGETEX gx EX 100\r\nTTL gx\r\nGETEX gx PERSIST\r\nTTL gx\r\nGETEX gx EX 0\r\n',
+  );
+  await check(
+    t,
+    r,
+    "-ERR offset is out of range\r\n$11\r\nHello Redis\r\n$-1\r\n+OK\r\n$1\r\nv\r\n:100\r\n$1\r\nv\r\n:-1\r\n-ERR invalid expire time in 'getex' command\r\n",
+  );
+  r.send('INCRBYFLOAT fl 10.5\r\nINCRBYFLOAT fl 0.1\r\nINCRBYFLOAT fl abc\r\nSET nf x\r\nINCRBYFLOAT nf 1\r\n');
+  await check(t, r, '$4\r\n10.5\r\n$4\r\n10.6\r\n-ERR value is not a valid float\r\n+OK\r\n-ERR value is not a valid float\r\n');
   r.send('SELECT 0\r\nSELECT 1\r\nDBSIZE\r\n');
   await check(t, r, '+OK\r\n-ERR DB index is out of range\r\n');
   t.match(await r.until('\r\n'), /^:\d+\r\n$/, 'DBSIZE');

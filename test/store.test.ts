@@ -269,3 +269,65 @@ t.test('more keys than one Map holds do not throw', async (t) => {
   s.flushAll();
   t.equal(s.get('k3'), null);
 });
+
+t.test('APPEND, STRLEN, GETRANGE, SETRANGE, GETDEL, GETEX, INCRBYFLOAT', async (t) => {
+  const { s, clock } = store();
+  t.equal(s.append('a', 'Hello'), 5, 'APPEND creates');
+  t.equal(s.append('a', ' World'), 11);
+  t.equal(s.get('a'), 'Hello World', 'strings stay strings');
+  t.equal(s.append('a', new Uint8Array([0xff])), 12, 'bytes make bytes');
+  t.ok(s.get('a') instanceof Uint8Array);
+  t.equal(s.strlen('a'), 12);
+  t.equal(s.strlen('none'), 0);
+  t.equal(s.strlen(''), 0);
+  s.setPlain('é', 'é');
+  t.equal(s.strlen('é'), 2, 'STRLEN counts UTF-8 bytes');
+
+  s.setPlain('r', 'This is a string');
+  t.equal(s.getRange('r', 0, 3), 'This');
+  t.equal(s.getRange('r', -3, -1), 'ing');
+  t.equal(s.getRange('r', 0, -1), 'This is a string');
+  t.equal(s.getRange('r', 10, 100), 'string');
+  t.equal(s.getRange('r', 5, 3), '', 'start past end');
+  t.equal(s.getRange('missing', 0, 10), '');
+  t.same(s.getRange('a', -1, -1), new Uint8Array([0xff]), 'bytes in, bytes out');
+
+  t.equal(s.setRange('r', 10, 'STRING'), 16);
+  t.equal(s.get('r'), 'This is a STRING');
+  t.equal(s.setRange('pad', 3, 'x'), 4, 'a gap is zero-padded');
+  t.same(s.get('pad'), new Uint8Array([0, 0, 0, 120]));
+  t.equal(s.setRange('none', 0, ''), 0, 'nothing to write to a missing key creates nothing');
+  t.equal(s.exists(['none']), 0);
+  s.set('ttl', 'abc', 0, clock.now + 5000);
+  s.setRange('ttl', 1, 'X');
+  s.append('ttl', 'd');
+  t.equal(s.get('ttl'), 'aXcd');
+  t.equal(s.pttl('ttl'), 5000, 'SETRANGE and APPEND keep the TTL');
+
+  t.equal(s.getDel('ttl'), 'aXcd');
+  t.equal(s.get('ttl'), null);
+  t.equal(s.getDel('ttl'), null);
+
+  s.setPlain('g', 'v');
+  t.equal(s.getEx('g', clock.now + 1000), 'v');
+  t.equal(s.pttl('g'), 1000);
+  t.equal(s.getEx('g', 0), 'v', 'no option keeps the TTL');
+  t.equal(s.pttl('g'), 1000);
+  t.equal(s.getEx('g', -1), 'v');
+  t.equal(s.pttl('g'), -1, 'PERSIST');
+  t.equal(s.getEx('g', clock.now - 1), 'v', 'a past time returns the value, then it is gone');
+  t.equal(s.get('g'), null);
+  t.equal(s.getEx('g', 0), null);
+
+  t.equal(s.incrByFloat('f', 10.5), '10.5');
+  t.equal(s.incrByFloat('f', 0.1), '10.6');
+  t.equal(s.incrByFloat('f', -5), '5.6');
+  s.setPlain('big', '5.0e3');
+  t.equal(s.incrByFloat('big', 200), '5200', 'exponent input, plain output');
+  t.equal(s.incrByFloat('huge', 1e21), '1000000000000000000000', 'no exponent in the result');
+  s.setPlain('nan', 'abc');
+  t.throws(() => s.incrByFloat('nan', 1), { code: 'NOT_FLOAT', message: 'value is not a valid float' });
+  s.setPlain('max', '1.7e308');
+  t.throws(() => s.incrByFloat('max', 1.7e308), { message: 'increment would produce NaN or Infinity' });
+  t.equal(s.get('max'), '1.7e308', 'unchanged after the error');
+});

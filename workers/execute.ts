@@ -102,6 +102,24 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       return true;
     case Op.STATS:
       return store.stats();
+    case Op.APPEND:
+      return store.append(key, arg as Value);
+    case Op.STRLEN:
+      return store.strlen(key);
+    case Op.GETRANGE: {
+      const [start, end] = arg as [number, number];
+      return store.getRange(key, start, end);
+    }
+    case Op.SETRANGE: {
+      const [offset, value] = arg as [number, Value];
+      return store.setRange(key, offset, value);
+    }
+    case Op.GETDEL:
+      return store.getDel(key);
+    case Op.GETEX:
+      return store.getEx(key, arg as number);
+    case Op.INCRBYFLOAT:
+      return store.incrByFloat(key, arg as number);
     case Op.MIG_PLAN:
       return shard.migration.plan(arg as number[]);
     case Op.MIG_EXPORT: {

@@ -259,6 +259,100 @@ export class ShardStore {
     return typeof next === 'number' ? next : Number.isSafeInteger(Number(next)) ? Number(next) : text;
   }
 
+  /** APPEND: the new length in bytes. Strings stay strings; anything with bytes becomes bytes. Keeps the TTL. */
+  append(key: string, value: Value): number {
+    const slot = this.#find(key);
+    if (slot < 0) {
+      this.setPlain(key, value);
+      return byteLength(value);
+    }
+    const cur = this.#vals[slot]!;
+    const next = typeof cur === 'string' && typeof value === 'string' ? cur + value : concatBytes(cur, value);
+    this.#write(key, slot, next);
+    return byteLength(next);
+  }
+
+  /** STRLEN: the value's length in bytes, 0 when missing. */
+  strlen(key: string): number {
+    const slot = this.#find(key);
+    return slot < 0 ? 0 : byteLength(this.#vals[slot]!);
+  }
+
+  /** GETRANGE with Redis's inclusive, negative-from-the-end offsets over the value's bytes. */
+  getRange(key: string, start: number, end: number): Value {
+    const slot = this.#find(key);
+    if (slot < 0) return '';
+    const cur = this.#vals[slot]!;
+    const bytes = toBytes(cur);
+    const len = bytes.length;
+    let s = start < 0 ? len + start : start;
+    let e = end < 0 ? len + end : end;
+    if (s < 0) s = 0;
+    if (e < 0) e = 0;
+    if (e >= len) e = len - 1;
+    if (len === 0 || s > e) return typeof cur === 'string' ? '' : new Uint8Array(0);
+    const part = bytes.subarray(s, e + 1);
+    return typeof cur === 'string' ? part.toString('utf8') : new Uint8Array(part);
+  }
+
+  /** SETRANGE: overwrites from `offset` (zero-padding a gap), returns the new length. Keeps the TTL. */
+  setRange(key: string, offset: number, value: Value): number {
+    const slot = this.#find(key);
+    const add = toBytes(value);
+    if (slot < 0 && add.length === 0) return 0;
+    const cur = slot < 0 ? Buffer.alloc(0) : toBytes(this.#vals[slot]!);
+    if (add.length === 0) return cur.length;
+    const out = new Uint8Array(Math.max(cur.length, offset + add.length));
+    out.set(cur);
+    out.set(add, offset);
+    const asString = (slot < 0 || typeof this.#vals[slot] === 'string') && typeof value === 'string' && offset <= cur.length;
+    const next = asString ? Buffer.from(out).toString('utf8') : out;
+    if (slot < 0) this.setPlain(key, next);
+    else this.#write(key, slot, next);
+    return out.length;
+  }
+
+  /** GETDEL: the value, then the key is gone. */
+  getDel(key: string): Value | null {
+    const slot = this.#find(key);
+    if (slot < 0) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    const v = this.#vals[slot]!;
+    this.#remove(slot);
+    return v;
+  }
+
+  /** GETEX: the value, and the TTL set (`at` absolute ms), removed (`at` -1) or kept (`at` 0). */
+  getEx(key: string, at: number): Value | null {
+    const v = this.get(key);
+    if (v === null || at === 0) return v;
+    const slot = this.#find(key);
+    if (at === -1) this.#setExpiry(slot, 0);
+    else if (at <= this.#now()) this.#remove(slot);
+    else this.#setExpiry(slot, at);
+    return v;
+  }
+
+  /** INCRBYFLOAT with Redis's errors; the result is stored and returned as its decimal text. */
+  incrByFloat(key: string, by: number): string {
+    const slot = this.#find(key);
+    let cur = 0;
+    if (slot >= 0) {
+      const text = typeof this.#vals[slot] === 'string' ? (this.#vals[slot] as string) : toBytes(this.#vals[slot]!).toString('latin1');
+      cur = parseFloatStrict(text);
+    }
+    const next = cur + by;
+    if (!Number.isFinite(next)) throw new CacheError('EINVAL', 'increment would produce NaN or Infinity');
+    const text = formatFloat(next);
+    const at = slot >= 0 ? this.#expires[slot]! : 0;
+    const written = this.#write(key, slot, text);
+    this.#setExpiry(written, at);
+    return text;
+  }
+
   /** EXPIRE family: `at` absolute ms, `flags` ExpireFlag bits. True when the timeout was set. */
   expire(key: string, at: number, flags = 0): boolean {
     const slot = this.#find(key);
@@ -522,6 +616,40 @@ export class ShardStore {
 /** The estimated bytes of one entry. */
 export function entrySize(key: string, value: Value): number {
   return ENTRY_OVERHEAD + key.length + (typeof value === 'string' ? value.length : value.byteLength + BYTES_VALUE_OVERHEAD);
+}
+
+function toBytes(v: Value): Buffer {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function byteLength(v: Value): number {
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength;
+}
+
+function concatBytes(a: Value, b: Value): Uint8Array {
+  const x = toBytes(a);
+  const y = toBytes(b);
+  const out = new Uint8Array(x.length + y.length);
+  out.set(x);
+  out.set(y, x.length);
+  return out;
+}
+
+const FLOAT_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A stored value as a float, strictly (no spaces, no hex, finite), with Redis's error. */
+export function parseFloatStrict(text: string): number {
+  const n = FLOAT_RE.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(n)) throw new CacheError('NOT_FLOAT', 'value is not a valid float');
+  return n;
+}
+
+/** A float as Redis prints INCRBYFLOAT results: plain decimal, no exponent, no trailing zeros. */
+export function formatFloat(n: number): string {
+  const s = String(n);
+  if (!/e/i.test(s)) return s;
+  const fixed = Math.abs(n) >= 1 ? BigInt(Math.round(n)).toString() : n.toFixed(20);
+  return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
 }
 
 function oom(): CacheError {

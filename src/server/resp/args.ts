@@ -48,6 +48,8 @@ export function replyError(err: unknown): string {
         return NOT_INTEGER;
       case 'OVERFLOW':
         return 'ERR increment or decrement would overflow';
+      case 'NOT_FLOAT':
+        return 'ERR value is not a valid float';
       case 'OOM':
         return "OOM command not allowed when used memory > 'maxmemory'.";
       case 'CLOSED':

@@ -363,6 +363,47 @@ def('decrby', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => {
   return incr(ctx, a[1]!, typeof by === 'bigint' ? -by : -by);
 });
 
+def('append', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.append(a[1]!, wireValue(a[2]!)), integer));
+def('strlen', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.strlen(a[1]!), integer));
+const getrange: Handler = (ctx, s, a) => run(ctx.cluster.getRange(a[1]!, intArg(a[2]!), intArg(a[3]!)), bulkOf(s));
+def('getrange', 4, ['readonly'], KEY1, getrange);
+def('substr', 4, ['readonly'], KEY1, getrange);
+def('setrange', 4, ['write', 'denyoom'], KEY1, (ctx, _s, a) => {
+  const offset = intArg(a[2]!);
+  if (offset < 0) throw new RespError('ERR offset is out of range');
+  if (offset + a[3]!.length > ctx.cluster.options.maxValueBytes) {
+    throw new RespError('ERR string exceeds maximum allowed size (proto-max-bulk-len)');
+  }
+  return run(ctx.cluster.setRange(a[1]!, offset, wireValue(a[3]!)), integer);
+});
+def('getdel', 2, ['write', 'fast'], KEY1, (ctx, s, a) => run(ctx.cluster.getDel(a[1]!), bulkOf(s)));
+def('getex', -2, ['write', 'fast'], KEY1, (ctx, s, a) => {
+  const o: Record<string, number | boolean> = {};
+  let set = false;
+  for (let i = 2; i < a.length; i++) {
+    const w = word(a[i]!);
+    if (w === 'PERSIST' && !set) {
+      o.persist = true;
+      set = true;
+    } else if (['EX', 'PX', 'EXAT', 'PXAT'].includes(w) && !set && i + 1 < a.length) {
+      const n = intArg(a[++i]!);
+      const ms = w === 'EX' || w === 'EXAT' ? n * 1000 : n;
+      if (n <= 0 || !Number.isSafeInteger(ms) || (w.length === 2 && !Number.isSafeInteger(Date.now() + ms))) {
+        throw new RespError("ERR invalid expire time in 'getex' command");
+      }
+      o[w.toLowerCase()] = n;
+      set = true;
+    } else throw new RespError(SYNTAX);
+  }
+  return run(ctx.cluster.getEx(a[1]!, o), bulkOf(s));
+});
+def('incrbyfloat', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, s, a) => {
+  const text = a[2]!.toString('latin1');
+  const by = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(by)) throw new RespError('ERR value is not a valid float');
+  return run(ctx.cluster.incrByFloat(a[1]!, by), bulkOf(s));
+});
+
 // ---- keys ------------------------------------------------------------------------------------
 
 def('del', -2, ['write'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.del(...a.slice(1)), integer));
