@@ -108,6 +108,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Membership changes run one after another: each waits for the previous (DESIGN §3.7). */
   #membership: Promise<unknown> = Promise.resolve();
   #nextId = 1;
+  /** Keys locked by a command on several keys (RENAME, COPY, MSETNX): their ops wait here, in order. */
+  #locks = new Map<string, (() => void)[]>();
   /** True while held ops are released: they were accepted before any close, so they may run. */
   #releasing = false;
   /** Shards whose replacement is not yet refilled (replicas ≥ 2): reads skip them. */
@@ -225,6 +227,81 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Renames a key (any two keys, across shards), keeping its TTL. Rejects EINVAL 'no such key'
+   * when it does not exist. With `nx`, only if the new name is free: resolves false otherwise.
+   * Both keys are locked while it runs: later ops on either wait for it (isolation in README).
+   */
+  rename(key: Key, newKey: Key, options: { nx?: boolean } = {}): Promise<boolean> {
+    try {
+      const src = this.#ready(() => keyArg(key));
+      const dst = keyArg(newKey, 'newKey');
+      return this.#withLocks([src, dst], async () => {
+        const entry = (await this.#sendUnlocked(Op.ENTRY, src, undefined)) as [string | Uint8Array, number] | null;
+        if (entry === null) throw einval('no such key');
+        if (src === dst) return !options.nx;
+        if (options.nx && ((await this.#sendUnlocked(Op.PTTL, dst, undefined)) as number) !== -2) return false;
+        await this.#sendUnlocked(Op.SET_EX, dst, [entry[0], 0, entry[1]]);
+        await this.#sendUnlocked(Op.GETDEL, src, undefined);
+        return true;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Copies a key's value and TTL to another key (any shards). False if the source is missing, or the destination exists without `replace`. */
+  copy(key: Key, destination: Key, options: { replace?: boolean } = {}): Promise<boolean> {
+    try {
+      const src = this.#ready(() => keyArg(key));
+      const dst = keyArg(destination, 'destination');
+      return this.#withLocks([src, dst], async () => {
+        const entry = (await this.#sendUnlocked(Op.ENTRY, src, undefined)) as [string | Uint8Array, number] | null;
+        if (entry === null || src === dst) return false;
+        if (!options.replace && ((await this.#sendUnlocked(Op.PTTL, dst, undefined)) as number) !== -2) return false;
+        await this.#sendUnlocked(Op.SET_EX, dst, [entry[0], 0, entry[1]]);
+        return true;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Sets every key only if none exists (all or nothing; the keys are locked while it decides). */
+  msetNx(entries: Record<string, Value> | Iterable<readonly [Key, Value]>): Promise<boolean> {
+    try {
+      const pairs = this.#ready(() => entriesArg(entries, this.options.maxValueBytes));
+      const keys = pairs.map((p) => p[0]);
+      return this.#withLocks(keys, async () => {
+        if (((await this.#multi(Op.EXISTS, keys, undefined, false, true)) as number) > 0) return false;
+        await this.#multi(
+          Op.MSET,
+          keys,
+          pairs.map((p) => p[1]),
+          false,
+          true,
+        );
+        return true;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** A random key of the cluster, or null when it is empty. */
+  async randomKey(): Promise<string | Buffer | null> {
+    const ids = this.#ready(() => this.#shardIds());
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    }
+    for (const id of ids) {
+      const k = (await this.#handles.get(id)!.send(Op.RANDOMKEY, '', undefined)) as string | null;
+      if (k !== null) return externalKey(k);
+    }
+    return null;
   }
 
   /** Adds a float to the number at key (missing counts as 0); resolves with the new value as text. Keeps the TTL. */
@@ -751,15 +828,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * goes to every copy and succeeds if any copy applied it (the others are refilled after a
    * crash); a read that meets a crashed copy is retried once on the next copy.
    */
-  #send(op: number, key: string, arg: unknown, retried = false): Promise<unknown> {
+  #send(op: number, key: string, arg: unknown): Promise<unknown> {
+    if (this.#locks.size > 0 && this.#locks.has(key)) return this.#afterLock(key, () => this.#send(op, key, arg));
+    return this.#sendUnlocked(op, key, arg);
+  }
+
+  /** #send without the key-lock check: for the locked commands' own ops. */
+  #sendUnlocked(op: number, key: string, arg: unknown, retried = false): Promise<unknown> {
     try {
       const write = KEYED_WRITES.has(op);
       if (this.#replicas > 1 && write) return this.#sendAll(op, key, arg);
       const target = this.#route(key, write);
-      if (!(target instanceof ShardHandle)) return this.#hold(target, () => this.#send(op, key, arg));
+      if (!(target instanceof ShardHandle)) return this.#hold(target, () => this.#sendUnlocked(op, key, arg));
       const sent = target.send(op, key, arg);
       if (this.#replicas === 1 || retried) return sent;
-      return sent.catch((err: unknown) => (isCrash(err) ? this.#send(op, key, arg, true) : Promise.reject(err)));
+      return sent.catch((err: unknown) => (isCrash(err) ? this.#sendUnlocked(op, key, arg, true) : Promise.reject(err)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -787,6 +870,33 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       });
     } catch (err) {
       return Promise.reject(err);
+    }
+  }
+
+  /** Runs `run` once `key` is unlocked (in the order ops arrived). */
+  #afterLock<T>(key: string, run: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => this.#locks.get(key)!.push(() => run().then(resolve, reject)));
+  }
+
+  /**
+   * Runs `fn` with `keys` locked: ops on them issued meanwhile wait and then run in order. Ops
+   * issued before are already queued on their shards ahead of `fn`'s own (ports are FIFO), so
+   * `fn` sees them. Locks are taken all at once, after any holder of one of them is done.
+   */
+  async #withLocks<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    const wanted = [...new Set(keys)];
+    for (let busy = wanted.find((k) => this.#locks.has(k)); busy !== undefined; busy = wanted.find((k) => this.#locks.has(k))) {
+      await new Promise<void>((resolve) => this.#locks.get(busy!)!.push(resolve));
+    }
+    for (const k of wanted) this.#locks.set(k, []);
+    try {
+      return await fn();
+    } finally {
+      for (const k of wanted) {
+        const waiting = this.#locks.get(k)!;
+        this.#locks.delete(k);
+        for (const run of waiting) run();
+      }
     }
   }
 
@@ -870,7 +980,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * on another of its keys overtake it). With replicas, writes go to every copy and succeed when
    * a copy applied them; a read that met a crashed shard runs once more.
    */
-  async #multi(op: number, keys: string[], values?: (string | Uint8Array)[], retried = false): Promise<unknown> {
+  async #multi(op: number, keys: string[], values?: (string | Uint8Array)[], retried = false, unlocked = false): Promise<unknown> {
+    if (!unlocked && this.#locks.size > 0) {
+      const locked = keys.find((k) => this.#locks.has(k));
+      if (locked !== undefined) return this.#afterLock(locked, () => this.#multi(op, keys, values, retried));
+    }
     const write = op === Op.DEL || op === Op.MSET;
     const { primary, copies, held } = this.#groupByShard(keys, write);
     const share = (idx: number[]): unknown[] =>
@@ -883,6 +997,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           op,
           idx.map((i) => keys[i]!),
           values === undefined ? undefined : idx.map((i) => values[i]!),
+          false,
+          unlocked,
         ),
       ),
     );
@@ -891,7 +1007,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (failed !== undefined) {
       const crash = this.#replicas > 1 && isCrash(failed.reason);
       // Reads are idempotent and order-free: run again past the crashed shard.
-      if (crash && !write && !retried) return this.#multi(op, keys, values, true);
+      if (crash && !write && !retried) return this.#multi(op, keys, values, true, unlocked);
       // Writes reached the other copies too; if each key's write was applied somewhere, it stands.
       if (!crash || !(await copyResults).every((r) => r.status === 'fulfilled')) throw failed.reason;
     }

@@ -73,6 +73,10 @@ export const Op = {
   GETEX: 31,
   /** arg: increment (a finite number). Result: the new value as decimal text. */
   INCRBYFLOAT: 32,
+  /** Result: [value, absolute expiry ms or 0] or null (RENAME and COPY read their source with it). */
+  ENTRY: 33,
+  /** key unused. Result: a random live key of the shard, or null. */
+  RANDOMKEY: 34,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

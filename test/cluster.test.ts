@@ -101,6 +101,36 @@ t.test('commands', async (t) => {
   t.equal(await c.dbsize(), 0);
 });
 
+t.test('RENAME, COPY, MSETNX, RANDOMKEY across shards', async (t) => {
+  const c = await cluster(t);
+  // Two keys on different shards.
+  const a = 'rename-src';
+  let b = 'rename-dst-0';
+  for (let i = 1; c.ownerOf(b) === c.ownerOf(a); i++) b = `rename-dst-${i}`;
+  await c.set(a, 'v1', { px: 60_000 });
+  const expireAt = await c.pexpireTime(a);
+  // Issued together: ops after the RENAME see it done; ops before it are seen by it.
+  const [renamed, atB, setA, atA] = await Promise.all([c.rename(a, b), c.get(b), c.set(a, 'v2'), c.get(a)]);
+  t.same([renamed, atB, setA, atA], [true, 'v1', true, 'v2'], 'later ops wait for the rename');
+  t.equal(await c.pexpireTime(b), expireAt, 'the TTL moves with the value');
+  await t.rejects(c.rename('nope', b), { code: 'EINVAL', message: 'no such key' });
+  t.equal(await c.rename(a, b, { nx: true }), false, 'RENAMENX onto an existing key');
+  t.equal(await c.get(a), 'v2', 'and nothing moved');
+  t.equal(await c.rename(a, a), true, 'renaming a key onto itself');
+  t.equal(await c.copy(a, b), false, 'COPY onto an existing key needs replace');
+  t.equal(await c.copy(a, b, { replace: true }), true);
+  t.same(await c.mget([a, b]), ['v2', 'v2']);
+  t.equal(await c.pttl(b), -1, 'COPY copies the (absent) TTL too');
+  t.equal(await c.copy('nope', 'x'), false);
+  t.equal(await c.msetNx({ n1: '1', n2: '2' }), true);
+  t.equal(await c.msetNx({ n2: 'x', n3: '3' }), false, 'one key exists: nothing set');
+  t.same(await c.mget(['n1', 'n2', 'n3']), ['1', '2', null]);
+  const all = new Set(await c.keys());
+  for (let i = 0; i < 20; i++) t.ok(all.has((await c.randomKey()) as string), 'RANDOMKEY returns an existing key');
+  await c.flushall();
+  t.equal(await c.randomKey(), null, 'null when empty');
+});
+
 t.test('binary-safe keys and values; a key is its bytes', async (t) => {
   const c = await cluster(t);
   const bin = Buffer.from([0xff, 0x00, 0xfe, 0x0a]);

@@ -103,8 +103,8 @@ t.test('raw protocol: pipelining, inline, errors', async (t) => {
   await check(t, r, '+OK\r\n:100\r\n:1\r\n:-1\r\n:-2\r\n:0\r\n-ERR NX and XX, GT or LT options at the same time are not compatible\r\n');
   r.send('MSET a 1 b 2\r\nMGET a nope b\r\nEXISTS a b nope\r\nDEL a b nope\r\nTYPE a\r\nTYPE k1\r\n');
   await check(t, r, '+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n:2\r\n:2\r\n+none\r\n+string\r\n');
-  r.send('SET g old\r\nGETSET g new\r\nSET g newer GET\r\nSETNX g x\r\nSETEX s 10 v\r\nPTTL s\r\n');
-  await check(t, r, '+OK\r\n$3\r\nold\r\n$3\r\nnew\r\n:0\r\n+OK\r\n:10000\r\n');
+  r.send('SET g old\r\nGETSET g new\r\nSET g newer GET\r\nSETNX g x\r\nSETEX s 10 v\r\nTTL s\r\n');
+  await check(t, r, '+OK\r\n$3\r\nold\r\n$3\r\nnew\r\n:0\r\n+OK\r\n:10\r\n');
   r.send('APPEND ap Hello\r\nAPPEND ap " World"\r\nSTRLEN ap\r\nGETRANGE ap -5 -1\r\nSETRANGE ap 6 Redis\r\nGET ap\r\n');
   await check(t, r, ':5\r\n:11\r\n:11\r\n$5\r\nWorld\r\n:11\r\n$11\r\nHello Redis\r\n');
   r.send(
@@ -117,6 +117,10 @@ t.test('raw protocol: pipelining, inline, errors', async (t) => {
   );
   r.send('INCRBYFLOAT fl 10.5\r\nINCRBYFLOAT fl 0.1\r\nINCRBYFLOAT fl abc\r\nSET nf x\r\nINCRBYFLOAT nf 1\r\n');
   await check(t, r, '$4\r\n10.5\r\n$4\r\n10.6\r\n-ERR value is not a valid float\r\n+OK\r\n-ERR value is not a valid float\r\n');
+  r.send(
+    'SET rn 1\r\nRENAME rn rn2\r\nGET rn2\r\nRENAME rn x\r\nRENAMENX rn2 k1\r\nCOPY rn2 cp\r\nCOPY rn2 cp\r\nCOPY rn2 cp DB 1\r\nMSETNX m1 a m2 b\r\nMSETNX m2 c m3 d\r\n',
+  );
+  await check(t, r, '+OK\r\n+OK\r\n$1\r\n1\r\n-ERR no such key\r\n:0\r\n:1\r\n:0\r\n-ERR DB index is out of range\r\n:1\r\n:0\r\n');
   r.send('SELECT 0\r\nSELECT 1\r\nDBSIZE\r\n');
   await check(t, r, '+OK\r\n-ERR DB index is out of range\r\n');
   t.match(await r.until('\r\n'), /^:\d+\r\n$/, 'DBSIZE');

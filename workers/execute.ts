@@ -120,6 +120,10 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       return store.getEx(key, arg as number);
     case Op.INCRBYFLOAT:
       return store.incrByFloat(key, arg as number);
+    case Op.ENTRY:
+      return store.entry(key);
+    case Op.RANDOMKEY:
+      return store.randomKey();
     case Op.MIG_PLAN:
       return shard.migration.plan(arg as number[]);
     case Op.MIG_EXPORT: {

@@ -389,6 +389,26 @@ export class ShardStore {
     return out;
   }
 
+  /** A random live key, or null: probes random slots, then scans from one if the table is sparse. */
+  randomKey(): string | null {
+    if (this.#index.size === 0 || this.#top === 0) return null;
+    const now = this.#now();
+    const live = (slot: number): boolean => {
+      const at = this.#expires[slot]!;
+      return this.#keys[slot] !== undefined && (at === 0 || at > now);
+    };
+    for (let i = 0; i < 32; i++) {
+      const slot = (Math.random() * this.#top) | 0;
+      if (live(slot)) return this.#keys[slot]!;
+    }
+    const from = (Math.random() * this.#top) | 0;
+    for (let i = 0; i < this.#top; i++) {
+      const slot = (from + i) % this.#top;
+      if (live(slot)) return this.#keys[slot]!;
+    }
+    return null;
+  }
+
   /** Calls fn for every stored key (expired ones included) with its ring hash. */
   eachKey(fn: (key: string, hash: number) => void): void {
     for (let slot = 0; slot < this.#top; slot++) {

@@ -431,6 +431,29 @@ def('scan', -2, ['readonly'], NONE, (ctx, s, a) => {
   return run(ctx.cluster.scan(cursor, opts), ([next, keys]) => array([bulk(next), array(keys.map(bulkOf(s)))]));
 });
 
+def('rename', 3, ['write'], [1, 2, 1], (ctx, _s, a) => run(ctx.cluster.rename(a[1]!, a[2]!), () => OK));
+def('renamenx', 3, ['write', 'fast'], [1, 2, 1], (ctx, _s, a) =>
+  run(ctx.cluster.rename(a[1]!, a[2]!, { nx: true }), (ok) => integer(ok ? 1 : 0)),
+);
+def('copy', -3, ['write', 'denyoom'], [1, 2, 1], (ctx, _s, a) => {
+  let replace = false;
+  for (let i = 3; i < a.length; i++) {
+    const w = word(a[i]!);
+    if (w === 'REPLACE') replace = true;
+    else if (w === 'DB' && i + 1 < a.length) {
+      if (intArg(a[++i]!) !== 0) throw new RespError('ERR DB index is out of range');
+    } else throw new RespError(SYNTAX);
+  }
+  return run(ctx.cluster.copy(a[1]!, a[2]!, { replace }), (ok) => integer(ok ? 1 : 0));
+});
+def('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
+  if (a.length % 2 === 0) throw new RespError("ERR wrong number of arguments for 'msetnx' command");
+  const pairs: [Buffer, string | Buffer][] = [];
+  for (let i = 1; i < a.length; i += 2) pairs.push([a[i]!, wireValue(a[i + 1]!)]);
+  return run(ctx.cluster.msetNx(pairs), (ok) => integer(ok ? 1 : 0));
+});
+def('randomkey', 1, ['readonly'], NONE, (ctx, s) => run(ctx.cluster.randomKey(), bulkOf(s)));
+
 const EXPIRE_MODES = ['NX', 'XX', 'GT', 'LT'] as const;
 type ExpireModeWord = (typeof EXPIRE_MODES)[number];
 
