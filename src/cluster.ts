@@ -367,20 +367,20 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /** Sets a TTL in seconds (a positive integer). True if the key exists and the condition held. */
-  expire(key: Key, seconds: number, mode?: ExpireMode): Promise<boolean> {
+  expire(key: Key, seconds: number, mode?: ExpireMode | ExpireMode[]): Promise<boolean> {
     return this.#expire(key, () => Date.now() + durationArg(seconds, 'seconds', 1000), mode);
   }
 
-  pexpire(key: Key, milliseconds: number, mode?: ExpireMode): Promise<boolean> {
+  pexpire(key: Key, milliseconds: number, mode?: ExpireMode | ExpireMode[]): Promise<boolean> {
     return this.#expire(key, () => Date.now() + durationArg(milliseconds, 'milliseconds', 1), mode);
   }
 
   /** Expires the key at a Unix time in seconds; a time in the past removes it. */
-  expireAt(key: Key, unixSeconds: number, mode?: ExpireMode): Promise<boolean> {
+  expireAt(key: Key, unixSeconds: number, mode?: ExpireMode | ExpireMode[]): Promise<boolean> {
     return this.#expire(key, () => instantArg(unixSeconds, 'unixSeconds', 1000), mode);
   }
 
-  pexpireAt(key: Key, unixMs: number, mode?: ExpireMode): Promise<boolean> {
+  pexpireAt(key: Key, unixMs: number, mode?: ExpireMode | ExpireMode[]): Promise<boolean> {
     return this.#expire(key, () => instantArg(unixMs, 'unixMs', 1), mode);
   }
 
@@ -930,10 +930,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  #expire(key: Key, at: () => number, mode: ExpireMode | undefined): Promise<boolean> {
+  /** `mode`: one condition, or several (Redis allows XX with GT or LT; NX alone; not GT with LT). */
+  #expire(key: Key, at: () => number, mode: ExpireMode | ExpireMode[] | undefined): Promise<boolean> {
     return this.#one(Op.EXPIRE, key, () => {
-      if (mode !== undefined && !(mode in EXPIRE_FLAGS)) throw einval(`mode must be one of NX, XX, GT, LT, got ${String(mode)}`);
-      return [at(), mode === undefined ? 0 : EXPIRE_FLAGS[mode]];
+      const modes = mode === undefined ? [] : Array.isArray(mode) ? mode : [mode];
+      let flags = 0;
+      for (const m of modes) {
+        if (!(m in EXPIRE_FLAGS)) throw einval(`mode must be one of NX, XX, GT, LT, got ${String(m)}`);
+        flags |= EXPIRE_FLAGS[m];
+      }
+      if (flags & ExpireFlag.NX && flags !== ExpireFlag.NX) throw einval('mode NX cannot be combined with XX, GT or LT');
+      if (flags & ExpireFlag.GT && flags & ExpireFlag.LT) throw einval('modes GT and LT cannot be combined');
+      return [at(), flags];
     }) as Promise<boolean>;
   }
 

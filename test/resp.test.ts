@@ -101,6 +101,9 @@ t.test('raw protocol: pipelining, inline, errors', async (t) => {
   );
   r.send('SET t v EX 100\r\nTTL t\r\nPERSIST t\r\nTTL t\r\nTTL nope\r\nEXPIRE t 50 XX\r\nEXPIRE t 50 NX XX\r\n');
   await check(t, r, '+OK\r\n:100\r\n:1\r\n:-1\r\n:-2\r\n:0\r\n-ERR NX and XX, GT or LT options at the same time are not compatible\r\n');
+  // XX with LT: only a key that has a TTL, and only to shorten it (a persistent key is untouched).
+  r.send('EXPIRE t 50 XX LT\r\nTTL t\r\nEXPIRE t 50 LT\r\nEXPIRE t 80 XX LT\r\nEXPIRE t 20 XX LT\r\nTTL t\r\nEXPIRE t 9 GT LT\r\n');
+  await check(t, r, ':0\r\n:-1\r\n:1\r\n:0\r\n:1\r\n:20\r\n-ERR GT and LT options at the same time are not compatible\r\n');
   r.send('MSET a 1 b 2\r\nMGET a nope b\r\nEXISTS a b nope\r\nDEL a b nope\r\nTYPE a\r\nTYPE k1\r\n');
   await check(t, r, '+OK\r\n*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n:2\r\n:2\r\n+none\r\n+string\r\n');
   r.send('SET g old\r\nGETSET g new\r\nSET g newer GET\r\nSETNX g x\r\nSETEX s 10 v\r\nTTL s\r\n');

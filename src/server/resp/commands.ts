@@ -459,19 +459,15 @@ type ExpireModeWord = (typeof EXPIRE_MODES)[number];
 
 function expire(ctx: ServerContext, a: Buffer[], command: string, toAbsoluteMs: (n: number) => number): Reply {
   const n = intArg(a[2]!);
-  let mode: ExpireModeWord | undefined;
+  const modes = new Set<ExpireModeWord>();
   for (const b of a.slice(3)) {
     const w = word(b) as ExpireModeWord;
     if (!EXPIRE_MODES.includes(w)) throw new RespError(`ERR Unsupported option ${b.toString()}`);
-    if (mode !== undefined && mode !== w) {
-      throw new RespError(
-        (mode === 'NX') !== (w === 'NX')
-          ? 'ERR NX and XX, GT or LT options at the same time are not compatible'
-          : 'ERR GT and LT options at the same time are not compatible',
-      );
-    }
-    mode = w;
+    modes.add(w);
   }
+  if (modes.has('NX') && modes.size > 1) throw new RespError('ERR NX and XX, GT or LT options at the same time are not compatible');
+  if (modes.has('GT') && modes.has('LT')) throw new RespError('ERR GT and LT options at the same time are not compatible');
+  const mode = [...modes];
   const at = toAbsoluteMs(n);
   if (!Number.isSafeInteger(at)) throw new RespError(`ERR invalid expire time in '${command}' command`);
   // A time not in the future deletes the key (after the condition is checked), as in Redis.
