@@ -1,7 +1,7 @@
 // `shardcache start` as a user runs it: the ready line, the REST API, clean shutdown on signals,
 // a one-line error and exit 1 for a port in use, exit 2 for usage errors.
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import t from 'tap';
 import { run, waitFor } from './helpers/cli.js';
 
@@ -37,6 +37,32 @@ t.test('start --replicas 2: a cluster whose keys survive a shard leaving', async
   t.equal(await r.exit, 0);
 });
 
+t.test('start --maxclients and --proto-max-bulk-len reach the RESP port', async (t) => {
+  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '1', '--maxclients', '1', '--proto-max-bulk-len', '1kb']);
+  const m = await waitFor(r, /RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
+  const port = Number(m[1]);
+  const talk = (payload: string): Promise<string> =>
+    new Promise((resolve) => {
+      let got = '';
+      const sock = connect(port, '127.0.0.1', () => sock.write(payload));
+      sock.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      sock.on('close', () => resolve(got));
+      sock.on('error', () => undefined);
+    });
+  const first = connect(port, '127.0.0.1');
+  await once(first, 'connect');
+  // The first client holds the only slot; the next one is turned away with Redis's error.
+  t.equal(await talk('PING\r\n'), '-ERR max number of clients reached\r\n');
+  first.write(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2048\r\n${'x'.repeat(2048)}\r\n`);
+  const [reply] = (await once(first, 'data')) as [Buffer];
+  t.equal(reply.toString(), '-ERR Protocol error: invalid bulk length\r\n', 'a bulk over 1kb');
+  await once(first, 'close');
+  r.child.kill('SIGTERM');
+  t.equal(await r.exit, 0);
+});
+
 t.test('a port in use: one line on stderr, exit 1', async (t) => {
   const blocker = createServer();
   blocker.listen(0, '127.0.0.1');
@@ -57,6 +83,7 @@ t.test('usage errors exit 2; --help exits 0', async (t) => {
     ['start', '--bogus'],
     ['start', '--maxmemory', 'lots'],
     ['start', '--maxmemory-policy', 'lfu'],
+    ['start', '--proto-max-bulk-len', 'huge'],
   ]) {
     const r = run(args);
     t.equal(await r.exit, 2, args.join(' '));

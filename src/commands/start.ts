@@ -28,6 +28,8 @@ export default class Start extends Command {
     'http-port': Flags.integer({ description: 'REST API port (0 = any free port)', default: 8080, min: 0, max: 65535 }),
     port: Flags.integer({ description: 'Redis-protocol (RESP) port (0 = any free port)', default: 6379, min: 0, max: 65535 }),
     requirepass: Flags.string({ description: 'password RESP clients must AUTH with (default: none)' }),
+    maxclients: Flags.integer({ description: 'most RESP clients connected at once', default: 10_000, min: 1, max: 1_000_000 }),
+    'proto-max-bulk-len': Flags.string({ description: 'largest RESP bulk string (a key or value), e.g. 512mb', default: '512mb' }),
     host: Flags.string({ description: 'address to bind', default: '127.0.0.1' }),
     maxmemory: Flags.string({ description: 'memory limit of the whole cluster, e.g. 256mb, 2gb (0 = unlimited)', default: '0' }),
     'maxmemory-policy': Flags.string({
@@ -53,6 +55,10 @@ export default class Start extends Command {
     const { flags } = await this.parse(Start);
     const maxMemoryBytes = parseBytes(flags.maxmemory);
     if (maxMemoryBytes === null) this.error(`--maxmemory must be a size like 256mb or 1gb, got "${flags.maxmemory}"`, { exit: 2 });
+    const maxBulk = parseBytes(flags['proto-max-bulk-len']);
+    if (maxBulk === null || maxBulk < 1 || maxBulk > 2 ** 31 - 1) {
+      this.error(`--proto-max-bulk-len must be a size from 1 byte to 2gb, like 512mb, got "${flags['proto-max-bulk-len']}"`, { exit: 2 });
+    }
 
     let cluster: Cluster;
     try {
@@ -63,12 +69,17 @@ export default class Start extends Command {
         evictionPolicy: flags['maxmemory-policy'] as (typeof EVICTION_POLICIES)[number],
         replicas: flags.replicas,
         maxShards: flags['max-shards'],
+        maxValueBytes: maxBulk,
       });
     } catch (err) {
       this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
     }
     const server = createRestServer(cluster);
-    const resp = createRespServer(cluster, { password: flags.requirepass ?? null });
+    const resp = createRespServer(cluster, {
+      password: flags.requirepass ?? null,
+      maxClients: flags.maxclients,
+      limits: { maxBulkBytes: maxBulk },
+    });
     const bind = async (s: typeof server | typeof resp, port: number): Promise<AddressInfo> => {
       try {
         return await listen(s, port, flags.host);
