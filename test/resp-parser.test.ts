@@ -96,6 +96,12 @@ t.test('a huge declared bulk allocates nothing before its bytes arrive', async (
   t.ok(r[1]!.equals(value), 'the value, intact');
 });
 
+t.test('any number of empty lines is no request, and no recursion', async (t) => {
+  const p = new RespParser();
+  p.feed(Buffer.concat([Buffer.alloc(200_000, 10), Buffer.from(' \r\n'.repeat(50_000)), Buffer.from('PING\r\n')]));
+  t.same(parseAll(p), [['PING']]);
+});
+
 t.test('inline quoting', async (t) => {
   const split = (s: string) => splitArgs(Buffer.from(s, 'latin1'))?.map((b) => b.toString('latin1'));
   t.same(split('a "b c" \'d e\''), ['a', 'b c', 'd e']);

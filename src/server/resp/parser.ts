@@ -28,6 +28,7 @@ export class ProtocolError {
 }
 
 const CR = 13;
+const EMPTY_LINE = Symbol('empty line');
 const LF = 10;
 
 /** Parses requests from a byte stream fed in arbitrary pieces. */
@@ -81,7 +82,12 @@ export class RespParser {
       if (this.#want < 0) {
         if (this.#pos >= this.#buf.length) this.#merge();
         if (this.#pos >= this.#buf.length) return null;
-        if (this.#buf[this.#pos] !== 0x2a /* '*' */) return this.#inline();
+        if (this.#buf[this.#pos] !== 0x2a /* '*' */) {
+          const inline = this.#inline();
+          // An empty line is no request: go on with the next (a loop, not recursion, so any number of them is fine).
+          if (inline !== EMPTY_LINE) return inline;
+          continue;
+        }
         const line = this.#line(this.limits.maxInline, 'too big mbulk count string');
         if (line === null || line instanceof ProtocolError) return line;
         const n = parseLength(line, 1);
@@ -136,12 +142,12 @@ export class RespParser {
   }
 
   /** An inline command: words split on spaces, with Redis's quoting rules. */
-  #inline(): Buffer[] | null | ProtocolError {
+  #inline(): Buffer[] | null | ProtocolError | typeof EMPTY_LINE {
     const line = this.#line(this.limits.maxInline, 'too big inline request');
     if (line === null || line instanceof ProtocolError) return line;
     const args = splitArgs(line);
     if (args === null) return new ProtocolError('unbalanced quotes in request');
-    return args.length === 0 ? this.next() : args;
+    return args.length === 0 ? EMPTY_LINE : args;
   }
 }
 
