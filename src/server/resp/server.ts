@@ -118,19 +118,25 @@ function serveConnection(ctx: ServerContext, session: Session, socket: Socket, p
       socket.destroy();
       return;
     }
-    for (;;) {
-      const req = parser.next();
-      if (req === null) break;
-      if (req instanceof ProtocolError) {
-        push(error(`ERR ${req.message}`));
-        closeAfterFlush = true;
-        break;
+    try {
+      for (;;) {
+        const req = parser.next();
+        if (req === null) break;
+        if (req instanceof ProtocolError) {
+          push(error(`ERR ${req.message}`));
+          closeAfterFlush = true;
+          break;
+        }
+        push(execute(ctx, session, req));
+        if (session.closing) {
+          closeAfterFlush = true;
+          break;
+        }
       }
-      push(execute(ctx, session, req));
-      if (session.closing) {
-        closeAfterFlush = true;
-        break;
-      }
+    } catch (err) {
+      // A bug must cost this connection, never the process or the other clients.
+      push(error(`ERR internal error: ${err instanceof Error ? err.message : String(err)}`));
+      closeAfterFlush = true;
     }
     flush();
   });
