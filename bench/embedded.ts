@@ -8,11 +8,11 @@
 //                             [--workloads get,get-set] [--shards N] [--batch-ops N] [--batches-in-flight N]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { createCluster, type Cluster } from '../src/index.js';
+import { freePort, waitForPort } from './ports.js';
 
 interface Target {
   name: string;
@@ -117,33 +117,6 @@ async function clusterTarget(): Promise<Target> {
     },
     close: () => c.close(),
   };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** Resolves once something accepts TCP connections on the port (5 s at most). */
-async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = connect(port, '127.0.0.1');
-      sock.once('connect', () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on port ${port} within 5 s`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function redisTarget(): Promise<Target | null> {
