@@ -235,33 +235,39 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * Both keys are locked while it runs: later ops on either wait for it (isolation in README).
    */
   rename(key: Key, newKey: Key, options: { nx?: boolean } = {}): Promise<boolean> {
-    try {
-      const src = this.#ready(() => keyArg(key));
-      const dst = keyArg(newKey, 'newKey');
-      return this.#withLocks([src, dst], async () => {
-        const entry = (await this.#sendUnlocked(Op.ENTRY, src, undefined)) as [string | Uint8Array, number] | null;
-        if (entry === null) throw einval('no such key');
-        if (src === dst) return !options.nx;
-        if (options.nx && ((await this.#sendUnlocked(Op.PTTL, dst, undefined)) as number) !== -2) return false;
-        await this.#sendUnlocked(Op.SET_EX, dst, [entry[0], 0, entry[1]]);
-        await this.#sendUnlocked(Op.GETDEL, src, undefined);
-        return true;
-      });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#copyEntry(key, newKey, 'newKey', { missing: 'error', sameKey: !options.nx, onlyIfFree: options.nx === true, move: true });
   }
 
   /** Copies a key's value and TTL to another key (any shards). False if the source is missing, or the destination exists without `replace`. */
   copy(key: Key, destination: Key, options: { replace?: boolean } = {}): Promise<boolean> {
+    return this.#copyEntry(key, destination, 'destination', { missing: false, sameKey: false, onlyIfFree: !options.replace, move: false });
+  }
+
+  /**
+   * RENAME and COPY: with both keys locked, read the source's value and absolute expiry, write
+   * them to the destination, and (`move`) delete the source. `missing`: what a missing source
+   * gives ('error': EINVAL 'no such key'); `sameKey`: the result when both name one key;
+   * `onlyIfFree`: false if the destination exists.
+   */
+  #copyEntry(
+    key: Key,
+    dest: Key,
+    destName: string,
+    how: { missing: 'error' | false; sameKey: boolean; onlyIfFree: boolean; move: boolean },
+  ): Promise<boolean> {
     try {
       const src = this.#ready(() => keyArg(key));
-      const dst = keyArg(destination, 'destination');
+      const dst = keyArg(dest, destName);
       return this.#withLocks([src, dst], async () => {
         const entry = (await this.#sendUnlocked(Op.ENTRY, src, undefined)) as [string | Uint8Array, number] | null;
-        if (entry === null || src === dst) return false;
-        if (!options.replace && ((await this.#sendUnlocked(Op.PTTL, dst, undefined)) as number) !== -2) return false;
+        if (entry === null) {
+          if (how.missing === 'error') throw einval('no such key');
+          return false;
+        }
+        if (src === dst) return how.sameKey;
+        if (how.onlyIfFree && ((await this.#sendUnlocked(Op.PTTL, dst, undefined)) as number) !== -2) return false;
         await this.#sendUnlocked(Op.SET_EX, dst, [entry[0], 0, entry[1]]);
+        if (how.move) await this.#sendUnlocked(Op.GETDEL, src, undefined);
         return true;
       });
     } catch (err) {

@@ -3,13 +3,16 @@
 //
 // Invariant (DESIGN §3): at every instant exactly one place takes the ops of a key. A range is
 //   'old'    → ops go to its old owner, which still holds every key of the range;
-//   'moving' → ops are held here, in arrival order, while the range is exported and imported;
+//   'moving' → writes are held here, in arrival order, while the range is exported and
+//              imported; reads still go to O until a write waits, then wait behind it;
 //   'new'    → ops go to the new owner, which has confirmed every key of the range.
 // Trace of the hand-over for one range, with ports FIFO:
 //   1. ops routed 'old' sit in O's queue; EXPORT is queued behind them, so it sees all of them;
-//   2. from the flip to 'moving' no op reaches O or N for the range (held);
-//   3. IMPORT lands on N; when N confirms, the range flips to 'new' and the held ops are sent to
-//      N in arrival order, before any op issued later (JS runs the release synchronously);
+//   2. from the flip to 'moving' no write reaches O or N for the range (held); a read on O sees
+//      exactly what EXPORT saw, since O drops nothing before (4);
+//   3. the chunks land on N (REPLACE: the first drops what N held there); when N confirms the
+//      last, the range flips to 'new' and the held ops are sent to N in arrival order, before
+//      any op issued later (JS runs the release synchronously);
 //   4. only then O drops its copy (DROP), so a crash of N before (3) loses nothing: the range is
 //      exported again to N's replacement.
 import { isCrash } from './errors.js';

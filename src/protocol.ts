@@ -45,10 +45,8 @@ export const Op = {
   PEXPIRETIME: 17,
   /** Migration, source side. arg: moving hash ranges [lo, hi, ...]. Result: keys per range. */
   MIG_PLAN: 18,
-  /** arg: [range index, offset, limit]. Result: an entries buffer (workers/entries.ts) with the next offset. */
+  /** arg: [range index, offset, most entries, most value bytes]. Result: an entries buffer (workers/entries.ts) with the next offset. */
   MIG_EXPORT: 19,
-  /** Destination side. arg: an entries buffer (transferred). Result: entries applied. */
-  MIG_IMPORT: 20,
   /** Source side, after the destination confirmed. arg: [range index, limit]. Result: keys left to drop. */
   MIG_DROP: 21,
   /** Source side: closes the plan. Result: true. */

@@ -130,8 +130,6 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
       const [idx, offset, limit, maxBytes] = arg as [number, number, number, number];
       return shard.migration.export(idx, offset, limit, maxBytes);
     }
-    case Op.MIG_IMPORT:
-      return importEntries(store, arg as ArrayBuffer);
     case Op.MIG_DROP: {
       const [idx, limit] = arg as [number, number];
       return shard.migration.drop(idx, limit);
