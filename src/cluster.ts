@@ -23,7 +23,7 @@ import { Migration, movingRanges, refillRanges, type MigrationKind, type Migrati
 import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
-import { ShardHandle, type ShardState } from './shard-handle.js';
+import { FlushGate, fail, forward, type Receiver, type Rejecter, ShardHandle, type ShardState, type Sink } from './shard-handle.js';
 
 export type ClusterState = 'starting' | 'ready' | 'closing' | 'closed';
 
@@ -95,11 +95,20 @@ const EXPIRE_FLAGS: Record<ExpireMode, number> = {
 /** Most shards a SCAN cursor can address (the cursor packs slot × MAX_SCAN_SHARDS + shard position). */
 const MAX_SCAN_SHARDS = 1024;
 
+/**
+ * The network front ends' way in, not part of the public API: a keyed op (internal key, checked
+ * arguments) whose outcome goes to a Sink. Set by Cluster's static block.
+ */
+export let sendTo: (cluster: Cluster, op: number, key: string, arg: unknown, sink: Sink) => void;
+/** Holds the cluster's posts to shards until the end of this event-loop turn (FlushGate). */
+export let corkTurn: (cluster: Cluster) => void;
+
 /** The cluster: a consistent-hash ring of worker-thread shards behind one async API. */
 export class Cluster extends EventEmitter<ClusterEvents> {
   readonly options: Readonly<ResolvedOptions>;
   #ring: HashRing;
   #handles = new Map<number, ShardHandle>();
+  readonly #gate = new FlushGate();
   #bus: MembershipBus;
   #state: ClusterState = 'starting';
   #closing: Promise<void> | null = null;
@@ -617,6 +626,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         onReady: (h, restart) => this.#onShardReady(h, restart),
         onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
       },
+      this.#gate,
     );
   }
 
@@ -839,6 +849,32 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.#sendUnlocked(op, key, arg);
   }
 
+  /**
+   * #send for a Sink: no promise on the common path (one copy, key not locked, range not moving);
+   * everything else takes #send's path. Never throws.
+   */
+  #sendTo(op: number, key: string, arg: unknown, sink: Sink): void {
+    if (this.#replicas === 1 && (this.#locks.size === 0 || !this.#locks.has(key))) {
+      let target: ShardHandle | MovingRange;
+      try {
+        target = this.#route(key, KEYED_WRITES.has(op));
+      } catch (err) {
+        sink.fail(err);
+        return;
+      }
+      if (target instanceof ShardHandle) {
+        target.sendTo(op, key, arg, sink);
+        return;
+      }
+    }
+    forward(this.#send(op, key, arg), sink, null);
+  }
+
+  static {
+    sendTo = (cluster, op, key, arg, sink) => cluster.#sendTo(op, key, arg, sink);
+    corkTurn = (cluster) => cluster.#gate.corkTurn();
+  }
+
   /** #send without the key-lock check: for the locked commands' own ops. */
   #sendUnlocked(op: number, key: string, arg: unknown, retried = false): Promise<unknown> {
     try {
@@ -1056,7 +1092,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * Routes the ops of a refused batch again under the current epoch: keyed ops by their key,
    * multi-key ops split again, whole-shard ops (KEYS, SCAN, DBSIZE, STATS...) back to the same shard.
    */
-  #reroute(from: ShardHandle, ops: unknown[], resolves: ((v: unknown) => void)[], rejects: ((e: unknown) => void)[]): void {
+  #reroute(from: ShardHandle, ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void {
     for (let i = 0; i < resolves.length; i++) {
       const op = ops[i * 3] as number;
       const key = ops[i * 3 + 1] as string;
@@ -1066,13 +1102,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           const list = arg as (string | Uint8Array)[];
           const keys = op === Op.MSET ? list.filter((_, j) => j % 2 === 0) : list;
           const values = op === Op.MSET ? list.filter((_, j) => j % 2 === 1) : undefined;
-          this.#multi(op, keys as string[], values).then(resolves[i], rejects[i]);
+          forward(this.#multi(op, keys as string[], values), resolves[i]!, rejects[i] as Rejecter);
         } else if (KEYLESS_OPS.has(op) || (op & ~REPLICA_COPY) >= Op.MIG_PLAN) {
           // Whole-shard ops, and migration ops (their plan indices belong to this shard).
-          from.requeue([op, key, arg], [resolves[i]!], [rejects[i]!]);
-        } else this.#send(op, key, arg).then(resolves[i], rejects[i]);
+          from.requeue([op, key, arg], [resolves[i]!], [rejects[i] as Rejecter]);
+        } else forward(this.#send(op, key, arg), resolves[i]!, rejects[i] as Rejecter);
       } catch (err) {
-        rejects[i]!(err);
+        fail(resolves[i]!, rejects[i] as Rejecter, err);
       }
     }
   }

@@ -14,12 +14,76 @@ export type ShardState = 'starting' | 'ready' | 'restarting' | 'down' | 'closed'
 type Resolve = (value: unknown) => void;
 type Reject = (reason: unknown) => void;
 
+/**
+ * Where an op's outcome goes without a promise: the RESP server's reply slots, one object per
+ * request instead of a promise, its two functions and the `then` callbacks per request.
+ */
+export interface Sink {
+  done(value: unknown): void;
+  fail(error: unknown): void;
+}
+
+/** An op's receivers: a promise's resolve and reject, or a Sink and null. */
+export type Receiver = Resolve | Sink;
+export type Rejecter = Reject | null;
+
+/** Settles an op's receivers with a value. */
+export function settle(res: Receiver, value: unknown): void {
+  if (typeof res === 'function') res(value);
+  else res.done(value);
+}
+
+/** Settles an op's receivers with an error. */
+export function fail(res: Receiver, rej: Rejecter, error: unknown): void {
+  if (rej !== null) rej(error);
+  else (res as Sink).fail(error);
+}
+
+/** Settles an op's receivers when `p` does. */
+export function forward(p: Promise<unknown>, res: Receiver, rej: Rejecter): void {
+  if (rej !== null && typeof res === 'function') p.then(res, rej);
+  else
+    p.then(
+      (v) => settle(res, v),
+      (e: unknown) => fail(res, rej, e),
+    );
+}
+
+/**
+ * Shared by a cluster's shards: while corked, posts wait for uncork() instead of the next
+ * microtask, so a network front end sends everything one event-loop turn read (many clients'
+ * pipelines) in a few large batches rather than one small batch per client.
+ */
+export class FlushGate {
+  #corked = false;
+  #waiting: (() => void)[] = [];
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const flush of waiting) flush();
+  };
+
+  /** Holds posts until the end of this event-loop turn (the check phase). */
+  corkTurn(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    setImmediate(this.#uncork);
+  }
+
+  /** Runs `flush` now-ish: in a microtask, or at uncork. */
+  schedule(flush: () => void): void {
+    if (this.#corked) this.#waiting.push(flush);
+    else queueMicrotask(flush);
+  }
+}
+
 interface Batch {
   id: number;
   epoch: number;
   ops: unknown[];
-  resolves: Resolve[];
-  rejects: Reject[];
+  resolves: Receiver[];
+  rejects: Rejecter[];
 }
 
 export interface ShardHandleOptions {
@@ -39,7 +103,7 @@ export interface ShardHandleEvents {
   /** A (re)started worker is ready. */
   onReady(handle: ShardHandle, restart: boolean): void;
   /** A batch was routed under an epoch the shard no longer has: its ops must be routed again. */
-  onWrongEpoch(handle: ShardHandle, ops: unknown[], resolves: Resolve[], rejects: Reject[]): void;
+  onWrongEpoch(handle: ShardHandle, ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void;
 }
 
 const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
@@ -61,14 +125,15 @@ export class ShardHandle {
   #init: ShardInit;
   #opts: ShardHandleOptions;
   #events: ShardHandleEvents;
+  #gate: FlushGate;
   #worker: Worker | null = null;
   /** Our end of the shard's dedicated channel (port.postMessage skips Worker's JS wrapper). */
   #port: MessagePort | null = null;
   #state: ShardState = 'starting';
   /** Queued ops, flat (op, key, arg), from `#qHead` on; resolvers aligned by op index. */
   #queue: unknown[] = [];
-  #qResolves: Resolve[] = [];
-  #qRejects: Reject[] = [];
+  #qResolves: Receiver[] = [];
+  #qRejects: Rejecter[] = [];
   #qHead = 0;
   #inflight: Batch[] = [];
   #nextBatchId = 1;
@@ -91,8 +156,9 @@ export class ShardHandle {
   #bootWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   readonly #flush = (): void => this.#doFlush();
 
-  constructor(init: ShardInit, opts: ShardHandleOptions, events: ShardHandleEvents) {
+  constructor(init: ShardInit, opts: ShardHandleOptions, events: ShardHandleEvents, gate = new FlushGate()) {
     this.id = init.shardId;
+    this.#gate = gate;
     this.name = init.name;
     this.#init = init;
     this.#opts = opts;
@@ -151,12 +217,24 @@ export class ShardHandle {
     return promise;
   }
 
-  /** Queues ops that already have promises (re-routed after an epoch change). */
-  requeue(ops: unknown[], resolves: Resolve[], rejects: Reject[]): void {
+  /** Queues one op whose outcome goes to `sink` (which may be called before this returns). */
+  sendTo(op: number, key: string, arg: unknown, sink: Sink): void {
+    if (this.#state === 'down' || this.#state === 'closed') {
+      sink.fail(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
+      return;
+    }
+    this.#queue.push(op, key, arg);
+    this.#qResolves.push(sink);
+    this.#qRejects.push(null);
+    this.#opAdded();
+  }
+
+  /** Queues ops that already have receivers (re-routed after an epoch change). */
+  requeue(ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void {
     for (let i = 0; i < resolves.length; i++) {
       this.#queue.push(ops[i * 3], ops[i * 3 + 1], ops[i * 3 + 2]);
       this.#qResolves.push(resolves[i]!);
-      this.#qRejects.push(rejects[i]!);
+      this.#qRejects.push(rejects[i] as Rejecter);
       this.#opAdded();
     }
   }
@@ -195,7 +273,7 @@ export class ShardHandle {
     if (this.#pending++ === 0) this.#worker?.ref();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      this.#gate.schedule(this.#flush);
     }
   }
 
@@ -306,7 +384,7 @@ export class ShardHandle {
     this.#inflight.shift();
     if (batch.id !== id) {
       const err = new CacheError('INTERNAL', `shard ${this.name}: reply ${id} out of order (expected ${batch.id})`);
-      for (const r of batch.rejects) r(err);
+      for (let i = 0; i < batch.resolves.length; i++) fail(batch.resolves[i]!, batch.rejects[i]!, err);
       this.#settled(batch.rejects.length);
       return null;
     }
@@ -322,18 +400,18 @@ export class ShardHandle {
     let errAt = nextError ?? -1;
     for (let i = 0; i < resolves.length; i++) {
       if (i === errAt) {
-        rejects[i]!(fromWire(errors![e + 1] as WireError));
+        fail(resolves[i]!, rejects[i]!, fromWire(errors![e + 1] as WireError));
         e += 2;
         errAt = e < errors!.length ? (errors![e] as number) : -1;
       } else {
         const r = results[i];
-        resolves[i]!(r instanceof Uint8Array ? Buffer.from(r.buffer, r.byteOffset, r.byteLength) : r);
+        settle(resolves[i]!, r instanceof Uint8Array ? Buffer.from(r.buffer, r.byteOffset, r.byteLength) : r);
       }
     }
     this.#settled(resolves.length);
     if (!this.#flushScheduled && this.#qResolves.length > this.#qHead) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      this.#gate.schedule(this.#flush);
     }
   }
 
@@ -348,10 +426,10 @@ export class ShardHandle {
   #rejectAll(error: CacheError): number {
     let lost = 0;
     for (const b of this.#inflight.splice(0)) {
-      for (const r of b.rejects) r(error);
+      for (let i = 0; i < b.resolves.length; i++) fail(b.resolves[i]!, b.rejects[i]!, error);
       lost += b.rejects.length;
     }
-    for (let i = this.#qHead; i < this.#qRejects.length; i++) this.#qRejects[i]!(error);
+    for (let i = this.#qHead; i < this.#qRejects.length; i++) fail(this.#qResolves[i]!, this.#qRejects[i]!, error);
     lost += this.#qRejects.length - this.#qHead;
     this.#queue = [];
     this.#qResolves = [];

@@ -4,19 +4,11 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import t from 'tap';
-import { createRespServer } from '../src/server/resp/server.js';
-import { listen } from '../src/server/rest.js';
-import { startCluster } from './helpers/cluster.js';
+import { startCluster, type Teardown } from './helpers/cluster.js';
+import { serve as serveResp } from './helpers/resp.js';
 
-async function serve(t: Parameters<typeof startCluster>[0], password?: string): Promise<number> {
-  const cluster = await startCluster(t);
-  const server = createRespServer(cluster, { password: password ?? null });
-  const addr = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.destroyConnections();
-    server.close();
-  });
-  return addr.port;
+async function serve(t: Teardown, password?: string): Promise<number> {
+  return serveResp(t, await startCluster(t), { password: password ?? null });
 }
 
 t.test('node-redis', async (t) => {

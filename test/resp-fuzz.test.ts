@@ -9,9 +9,8 @@
 import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import t from 'tap';
-import { createRespServer } from '../src/server/resp/server.js';
-import { listen } from '../src/server/rest.js';
 import { startCluster } from './helpers/cluster.js';
+import { serve, startResp } from './helpers/resp.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_c0de) >>> 0;
 const CONNECTIONS = 60;
@@ -195,15 +194,11 @@ const memory = (): number => {
 
 t.test(`RESP fuzz (seed ${SEED.toString(16)})`, async (t) => {
   const cluster = await startCluster(t, { shards: 2 });
-  const server = createRespServer(cluster, {
+  const server = await startResp(t, cluster, {
     limits: { maxBulkBytes: 1024 * 1024, maxMultibulk: 1024, maxInline: 4096 },
     maxQueryBuffer: 4 * 1024 * 1024,
   });
-  const { port } = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.destroyConnections();
-    server.close();
-  });
+  const { port } = server.context;
 
   const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
   t.teardown(() => redis.disconnect());
@@ -262,12 +257,7 @@ t.test(`RESP fuzz (seed ${SEED.toString(16)})`, async (t) => {
 // bare `\n` overflowed the stack and the exception killed the server, before AUTH.
 t.test('many empty inline lines in one read', async (t) => {
   const cluster = await startCluster(t, { shards: 2 });
-  const server = createRespServer(cluster);
-  const { port } = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.destroyConnections();
-    server.close();
-  });
+  const port = await serve(t, cluster);
   t.equal((await exchange(port, [Buffer.alloc(20_000, '\n'), Buffer.from('PING\r\n')])).toString(), '+PONG\r\n');
   t.equal(await ping(port), '+PONG\r\n', 'server still serves');
 });

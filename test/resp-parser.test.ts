@@ -2,9 +2,15 @@
 import t from 'tap';
 import { ProtocolError, RespParser, splitArgs } from '../src/server/resp/parser.js';
 
-function parseAll(p: RespParser): (string[] | string)[] {
+/** Every request parsed so far; with `fast`, as the server does: the one-step path first. */
+function parseAll(p: RespParser, fast = false): (string[] | string)[] {
   const out: (string[] | string)[] = [];
   for (;;) {
+    const argc = fast ? p.fast() : 0;
+    if (argc > 0) {
+      out.push(Array.from({ length: argc }, (_, i) => p.buf.toString('latin1', p.starts[i], p.ends[i])));
+      continue;
+    }
     const r = p.next();
     if (r === null) return out;
     if (r instanceof ProtocolError) {
@@ -27,29 +33,68 @@ const stream = Buffer.from(
 );
 const expected = [['SET', 'k', 'va\r\nl'], ['PING'], ['PING'], ['set', 'a b', 'c d'], ['GET', '']];
 
-t.test('whole, byte by byte, and split at every boundary', async (t) => {
-  const whole = new RespParser();
-  whole.feed(stream);
-  t.same(parseAll(whole), expected, 'whole');
+for (const fast of [false, true]) {
+  t.test(`whole, byte by byte, and split at every boundary${fast ? ' (one-step path first)' : ''}`, async (t) => {
+    const whole = new RespParser();
+    whole.feed(stream);
+    t.same(parseAll(whole, fast), expected, 'whole');
 
-  const bytes = new RespParser();
-  const got: (string[] | string)[] = [];
-  for (let i = 0; i < stream.length; i++) {
-    bytes.feed(stream.subarray(i, i + 1));
-    got.push(...parseAll(bytes));
-  }
-  t.same(got, expected, 'byte by byte');
+    const bytes = new RespParser();
+    const got: (string[] | string)[] = [];
+    for (let i = 0; i < stream.length; i++) {
+      bytes.feed(stream.subarray(i, i + 1));
+      got.push(...parseAll(bytes, fast));
+    }
+    t.same(got, expected, 'byte by byte');
 
-  let bad = 0;
-  for (let cut = 1; cut < stream.length; cut++) {
-    const p = new RespParser();
-    p.feed(stream.subarray(0, cut));
-    const a = parseAll(p);
-    p.feed(stream.subarray(cut));
-    if (JSON.stringify([...a, ...parseAll(p)]) !== JSON.stringify(expected)) bad++;
-  }
-  t.equal(bad, 0, 'every split point');
-  t.equal(whole.buffered, 0);
+    let bad = 0;
+    for (let cut = 1; cut < stream.length; cut++) {
+      const p = new RespParser();
+      p.feed(stream.subarray(0, cut));
+      const a = parseAll(p, fast);
+      p.feed(stream.subarray(cut));
+      if (JSON.stringify([...a, ...parseAll(p, fast)]) !== JSON.stringify(expected)) bad++;
+    }
+    t.equal(bad, 0, 'every split point');
+    t.equal(whole.buffered, 0);
+  });
+}
+
+t.test('the one-step path takes only whole, canonical multibulk requests', async (t) => {
+  const one = (input: string, limits?: Partial<{ maxBulkBytes: number; maxMultibulk: number }>) => {
+    const p = new RespParser(limits);
+    p.feed(Buffer.from(input, 'latin1'));
+    return p.fast();
+  };
+  t.equal(one('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n'), 2, 'a whole request');
+  t.equal(one('*2\r\n$03\r\nGET\r\n$1\r\nk\r\n'), 2, 'leading zeros are still digits');
+  const left: [string, string][] = [
+    ['*2\r\n$3\r\nGET\r\n$1\r\nk\r', 'incomplete'],
+    ['*2\r\n$3\r\nGET\r\n', 'an element missing'],
+    ['*2\r\n$3\r\nGET\r\n$1', 'an unfinished length'],
+    ['*2\r\n$3\r\nGET\r\n$', 'an empty length'],
+    ['*2', 'an unfinished count'],
+    ['*', 'no count'],
+    ['PING\r\n', 'inline'],
+    ['*0\r\n', 'an empty request'],
+    ['*-1\r\n', 'a negative count'],
+    ['*1\n$4\r\nPING\r\n', 'a bare LF'],
+    ['*1\r\n$4\nPING\r\n', 'a bare LF after a length'],
+    ['*1\r\n$-1\r\n', 'a negative length'],
+    ['*1\r\n:1\r\n', 'not a bulk'],
+    ['*1\r\n$x\r\n', 'not a length'],
+    ['*123456\r\n', 'more arguments than the one-step path takes'],
+    ['*1\r\n$12345678901\r\n', 'a length of eleven digits'],
+  ];
+  for (const [input, why] of left) t.equal(one(input), 0, why);
+  t.equal(one('*3\r\n', { maxMultibulk: 2 }), 0, 'over maxMultibulk');
+  t.equal(one('*1\r\n$20\r\n', { maxBulkBytes: 10 }), 0, 'over maxBulkBytes');
+  const mid = new RespParser();
+  mid.feed(Buffer.from('*2\r\n$3\r\nGET\r\n'));
+  t.equal(mid.next(), null, 'the general parser is mid-request');
+  mid.feed(Buffer.from('$1\r\nk\r\n*1\r\n$4\r\nPING\r\n'));
+  t.equal(mid.fast(), 0, 'so the one-step path leaves it alone');
+  t.same(parseAll(mid, true), [['GET', 'k'], ['PING']], 'and both requests come out whole');
 });
 
 t.test('protocol errors', async (t) => {

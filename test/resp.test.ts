@@ -1,76 +1,9 @@
 // The RESP front end: exact reply bytes for raw requests (pipelined, inline, split), Redis's
 // error strings, auth, and a real client (ioredis) driving the cluster.
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import t, { type Test } from 'tap';
-import type { Cluster } from '../src/index.js';
-import { createRespServer, type RespServerOptions } from '../src/server/resp/server.js';
-import { listen } from '../src/server/rest.js';
-import { startCluster, type Teardown } from './helpers/cluster.js';
-
-async function serve(t: Teardown, cluster: Cluster, options: RespServerOptions = {}): Promise<number> {
-  const server = createRespServer(cluster, options);
-  const addr = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.destroyConnections();
-    server.close();
-  });
-  return addr.port;
-}
-
-/** A raw connection: send bytes, read until `expect` bytes of reply have arrived (or the close). */
-class Raw {
-  #sock: Socket;
-  #buf = Buffer.alloc(0);
-  #waiters: (() => void)[] = [];
-  closed = false;
-  constructor(port: number) {
-    this.#sock = connect(port, '127.0.0.1');
-    this.#sock.on('data', (d: Buffer) => {
-      this.#buf = Buffer.concat([this.#buf, d]);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.#sock.on('close', () => {
-      this.closed = true;
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-  send(s: string | Buffer): void {
-    this.#sock.write(s);
-  }
-  /** Waits for exactly `text` (as latin1) to have arrived, and returns what did. */
-  async read(length: number): Promise<string> {
-    while (this.#buf.length < length && !this.closed) await new Promise<void>((r) => this.#waiters.push(r));
-    const out = this.#buf.subarray(0, length).toString('latin1');
-    this.#buf = this.#buf.subarray(length);
-    return out;
-  }
-  /** Reads as many bytes as `want` has (to compare with it). */
-  expect(want: string): Promise<string> {
-    return this.read(Buffer.byteLength(want, 'latin1'));
-  }
-  /** Reads until `marker` has arrived; returns everything up to and including it. */
-  async until(marker: string): Promise<string> {
-    for (;;) {
-      const at = this.#buf.toString('latin1').indexOf(marker);
-      if (at >= 0) return this.read(at + marker.length);
-      if (this.closed) return this.read(this.#buf.length);
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
-  }
-  async closedByServer(): Promise<void> {
-    if (!this.closed) await once(this.#sock, 'close');
-  }
-  end(): void {
-    this.#sock.destroy();
-  }
-}
-
-/** Reads as many bytes as `want` from `r` and compares. */
-async function check(t: Test, r: Raw, want: string, msg?: string): Promise<void> {
-  t.equal(await r.expect(want), want, msg ?? JSON.stringify(want));
-}
+import t from 'tap';
+import { startCluster } from './helpers/cluster.js';
+import { check, Raw, serve } from './helpers/resp.js';
 
 t.test('raw protocol: pipelining, inline, errors', async (t) => {
   const c = await startCluster(t);

@@ -17,6 +17,10 @@ export interface Session {
   lastCommand: string;
   /** Set by QUIT: close after the reply is written. */
   closing: boolean;
+  /** Reply bytes written but not yet taken by the kernel (CLIENT LIST's omem). */
+  outputBytes(): number;
+  /** Whether requests are being read (CLIENT LIST's events: r), or held until replies drain. */
+  reading(): boolean;
 }
 
 /** What every handler may use. */
@@ -165,7 +169,7 @@ export const REDIS_COMPAT_VERSION = '7.0.0';
 
 function clientInfo(ctx: ServerContext, s: Session): string {
   const age = Math.floor((Date.now() - s.createdAt) / 1000);
-  return `id=${s.id} addr=${s.addr} laddr=127.0.0.1:${ctx.port} fd=0 name=${s.name ?? ''} age=${age} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${s.lastCommand} user=default redir=-1 resp=${s.resp3 ? 3 : 2}`;
+  return `id=${s.id} addr=${s.addr} laddr=127.0.0.1:${ctx.port} fd=0 name=${s.name ?? ''} age=${age} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=${s.outputBytes()} tot-mem=0 events=${s.reading() ? 'r' : ''}${s.outputBytes() > 0 ? 'w' : ''} cmd=${s.lastCommand} user=default redir=-1 resp=${s.resp3 ? 3 : 2}`;
 }
 
 def('client', -2, ['slow'], NONE, (ctx, s, a) => {

@@ -3,11 +3,13 @@
 // head, one write per flush), auth, client and query-buffer limits. It talks to the cluster only
 // through the command table; a bad request never affects another connection.
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Cluster } from '../../cluster.js';
+import { type Cluster, corkTurn } from '../../cluster.js';
 import { RespError, replyError } from './args.js';
 import { commandSpec, type ServerContext, type Session } from './commands.js';
 import { error } from './encode.js';
+import { fastCommand } from './fast.js';
 import { ProtocolError, RespParser, type ParserLimits } from './parser.js';
+import { encodeReplies, Kind, Reply, type ReplyOwner } from './replies.js';
 
 export interface RespServerOptions {
   /** `requirepass`: clients must AUTH first. Default none. */
@@ -22,13 +24,35 @@ export interface RespServerOptions {
 
 const NOAUTH = error('NOAUTH Authentication required.');
 
-/** A pending reply slot: filled when its command's promise settles. */
-interface Slot {
-  reply: Buffer | null;
-}
-
 /** A RESP server: a net.Server with its context, and a way to drop every connection at shutdown. */
 export type RespServer = Server & { context: ServerContext; destroyConnections(): void };
+
+/** A client whose unsent replies pass this many bytes stops being read until they drain. */
+const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
+
+/**
+ * Connections with replies to write, flushed once per event-loop turn: the replies of a pipeline
+ * come back from several shards in separate messages, and each socket write is a syscall (the
+ * main thread's largest cost under redis-benchmark -P 16).
+ */
+class FlushQueue {
+  #dirty: Connection[] = [];
+  #scheduled = false;
+  readonly #run = (): void => {
+    this.#scheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const c of dirty) c.flush();
+  };
+
+  add(c: Connection): void {
+    this.#dirty.push(c);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#run);
+    }
+  }
+}
 
 /** Serves a cluster over RESP; call listen() on the returned server. */
 export function createRespServer(cluster: Cluster, options: RespServerOptions = {}): RespServer {
@@ -44,6 +68,7 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
   };
   let nextId = 1;
   const sockets = new Set<Socket>();
+  const flushes = new FlushQueue();
 
   const server = createServer({ noDelay: true }, (socket) => {
     ctx.stats.connections++;
@@ -63,9 +88,11 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
       createdAt: Date.now(),
       lastCommand: 'NULL',
       closing: false,
+      outputBytes: () => socket.writableLength,
+      reading: () => !socket.isPaused(),
     };
     ctx.sessions.set(session.id, session);
-    serveConnection(ctx, session, socket, new RespParser(options.limits), maxQuery);
+    new Connection(ctx, session, socket, new RespParser(options.limits), maxQuery, flushes);
   }) as RespServer;
   server.context = ctx;
   server.destroyConnections = () => {
@@ -78,80 +105,152 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
   return server;
 }
 
-function serveConnection(ctx: ServerContext, session: Session, socket: Socket, parser: RespParser, maxQuery: number): void {
-  const queue: Slot[] = [];
-  let closeAfterFlush = false;
+/** One client: its parser, and its replies in request order. */
+class Connection implements ReplyOwner {
+  readonly #ctx: ServerContext;
+  readonly #session: Session;
+  readonly #socket: Socket;
+  readonly #parser: RespParser;
+  readonly #maxQuery: number;
+  readonly #flushes: FlushQueue;
+  /** Replies from `#head` on, in request order. */
+  #replies: Reply[] = [];
+  #head = 0;
+  #dirty = false;
+  #closeAfterFlush = false;
+  readonly #newReply = (kind: number): Reply => this.#add(new Reply(this, kind, null, false));
 
-  const flush = (): void => {
-    flushScheduled = false;
-    let n = 0;
-    while (n < queue.length && queue[n]!.reply !== null) n++;
-    if (n === 0) return;
-    const out = queue.splice(0, n).map((s) => s.reply!);
-    socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
-    if (closeAfterFlush && queue.length === 0) socket.end();
-  };
-  // Replies of one pipeline come back from several shards in separate messages: gather those of
-  // one event-loop turn into one write (each socket write is a syscall, measured as the main
-  // thread's largest cost under redis-benchmark -P 16).
-  let flushScheduled = false;
-  const scheduleFlush = (): void => {
-    if (flushScheduled) return;
-    flushScheduled = true;
-    setImmediate(flush);
-  };
+  constructor(ctx: ServerContext, session: Session, socket: Socket, parser: RespParser, maxQuery: number, flushes: FlushQueue) {
+    this.#ctx = ctx;
+    this.#session = session;
+    this.#socket = socket;
+    this.#parser = parser;
+    this.#maxQuery = maxQuery;
+    this.#flushes = flushes;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => ctx.sessions.delete(session.id));
+  }
 
-  const push = (reply: Buffer | Promise<Buffer>): void => {
+  replyReady(): void {
+    if (!this.#dirty) {
+      this.#dirty = true;
+      this.#flushes.add(this);
+    }
+  }
+
+  /**
+   * Writes the ready head of the queue in one write, up to the last reply of a read whose
+   * replies are all ready: a pipeline's replies, which come from several shards, then go out in
+   * one write instead of one per shard (each write is a syscall that also wakes the client).
+   */
+  flush(): void {
+    this.#dirty = false;
+    const replies = this.#replies;
+    const from = this.#head;
+    let end = from;
+    for (let i = from; i < replies.length; i++) {
+      const r = replies[i]!;
+      if (!r.ready) break;
+      if (r.boundary) end = i + 1;
+    }
+    if (end === from) return;
+    const out = encodeReplies(replies, from, end - from, this.#session.resp3);
+    if (end === replies.length) {
+      this.#replies = [];
+      this.#head = 0;
+    } else {
+      this.#head = end;
+      if (end >= 1024 && end * 2 >= replies.length) {
+        replies.splice(0, end);
+        this.#head = 0;
+      }
+    }
+    const socket = this.#socket;
+    if (!socket.write(out) && socket.writableLength > OUTPUT_HIGH_WATER && !socket.isPaused()) {
+      // A client that does not read its replies stops being read (TCP pushes back on it) rather
+      // than growing our memory without bound.
+      socket.pause();
+      socket.once('drain', () => socket.resume());
+    }
+    if (this.#closeAfterFlush && this.#head === this.#replies.length) socket.end();
+  }
+
+  #add(reply: Reply): Reply {
+    this.#replies.push(reply);
+    return reply;
+  }
+
+  /** Queues a finished reply. */
+  #now(bytes: Buffer): void {
+    this.#add(new Reply(this, Kind.RAW, bytes, true));
+    this.replyReady();
+  }
+
+  /** Queues a general command's reply, ready or to come. */
+  #push(reply: Buffer | Promise<Buffer>): void {
     if (Buffer.isBuffer(reply)) {
-      queue.push({ reply });
+      this.#now(reply);
       return;
     }
-    const slot: Slot = { reply: null };
-    queue.push(slot);
+    const slot = this.#add(new Reply(this, Kind.RAW, null, false));
     reply.then(
-      (r: Buffer) => {
-        slot.reply = r;
-        scheduleFlush();
-      },
-      (err: unknown) => {
-        slot.reply = error(replyError(err));
-        scheduleFlush();
-      },
+      (r: Buffer) => slot.done(r),
+      (err: unknown) => slot.fail(err),
     );
-  };
+  }
 
-  socket.on('data', (chunk: Buffer) => {
-    if (closeAfterFlush) return;
+  #onData(chunk: Buffer): void {
+    if (this.#closeAfterFlush) return;
+    const parser = this.#parser;
     parser.feed(chunk);
-    if (parser.buffered > maxQuery) {
+    if (parser.buffered > this.#maxQuery) {
       // Redis closes such a client; the reason goes to the log, the client just sees the close.
-      socket.destroy();
+      this.#socket.destroy();
       return;
     }
+    const ctx = this.#ctx;
+    const session = this.#session;
+    // Every client read in this turn goes to the shards in the same few batches.
+    corkTurn(ctx.cluster);
     try {
       for (;;) {
-        const req = parser.next();
-        if (req === null) break;
-        if (req instanceof ProtocolError) {
-          push(error(`ERR ${req.message}`));
-          closeAfterFlush = true;
-          break;
+        const argc = parser.fast();
+        if (argc > 0) {
+          const { buf, starts, ends } = parser;
+          const cmd = session.authed ? fastCommand(buf, starts[0]!, ends[0]!) : undefined;
+          if (cmd?.run(ctx.cluster, buf, starts, ends, argc, this.#newReply)) {
+            ctx.stats.commands++;
+            session.lastCommand = cmd.name;
+            continue;
+          }
+          // Views of the read buffer, which is never reused: no copy.
+          const args = new Array<Buffer>(argc);
+          for (let i = 0; i < argc; i++) args[i] = buf.subarray(starts[i], ends[i]);
+          this.#push(execute(ctx, session, args));
+        } else {
+          const req = parser.next();
+          if (req === null) break;
+          if (req instanceof ProtocolError) {
+            this.#now(error(`ERR ${req.message}`));
+            this.#closeAfterFlush = true;
+            break;
+          }
+          this.#push(execute(ctx, session, req));
         }
-        push(execute(ctx, session, req));
         if (session.closing) {
-          closeAfterFlush = true;
+          this.#closeAfterFlush = true;
           break;
         }
       }
     } catch (err) {
       // A bug must cost this connection, never the process or the other clients.
-      push(error(`ERR internal error: ${err instanceof Error ? err.message : String(err)}`));
-      closeAfterFlush = true;
+      this.#now(error(`ERR internal error: ${err instanceof Error ? err.message : String(err)}`));
+      this.#closeAfterFlush = true;
     }
-    flush();
-  });
-  socket.on('error', () => undefined);
-  socket.on('close', () => ctx.sessions.delete(session.id));
+    const last = this.#replies[this.#replies.length - 1];
+    if (last !== undefined) last.boundary = true;
+  }
 }
 
 /** Runs one request; never throws (errors become error replies). */

@@ -1,0 +1,151 @@
+// A connection's replies in request order. Each request gets a Reply slot when it is read; the
+// slot is filled when the shard answers (a Sink: no promise per request) and the ready head of
+// the queue goes out in one write, encoded straight into one buffer.
+import type { Sink } from '../../shard-handle.js';
+import { replyError } from './args.js';
+import { error } from './encode.js';
+
+/** How a slot's value becomes bytes. */
+export const Kind = {
+  /** value: the encoded reply (a Buffer). */
+  RAW: 0,
+  /** value: string, Buffer or null → bulk string or nil. */
+  BULK: 1,
+  /** value: true → +OK, false → nil (SET's answer). */
+  OK_OR_NIL: 2,
+  /** value: number, bigint or decimal string → integer reply. */
+  INTEGER: 3,
+} as const;
+
+/** Told when a slot of theirs is filled. */
+export interface ReplyOwner {
+  replyReady(): void;
+}
+
+/** One request's reply, filled when its command completes. */
+export class Reply implements Sink {
+  kind: number;
+  value: unknown;
+  ready: boolean;
+  /** Byte length of a string value (computed once, when the batch is sized). */
+  len = 0;
+  /** The last reply of a read: replies go out only up to a ready boundary. */
+  boundary = false;
+  readonly owner: ReplyOwner;
+
+  constructor(owner: ReplyOwner, kind: number, value: unknown, ready: boolean) {
+    this.owner = owner;
+    this.kind = kind;
+    this.value = value;
+    this.ready = ready;
+  }
+
+  done(value: unknown): void {
+    this.value = value;
+    this.ready = true;
+    this.owner.replyReady();
+  }
+
+  fail(err: unknown): void {
+    this.kind = Kind.RAW;
+    this.value = error(replyError(err));
+    this.ready = true;
+    this.owner.replyReady();
+  }
+}
+
+const NIL2 = Buffer.from('$-1\r\n');
+const NIL3 = Buffer.from('_\r\n');
+const OK = Buffer.from('+OK\r\n');
+
+/** Decimal digits of a non-negative safe integer. */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Writes a non-negative safe integer's digits at `off`; returns the new offset. */
+function writeDigits(out: Buffer, off: number, n: number): number {
+  const end = off + digits(n);
+  let i = end;
+  do {
+    out[--i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  return end;
+}
+
+/** A bulk's bytes, or the string to encode for an integer reply that is not a safe integer. */
+function size(r: Reply, resp3: boolean): number {
+  const v = r.value;
+  switch (r.kind) {
+    case Kind.RAW:
+      return (v as Buffer).length;
+    case Kind.BULK:
+      if (v === null) return resp3 ? NIL3.length : NIL2.length;
+      r.len = typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer).length;
+      return 1 + digits(r.len) + 2 + r.len + 2;
+    case Kind.OK_OR_NIL:
+      return v === true ? OK.length : resp3 ? NIL3.length : NIL2.length;
+    default: {
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return 1 + (v < 0 ? 1 + digits(-v) : digits(v)) + 2;
+      // bigint, or the decimal string a shard sends past 2^53.
+      r.kind = Kind.RAW;
+      r.value = Buffer.from(`:${String(v)}\r\n`);
+      return (r.value as Buffer).length;
+    }
+  }
+}
+
+function write(r: Reply, out: Buffer, off: number, resp3: boolean): number {
+  const v = r.value;
+  switch (r.kind) {
+    case Kind.RAW:
+      return off + (v as Buffer).copy(out, off);
+    case Kind.BULK:
+      if (v === null) return off + (resp3 ? NIL3 : NIL2).copy(out, off);
+      out[off++] = 0x24; // $
+      off = writeDigits(out, off, r.len);
+      out[off++] = 13;
+      out[off++] = 10;
+      if (typeof v === 'string') {
+        // Only ASCII strings have as many bytes as UTF-16 units: those can be written as latin1.
+        off += out.write(v, off, r.len, r.len === v.length ? 'latin1' : 'utf8');
+      } else off += (v as Buffer).copy(out, off);
+      out[off++] = 13;
+      out[off++] = 10;
+      return off;
+    case Kind.OK_OR_NIL:
+      return off + (v === true ? OK : resp3 ? NIL3 : NIL2).copy(out, off);
+    default: {
+      let n = v as number;
+      out[off++] = 0x3a; // :
+      if (n < 0) {
+        out[off++] = 0x2d;
+        n = -n;
+      }
+      off = writeDigits(out, off, n);
+      out[off++] = 13;
+      out[off++] = 10;
+      return off;
+    }
+  }
+}
+
+/** The bytes of `count` ready replies from `from`, in order. */
+export function encodeReplies(replies: Reply[], from: number, count: number, resp3: boolean): Buffer {
+  if (count === 1) {
+    const r = replies[from]!;
+    if (r.kind === Kind.RAW) return r.value as Buffer;
+  }
+  let total = 0;
+  for (let i = from; i < from + count; i++) total += size(replies[i]!, resp3);
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (let i = from; i < from + count; i++) off = write(replies[i]!, out, off, resp3);
+  return out;
+}

@@ -1,0 +1,102 @@
+// A RESP server on a free loopback port for a test, and a raw connection to it that reads
+// replies byte-exact.
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import type { Test } from 'tap';
+import type { Cluster } from '../../src/index.js';
+import { createRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp/server.js';
+import { listen } from '../../src/server/rest.js';
+import type { Teardown } from './cluster.js';
+
+/** A RESP server for `cluster` on a free loopback port, closed with the test. */
+export async function startResp(t: Teardown, cluster: Cluster, options: RespServerOptions = {}): Promise<RespServer> {
+  const server = createRespServer(cluster, options);
+  await listen(server, 0, '127.0.0.1');
+  t.teardown(() => {
+    server.destroyConnections();
+    server.close();
+  });
+  return server;
+}
+
+/** startResp, resolving with the port. */
+export async function serve(t: Teardown, cluster: Cluster, options: RespServerOptions = {}): Promise<number> {
+  return (await startResp(t, cluster, options)).context.port;
+}
+
+/** A raw connection: send bytes, read until `expect` bytes of reply have arrived (or the close). */
+export class Raw {
+  #sock: Socket;
+  /** What arrived and was not read yet: joined only when read (a long reply comes in many pieces). */
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #waiters: (() => void)[] = [];
+  closed = false;
+  constructor(port: number) {
+    this.#sock = connect(port, '127.0.0.1');
+    this.#sock.on('data', (d: Buffer) => {
+      this.#chunks.push(d);
+      this.#length += d.length;
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.#sock.on('close', () => {
+      this.closed = true;
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+  send(s: string | Buffer): void {
+    this.#sock.write(s);
+  }
+  /** Waits for exactly `text` (as latin1) to have arrived, and returns what did. */
+  async read(length: number): Promise<string> {
+    while (this.#length < length && !this.closed) await new Promise<void>((r) => this.#waiters.push(r));
+    const all = this.#buf;
+    const out = all.subarray(0, length);
+    this.#chunks = out.length < all.length ? [all.subarray(out.length)] : [];
+    this.#length = all.length - out.length;
+    return out.toString('latin1');
+  }
+  /** Everything unread, as one Buffer. */
+  get #buf(): Buffer {
+    if (this.#chunks.length > 1) this.#chunks = [Buffer.concat(this.#chunks)];
+    return this.#chunks[0] ?? Buffer.alloc(0);
+  }
+  /** Reads as many bytes as `want` has (to compare with it). */
+  expect(want: string): Promise<string> {
+    return this.read(Buffer.byteLength(want, 'latin1'));
+  }
+  /** Reads until `marker` has arrived; returns everything up to and including it. */
+  async until(marker: string): Promise<string> {
+    for (;;) {
+      const at = this.#buf.indexOf(marker, 0, 'latin1');
+      if (at >= 0) return this.read(at + marker.length);
+      if (this.closed) return this.read(this.#buf.length);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+  /** Reads one bulk-string reply and returns its body. */
+  async bulk(): Promise<string> {
+    const head = await this.until('\r\n');
+    const len = Number(/^\$(-?\d+)\r\n$/.exec(head)?.[1] ?? Number.NaN);
+    if (!(len >= 0)) throw new Error(`not a bulk reply: ${JSON.stringify(head)}`);
+    return (await this.read(len + 2)).slice(0, len);
+  }
+  /** Stops (and resumes) reading from the socket: the server's writes back up. */
+  pause(): void {
+    this.#sock.pause();
+  }
+  resume(): void {
+    this.#sock.resume();
+  }
+  async closedByServer(): Promise<void> {
+    if (!this.closed) await once(this.#sock, 'close');
+  }
+  end(): void {
+    this.#sock.destroy();
+  }
+}
+
+/** Reads as many bytes as `want` from `r` and compares. */
+export async function check(t: Test, r: Raw, want: string, msg?: string): Promise<void> {
+  t.equal(await r.expect(want), want, msg ?? JSON.stringify(want));
+}

@@ -1,0 +1,233 @@
+// The RESP hot path (GET, plain SET, INCR, DECR straight from the read buffer, replies through
+// reply slots instead of promises) against the general path: same bytes stored and returned for
+// every kind of key and value, same errors, its fall-backs (options, limits, auth, replicas, a
+// moving range), a shard crash, and a client that does not read its replies.
+import t from 'tap';
+import type { Cluster } from '../src/index.js';
+import { startCluster } from './helpers/cluster.js';
+import { check, Raw, serve } from './helpers/resp.js';
+
+/** A multibulk request (what clients send, and what takes the hot path). */
+function cmd(...args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === 'string' ? Buffer.from(a) : a;
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** A bulk reply's bytes. */
+function bulk(v: string | Buffer): string {
+  const b = typeof v === 'string' ? Buffer.from(v) : v;
+  return `$${b.length}\r\n${b.toString('latin1')}\r\n`;
+}
+
+/** `n` keys that the ring gives to `shard`. */
+function keysOf(c: Cluster, shard: string, n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) if (c.ownerOf(`k${i}`) === shard) out.push(`k${i}`);
+  return out;
+}
+
+const KEYS: (string | Buffer)[] = [
+  'plain',
+  '',
+  'ключ-🔑',
+  Buffer.from([0xff, 0x00, 0x80]),
+  Buffer.concat([Buffer.from('long-binary-key-over-thirty-two-bytes-'), Buffer.from([0xc3])]),
+  'x'.repeat(300),
+];
+const VALUES: (string | Buffer)[] = [
+  'v',
+  '',
+  'значение ✓',
+  Buffer.from([0, 1, 2, 0xfe, 0xff]),
+  Buffer.concat([Buffer.alloc(40, 'a'), Buffer.from([0xe2, 0x82])]),
+  'y'.repeat(5000),
+  'line\r\nbreak',
+];
+
+t.test('the hot path and the general path store and return the same bytes', async (t) => {
+  const c = await startCluster(t);
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  for (const [i, key] of KEYS.entries()) {
+    const value = VALUES[i % VALUES.length]!;
+    const other = VALUES[(i + 1) % VALUES.length]!;
+    // Hot SET, then read by the hot GET, by the general path (GETRANGE, MGET) and by the API.
+    r.send(Buffer.concat([cmd('SET', key, value), cmd('GET', key), cmd('GETRANGE', key, '0', '-1'), cmd('MGET', key)]));
+    await check(t, r, `+OK\r\n${bulk(value)}${bulk(value)}*1\r\n${bulk(value)}`, `key ${i}: hot SET, read back every way`);
+    const viaApi = await c.get(key);
+    t.same(Buffer.from(viaApi as string | Buffer), Buffer.from(value), `key ${i}: the API sees the same bytes`);
+    // General SET (an option), hot GET.
+    r.send(Buffer.concat([cmd('SET', key, other, 'KEEPTTL'), cmd('get', key)]));
+    await check(t, r, `+OK\r\n${bulk(other)}`, `key ${i}: general SET, hot GET`);
+  }
+  // Names in any case; letters only fold onto themselves.
+  r.send(Buffer.concat([cmd('sEt', 'case', '1'), cmd('GeT', 'case'), cmd('iNcR', 'case'), cmd('DeCr', 'case'), cmd('DECR', 'case')]));
+  await check(t, r, `+OK\r\n${bulk('1')}:2\r\n:1\r\n:0\r\n`);
+  r.send(Buffer.concat([cmd('G\x05T', 'case'), cmd('GET\x00', 'case')]));
+  await check(t, r, "-ERR unknown command 'G\x05T', with args beginning with: 'case' \r\n", 'not a GET');
+  await check(t, r, "-ERR unknown command 'GET\x00', with args beginning with: 'case' \r\n");
+});
+
+t.test('hot-path integers, errors and fall-backs match Redis', async (t) => {
+  const c = await startCluster(t, { maxValueBytes: 64 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  r.send(
+    Buffer.concat([
+      cmd('DECR', 'n'),
+      cmd('DECR', 'n'),
+      cmd('SET', 'big', '9007199254740993'),
+      cmd('INCR', 'big'),
+      cmd('SET', 'min', '-9223372036854775808'),
+      cmd('DECR', 'min'),
+      cmd('SET', 'max', '9223372036854775807'),
+      cmd('INCR', 'max'),
+      cmd('INCR', 'plain'),
+      cmd('SET', 'plain', 'abc'),
+      cmd('INCR', 'plain'),
+    ]),
+  );
+  await check(
+    t,
+    r,
+    ':-1\r\n:-2\r\n+OK\r\n:9007199254740994\r\n+OK\r\n-ERR increment or decrement would overflow\r\n+OK\r\n' +
+      '-ERR increment or decrement would overflow\r\n:1\r\n+OK\r\n-ERR value is not an integer or out of range\r\n',
+  );
+  // Arity and limits go through the general path and get its errors.
+  r.send(Buffer.concat([cmd('GET'), cmd('GET', 'a', 'b'), cmd('INCR', 'a', 'b'), cmd('SET', 'a'), cmd('SET', 'a', 'x'.repeat(65))]));
+  await check(
+    t,
+    r,
+    "-ERR wrong number of arguments for 'get' command\r\n-ERR wrong number of arguments for 'get' command\r\n" +
+      "-ERR wrong number of arguments for 'incr' command\r\n-ERR wrong number of arguments for 'set' command\r\n" +
+      '-ERR value is larger than the limit of 64 bytes\r\n',
+  );
+  r.send(
+    Buffer.concat([cmd('SET', 'a', 'x'.repeat(64)), cmd('STRLEN', 'a'), cmd('SET', 'a', 'b', 'NX'), cmd('SET', 'a', 'b', 'XX', 'GET')]),
+  );
+  await check(t, r, `+OK\r\n:64\r\n$-1\r\n${bulk('x'.repeat(64))}`, 'at the limit, and SET options');
+  // Hot commands, general commands and inline commands interleaved in one write: replies in order.
+  const mixed: Buffer[] = [];
+  const want: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    if (i % 3 === 0) {
+      mixed.push(cmd('SET', `m${i}`, `${i}`));
+      want.push('+OK\r\n');
+    } else if (i % 3 === 1) {
+      mixed.push(Buffer.from(`GET m${i - 1}\r\n`));
+      want.push(bulk(`${i - 1}`));
+    } else {
+      mixed.push(cmd('STRLEN', `m${i - 2}`));
+      want.push(`:${String(i - 2).length}\r\n`);
+    }
+  }
+  r.send(Buffer.concat(mixed));
+  await check(t, r, want.join(''), 'sixty mixed commands in order');
+});
+
+t.test('before AUTH the hot commands answer NOAUTH', async (t) => {
+  const c = await startCluster(t, { shards: 1 });
+  const port = await serve(t, c, { password: 'pw' });
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  r.send(Buffer.concat([cmd('SET', 'a', 'b'), cmd('GET', 'a'), cmd('AUTH', 'pw'), cmd('SET', 'a', 'b'), cmd('GET', 'a')]));
+  await check(t, r, `-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n+OK\r\n+OK\r\n${bulk('b')}`);
+  t.equal(await c.get('a'), 'b');
+});
+
+t.test('with replicas and during a migration the hot commands take the full path', async (t) => {
+  const c = await startCluster(t, { shards: 2, replicas: 2 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  const n = 2000;
+  const sets = Buffer.concat(Array.from({ length: n }, (_, i) => cmd('SET', `r${i}`, `v${i}`)));
+  // The pipeline lands while a shard joins: some keys' ranges are moving when their SET arrives.
+  const joined = c.addShard();
+  r.send(sets);
+  await check(t, r, '+OK\r\n'.repeat(n), 'every SET acknowledged');
+  await joined;
+  await c.whenReady();
+  r.send(Buffer.concat(Array.from({ length: n }, (_, i) => cmd('GET', `r${i}`))));
+  await check(t, r, Array.from({ length: n }, (_, i) => bulk(`v${i}`)).join(''), 'every value there after the move');
+  const stats = await c.stats();
+  t.equal(stats.totals.keys, 2 * n, 'two copies of each key');
+});
+
+t.test('a shard crash fails its pending hot commands with TRYAGAIN; the connection goes on', async (t) => {
+  const c = await startCluster(t, { shards: 2, faultInjection: true, watchdogIntervalMs: 20, watchdogTimeoutMs: 1500 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  const mine = keysOf(c, 'node-1', 3);
+  const rejoined = new Promise<void>((resolve) => c.on('join', (e) => e.restart && resolve()));
+  // The shard hangs: what is sent to it now waits until the watchdog kills it.
+  c.injectFault(1, 'hang');
+  r.send(Buffer.concat(mine.map((k) => cmd('GET', k))));
+  for (const k of mine) {
+    t.match(
+      await r.until('\r\n'),
+      /^-TRYAGAIN shard node-1 crashed \(no answer to the watchdog for 1500 ms\) before answering\r\n$/,
+      `GET ${k} fails`,
+    );
+  }
+  await rejoined;
+  r.send(Buffer.concat([cmd('SET', mine[0]!, 'after'), cmd('GET', mine[0]!)]));
+  await check(t, r, `+OK\r\n${bulk('after')}`);
+});
+
+t.test('a client that stops reading is no longer read until it drains its replies, then gets them all', async (t) => {
+  const c = await startCluster(t, { shards: 1 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  const watcher = new Raw(port);
+  t.teardown(() => {
+    r.end();
+    watcher.end();
+  });
+  const value = 'z'.repeat(1024 * 1024);
+  r.send(Buffer.concat([cmd('CLIENT', 'SETNAME', 'slow'), cmd('SET', 'huge', value)]));
+  await check(t, r, '+OK\r\n+OK\r\n');
+  // 32 MB of replies asked for at once, and not read: more than the kernel's buffers and the
+  // 8 MB output high-water mark.
+  const n = 32;
+  r.pause();
+  r.send(Buffer.concat([...Array.from({ length: n }, () => cmd('GET', 'huge')), cmd('PING')]));
+  // Ask the server, one round trip at a time, until it reports the client's replies held back
+  // and the client no longer read (events=w: waiting to write, not to read).
+  let info = '';
+  while (!/ events=w /.test(info)) {
+    watcher.send(cmd('CLIENT', 'LIST'));
+    info = (await watcher.bulk()).split('\n').find((l) => l.includes(' name=slow ')) ?? '';
+  }
+  const omem = Number(/ omem=(\d+) /.exec(info)?.[1]);
+  t.ok(omem > 8 * 1024 * 1024, `the server holds ${omem} bytes for the slow client and stopped reading it`);
+  r.resume();
+  const want = bulk(value).repeat(n) + '+PONG\r\n';
+  t.ok((await r.read(want.length)) === want, 'every reply and the PING, in order');
+  r.send(cmd('GET', 'nope'));
+  await check(t, r, '$-1\r\n', 'and it is read again');
+});
+
+t.test('a shard left down, and a closing cluster, answer the hot commands with errors', async (t) => {
+  const c = await startCluster(t, { shards: 2, faultInjection: true, maxBootFailures: 2 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  const [mine] = keysOf(c, 'node-2', 1);
+  const [theirs] = keysOf(c, 'node-1', 1);
+  const down = new Promise<void>((resolve) => c.on('crash', (e) => !e.restarting && resolve()));
+  c.injectFault(2, 'boot-loop');
+  await down;
+  r.send(Buffer.concat([cmd('GET', mine!), cmd('SET', theirs!, 'v'), cmd('GET', theirs!)]));
+  await check(t, r, `-TRYAGAIN shard node-2 is down\r\n+OK\r\n${bulk('v')}`, 'the down shard fails, the other serves');
+  await c.close();
+  r.send(cmd('GET', theirs!));
+  await check(t, r, '-ERR server is shutting down\r\n');
+});
