@@ -23,6 +23,7 @@ import { Migration, movingRanges, refillRanges, type MigrationKind, type Migrati
 import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
+import { valueFromBytes } from './value-bytes.js';
 import { FlushGate, fail, forward, type Receiver, type Rejecter, ShardHandle, type ShardState, type Sink } from './shard-handle.js';
 
 export type ClusterState = 'starting' | 'ready' | 'closing' | 'closed';
@@ -100,6 +101,8 @@ const MAX_SCAN_SHARDS = 1024;
  * arguments) whose outcome goes to a Sink. Set by Cluster's static block.
  */
 export let sendTo: (cluster: Cluster, op: number, key: string, arg: unknown, sink: Sink) => void;
+/** A plain SET of `source[start..end)` (a value as wire bytes) whose outcome goes to a Sink. */
+export let sendSet: (cluster: Cluster, key: string, source: Buffer, start: number, end: number, sink: Sink) => void;
 /** Holds the cluster's posts to shards until the end of this event-loop turn (FlushGate). */
 export let corkTurn: (cluster: Cluster) => void;
 
@@ -850,28 +853,46 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
-   * #send for a Sink: no promise on the common path (one copy, key not locked, range not moving);
-   * everything else takes #send's path. Never throws.
+   * The shard a Sink op goes straight to: with one copy, the key not locked and its range not
+   * moving. Null for anything else, which takes #send's path. Throws when the cluster is closed.
    */
+  #directTarget(key: string, write: boolean): ShardHandle | null {
+    if (this.#replicas !== 1 || (this.#locks.size > 0 && this.#locks.has(key))) return null;
+    const target = this.#route(key, write);
+    return target instanceof ShardHandle ? target : null;
+  }
+
+  /** #send for a Sink: no promise on the common path. Never throws. */
   #sendTo(op: number, key: string, arg: unknown, sink: Sink): void {
-    if (this.#replicas === 1 && (this.#locks.size === 0 || !this.#locks.has(key))) {
-      let target: ShardHandle | MovingRange;
-      try {
-        target = this.#route(key, KEYED_WRITES.has(op));
-      } catch (err) {
-        sink.fail(err);
-        return;
-      }
-      if (target instanceof ShardHandle) {
-        target.sendTo(op, key, arg, sink);
-        return;
-      }
+    let target: ShardHandle | null;
+    try {
+      target = this.#directTarget(key, KEYED_WRITES.has(op));
+    } catch (err) {
+      sink.fail(err);
+      return;
     }
-    forward(this.#send(op, key, arg), sink, null);
+    if (target !== null) target.sendTo(op, key, arg, sink);
+    else forward(this.#send(op, key, arg), sink, null);
+  }
+
+  /** A plain SET of `source[start..end)` for a Sink: on the common path the bytes go to the shard as they are. Never throws. */
+  #sendSet(key: string, source: Buffer, start: number, end: number, sink: Sink): void {
+    let target: ShardHandle | null;
+    try {
+      target = this.#directTarget(key, true);
+    } catch (err) {
+      sink.fail(err);
+      return;
+    }
+    if (target?.sendSet(key, source, start, end, sink)) return;
+    const value = valueFromBytes(source, start, end);
+    if (target !== null) target.sendTo(Op.SET, key, value, sink);
+    else forward(this.#send(Op.SET, key, value), sink, null);
   }
 
   static {
     sendTo = (cluster, op, key, arg, sink) => cluster.#sendTo(op, key, arg, sink);
+    sendSet = (cluster, key, source, start, end, sink) => cluster.#sendSet(key, source, start, end, sink);
     corkTurn = (cluster) => cluster.#gate.corkTurn();
   }
 

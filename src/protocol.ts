@@ -75,6 +75,12 @@ export const Op = {
   ENTRY: 33,
   /** key unused. Result: a random live key of the shard, or null. */
   RANDOMKEY: 34,
+  /**
+   * A plain SET whose value travels as bytes in the batch's `bytes` (src/value-bytes.ts): arg is
+   * a ValueRef into them. The shard makes the value (network front ends: no string per value on
+   * the coordinator, no value cloned one by one). Result: true.
+   */
+  SET_BYTES: 35,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -132,9 +138,12 @@ export interface ShardInit {
 
 export type EvictionPolicy = 'noeviction' | 'allkeys-lru';
 
-/** Coordinator → shard. */
+/**
+ * Coordinator → shard. A batch with SET_BYTES ops carries their values' bytes: `bytes` holds the
+ * coordinator's value bytes from offset `base` on (it is transferred, not copied).
+ */
 export type ToShard =
-  | { t: 'batch'; id: number; epoch: number; ops: unknown[] }
+  | { t: 'batch'; id: number; epoch: number; ops: unknown[]; bytes?: ArrayBuffer; base?: number }
   | { t: 'ping'; id: number }
   | { t: 'epoch'; epoch: number }
   | { t: 'fault'; kind: FaultKind };
@@ -149,7 +158,7 @@ export type FaultKind = 'exit' | 'throw' | 'hang' | 'boot-loop';
 export type FromShard =
   | { t: 'ready'; shardId: number }
   | { t: 'reply'; id: number; results: unknown[]; keys: number; errors?: (number | WireError)[] }
-  | { t: 'wrong-epoch'; id: number; epoch: number }
+  | { t: 'wrong-epoch'; id: number; epoch: number; bytes?: ArrayBuffer }
   | { t: 'pong'; id: number; keys: number };
 
 /** Membership events on the BroadcastChannel (announcements, never what routing depends on). */

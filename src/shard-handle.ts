@@ -7,7 +7,8 @@
 // Replies on one port arrive in posting order, so in-flight batches form a FIFO, not a Map.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { CacheError, fromWire, type WireError } from './errors.js';
-import type { FaultKind, FromShard, ShardInit, ToShard } from './protocol.js';
+import { type FaultKind, type FromShard, Op, type ShardInit, type ToShard } from './protocol.js';
+import { MAX_REF_BYTES, refLength, refOffset, restoreValues, valueRef } from './value-bytes.js';
 
 export type ShardState = 'starting' | 'ready' | 'restarting' | 'down' | 'closed';
 
@@ -84,7 +85,13 @@ interface Batch {
   ops: unknown[];
   resolves: Receiver[];
   rejects: Rejecter[];
+  /** The bytes of its SET_BYTES values (transferred with the batch), from arena offset `base`. */
+  bytes?: ArrayBuffer;
+  base?: number;
 }
+
+/** Most bytes a queue's value arena grows to; past it SET values travel on their own. */
+const MAX_ARENA_BYTES = 8 * 1024 * 1024;
 
 export interface ShardHandleOptions {
   maxBatchOps: number;
@@ -135,6 +142,14 @@ export class ShardHandle {
   #qResolves: Receiver[] = [];
   #qRejects: Rejecter[] = [];
   #qHead = 0;
+  /**
+   * The values of queued SET_BYTES ops, back to back in queue order (`#arena[0..#arenaLen)`);
+   * each batch takes a copy of its range. Emptied whenever the queue is.
+   */
+  #arena = Buffer.allocUnsafeSlow(0);
+  #arenaLen = 0;
+  /** SET_BYTES ops queued: batches without any skip looking for them. */
+  #queuedRefs = 0;
   #inflight: Batch[] = [];
   #nextBatchId = 1;
   #flushScheduled = false;
@@ -229,6 +244,38 @@ export class ShardHandle {
     this.#opAdded();
   }
 
+  /**
+   * Queues a plain SET whose value is `source[start..end)`: the bytes are copied into the queue's
+   * arena and the shard makes the value (no string here, no value cloned on its own). Returns
+   * false, queuing nothing, when the value is too big for the arena: send it as a value then.
+   */
+  sendSet(key: string, source: Buffer, start: number, end: number, sink: Sink): boolean {
+    const len = end - start;
+    if (len > MAX_REF_BYTES) return false;
+    if (this.#state === 'down' || this.#state === 'closed') {
+      sink.fail(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
+      return true;
+    }
+    if (this.#arenaLen + len > this.#arena.length && !this.#growArena(len)) return false;
+    source.copy(this.#arena, this.#arenaLen, start, end);
+    this.#queue.push(Op.SET_BYTES, key, valueRef(this.#arenaLen, len));
+    this.#arenaLen += len;
+    this.#queuedRefs++;
+    this.#qResolves.push(sink);
+    this.#qRejects.push(null);
+    this.#opAdded();
+    return true;
+  }
+
+  #growArena(len: number): boolean {
+    const need = this.#arenaLen + len;
+    if (need > MAX_ARENA_BYTES) return false;
+    const next = Buffer.allocUnsafeSlow(Math.min(MAX_ARENA_BYTES, Math.max(need, 64 * 1024, this.#arena.length * 2)));
+    this.#arena.copy(next, 0, 0, this.#arenaLen);
+    this.#arena = next;
+    return true;
+  }
+
   /** Queues ops that already have receivers (re-routed after an epoch change). */
   requeue(ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void {
     for (let i = 0; i < resolves.length; i++) {
@@ -295,9 +342,16 @@ export class ShardHandle {
       const n = Math.min(max, Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
       const batch = this.#take(n, queued);
       this.#inflight.push(batch);
-      const msg = { t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard;
-      if (this.#transfers === 0) port.postMessage(msg);
-      else port.postMessage(msg, this.#takeTransfers(batch.ops));
+      const { bytes } = batch;
+      if (bytes === undefined) {
+        const msg = { t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard;
+        if (this.#transfers === 0) port.postMessage(msg);
+        else port.postMessage(msg, this.#takeTransfers(batch.ops));
+      } else {
+        batch.bytes = undefined;
+        const msg = { t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops, bytes, base: batch.base! } satisfies ToShard;
+        port.postMessage(msg, this.#transfers === 0 ? [bytes] : [bytes, ...this.#takeTransfers(batch.ops)]);
+      }
     }
   }
 
@@ -317,36 +371,78 @@ export class ShardHandle {
   #take(n: number, queued: number): Batch {
     const id = this.#nextBatchId++;
     const epoch = this.#init.epoch;
+    let batch: Batch;
     if (n === queued && this.#qHead === 0) {
       // The whole queue: hand its arrays over instead of copying them.
-      const batch = { id, epoch, ops: this.#queue, resolves: this.#qResolves, rejects: this.#qRejects };
+      batch = { id, epoch, ops: this.#queue, resolves: this.#qResolves, rejects: this.#qRejects };
+      this.#takeBytes(batch);
       this.#queue = [];
       this.#qResolves = [];
       this.#qRejects = [];
+      this.#arenaLen = 0;
       return batch;
     }
     const start = this.#qHead;
-    const batch = {
+    batch = {
       id,
       epoch,
       ops: this.#queue.slice(start * 3, (start + n) * 3),
       resolves: this.#qResolves.slice(start, start + n),
       rejects: this.#qRejects.slice(start, start + n),
     };
+    this.#takeBytes(batch);
     this.#qHead += n;
     if (this.#qHead === this.#qResolves.length) {
       this.#queue = [];
       this.#qResolves = [];
       this.#qRejects = [];
       this.#qHead = 0;
+      this.#arenaLen = 0;
     } else if (this.#qHead >= 1024 && this.#qHead * 2 >= this.#qResolves.length) {
       // Under sustained load the queue may never drain: drop the taken head now and then.
       this.#queue.splice(0, this.#qHead * 3);
       this.#qResolves.splice(0, this.#qHead);
       this.#qRejects.splice(0, this.#qHead);
       this.#qHead = 0;
+      this.#compactArena();
     }
     return batch;
+  }
+
+  /** Gives a batch a copy of its SET_BYTES values' range of the arena. */
+  #takeBytes(batch: Batch): void {
+    if (this.#queuedRefs === 0) return;
+    const ops = batch.ops;
+    let lo = -1;
+    let hi = 0;
+    let count = 0;
+    for (let i = 0; i < ops.length; i += 3) {
+      if (ops[i] !== Op.SET_BYTES) continue;
+      const ref = ops[i + 2] as number;
+      if (lo < 0) lo = refOffset(ref);
+      hi = refOffset(ref) + refLength(ref);
+      count++;
+    }
+    if (count === 0) return;
+    this.#queuedRefs -= count;
+    batch.base = lo;
+    const at = this.#arena.byteOffset;
+    batch.bytes = this.#arena.buffer.slice(at + lo, at + hi);
+  }
+
+  /** Moves the arena's bytes still queued to its start (the queue was compacted, not emptied). */
+  #compactArena(): void {
+    const ops = this.#queue;
+    let lo = -1;
+    for (let i = 0; i < ops.length && lo < 0; i += 3) if (ops[i] === Op.SET_BYTES) lo = refOffset(ops[i + 2] as number);
+    if (lo < 0) {
+      this.#arenaLen = 0;
+      return;
+    }
+    this.#arena.copy(this.#arena, 0, lo, this.#arenaLen);
+    this.#arenaLen -= lo;
+    const shift = valueRef(lo, 0);
+    for (let i = 0; i < ops.length; i += 3) if (ops[i] === Op.SET_BYTES) ops[i + 2] = (ops[i + 2] as number) - shift;
   }
 
   #onMessage(msg: FromShard): void {
@@ -366,6 +462,7 @@ export class ShardHandle {
         const batch = this.#takeBatch(msg.id);
         if (batch === null) return;
         this.#settled(batch.resolves.length);
+        if (msg.bytes !== undefined) restoreValues(batch.ops, msg.bytes, batch.base!);
         this.#events.onWrongEpoch(this, batch.ops, batch.resolves, batch.rejects);
         this.#doFlush();
       }
@@ -436,6 +533,8 @@ export class ShardHandle {
     this.#qRejects = [];
     this.#qHead = 0;
     this.#transfers = 0;
+    this.#arenaLen = 0;
+    this.#queuedRefs = 0;
     if (lost > 0) this.#settled(lost);
     return lost;
   }

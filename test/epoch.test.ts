@@ -4,6 +4,7 @@
 import { BroadcastChannel, MessageChannel, Worker } from 'node:worker_threads';
 import t from 'tap';
 import { Op, type FromShard, type ShardInit, type ShardStats } from '../src/protocol.js';
+import { valueRef } from '../src/value-bytes.js';
 
 t.test('ops of a new epoch do not wait for its broadcast; stale batches are refused', async (t) => {
   const channelName = `epoch-test-${process.pid}`;
@@ -45,13 +46,19 @@ t.test('ops of a new epoch do not wait for its broadcast; stale batches are refu
 
   port1.postMessage({ t: 'batch', id: 3, epoch: 1, ops: [Op.SET, 'k', 'stale'] });
   t.match(await next(), { t: 'wrong-epoch', id: 3, epoch: 2 }, 'a batch routed under epoch 1 is refused');
+  // A refused batch of SETs whose values travel as bytes gives the bytes back, for routing again.
+  const bytes = new TextEncoder().encode('xxstale').buffer;
+  port1.postMessage({ t: 'batch', id: 4, epoch: 1, ops: [Op.SET_BYTES, 'k', valueRef(2, 5)], bytes, base: 0 }, [bytes]);
+  const refused = (await next()) as { t: string; bytes?: ArrayBuffer };
+  t.match(refused, { t: 'wrong-epoch', id: 4, epoch: 2 });
+  t.equal(Buffer.from(refused.bytes!).toString(), 'xxstale', 'with its bytes');
 
   // The broadcast arrives last; the shard takes note of it, nothing else changes.
   const bus = new BroadcastChannel(channelName);
   t.teardown(() => bus.close());
   bus.postMessage({ type: 'epoch', epoch: 2, shards: [1] });
   let stats: ShardStats;
-  for (let id = 4; ; id++) {
+  for (let id = 5; ; id++) {
     port1.postMessage({ t: 'batch', id, epoch: 2, ops: [Op.GET, 'k', undefined, Op.STATS, '', undefined] });
     const r = (await next()) as unknown as { results: [string, ShardStats] };
     t.equal(r.results[0], 'v2', 'the stale batch changed nothing');

@@ -1,6 +1,7 @@
 // One batch of flat ops applied to a store: results in order, per-op errors as wire data.
 import t from 'tap';
 import { Op, SetFlag } from '../src/protocol.js';
+import { valueRef } from '../src/value-bytes.js';
 import { Shard, executeBatch } from '../workers/execute.js';
 import { ShardStore } from '../workers/store.js';
 
@@ -42,4 +43,27 @@ t.test('a batch applies in order and reports failures per op', async (t) => {
   ]);
   t.equal(results[18], true);
   t.match(results[19], { keys: 0, ops: 20 });
+});
+
+t.test('SET_BYTES values come from the batch bytes: ASCII as strings, other bytes as bytes', async (t) => {
+  const s = new ShardStore();
+  const arena = Buffer.concat([Buffer.from('--ascii'), Buffer.from([0xff, 0x00, 0x80]), Buffer.from('x'.repeat(40))]);
+  // The batch's bytes start at arena offset 2 (base): refs are arena offsets.
+  const bytes = arena.buffer.slice(arena.byteOffset + 2, arena.byteOffset + arena.length);
+  // biome-ignore format: one op (code, key, arg) per line
+  const { results, errors } = executeBatch(new Shard(s), [
+    Op.SET_BYTES, 'a', valueRef(2, 5),
+    Op.SET_BYTES, 'b', valueRef(7, 3),
+    Op.SET_BYTES, 'c', valueRef(10, 40),
+    Op.SET_BYTES, 'd', valueRef(10, 0),
+  ], bytes, 2);
+  t.same(results, [true, true, true, true]);
+  t.equal(errors, undefined);
+  t.equal(s.get('a'), 'ascii');
+  t.same(s.get('b'), new Uint8Array([0xff, 0x00, 0x80]));
+  t.equal(s.get('c'), 'x'.repeat(40));
+  t.equal(s.get('d'), '');
+  const missing = executeBatch(new Shard(s), [Op.SET_BYTES, 'e', valueRef(0, 1)]);
+  t.same(missing.errors, [0, { code: 'INTERNAL', message: 'SET_BYTES without the batch bytes' }]);
+  t.equal(s.get('e'), null);
 });

@@ -1,7 +1,8 @@
 // Applies one batch of flat ops (see Op in src/protocol.ts) to a shard's store. Plain module so
 // that tests cover it directly; the worker entry only moves messages.
-import { toWire, type WireError } from '../src/errors.js';
+import { CacheError, toWire, type WireError } from '../src/errors.js';
 import { Op, REPLICA_COPY, SetFlag } from '../src/protocol.js';
+import { refLength, refOffset, valueFromBytes } from '../src/value-bytes.js';
 import { MigrationSource, importEntries } from './migration.js';
 import type { ShardStore, Value } from './store.js';
 
@@ -23,16 +24,26 @@ export interface BatchOutcome {
   transfer: ArrayBuffer[] | undefined;
 }
 
-export function executeBatch(shard: Shard, ops: unknown[]): BatchOutcome {
+/** `bytes` and `base`: the values of the batch's SET_BYTES ops (src/value-bytes.ts). */
+export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, base = 0): BatchOutcome {
   const store = shard.store;
   const n = ops.length / 3;
   const results = new Array<unknown>(n);
   let errors: (number | WireError)[] | undefined;
   let transfer: ArrayBuffer[] | undefined;
+  const values = bytes === undefined ? undefined : Buffer.from(bytes);
   store.ops += n;
   for (let i = 0; i < n; i++) {
     try {
-      const r = executeOp(shard, ops[i * 3] as number, ops[i * 3 + 1] as string, ops[i * 3 + 2]);
+      let op = ops[i * 3] as number;
+      let arg = ops[i * 3 + 2];
+      if (op === Op.SET_BYTES) {
+        if (values === undefined) throw new CacheError('INTERNAL', 'SET_BYTES without the batch bytes');
+        const at = refOffset(arg as number) - base;
+        op = Op.SET;
+        arg = valueFromBytes(values, at, at + refLength(arg as number));
+      }
+      const r = executeOp(shard, op, ops[i * 3 + 1] as string, arg);
       if (r instanceof ArrayBuffer) {
         transfer ??= [];
         transfer.push(r);

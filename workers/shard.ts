@@ -31,10 +31,12 @@ port.on('message', (msg: ToShard) => {
   switch (msg.t) {
     case 'batch': {
       if (msg.epoch !== epoch) {
-        send({ t: 'wrong-epoch', id: msg.id, epoch });
+        // The values' bytes go back with the refusal: the coordinator routes those SETs again.
+        if (msg.bytes === undefined) send({ t: 'wrong-epoch', id: msg.id, epoch });
+        else send({ t: 'wrong-epoch', id: msg.id, epoch, bytes: msg.bytes }, [msg.bytes]);
         return;
       }
-      const { results, errors, transfer } = executeBatch(shard, msg.ops);
+      const { results, errors, transfer } = executeBatch(shard, msg.ops, msg.bytes, msg.base);
       const keys = store.size;
       send(errors === undefined ? { t: 'reply', id: msg.id, results, keys } : { t: 'reply', id: msg.id, results, keys, errors }, transfer);
       return;

@@ -1,7 +1,7 @@
 // Argument parsing for RESP commands, with Redis's exact error strings. A RespError becomes an
 // error reply on the wire; nothing reaches the cluster before its arguments pass.
-import { isAscii } from 'node:buffer';
 import { CacheError } from '../../errors.js';
+import { valueFromBytes } from '../../value-bytes.js';
 
 /** An error reply: `message` is the whole line after `-` (it starts with the error code). */
 export class RespError extends Error {}
@@ -30,8 +30,8 @@ export function int64Arg(b: Buffer): number | bigint {
 }
 
 /** A value from the wire as the cluster stores it: ASCII as a compact string, other bytes as bytes. */
-export function wireValue(b: Buffer): string | Buffer {
-  return isAscii(b) ? b.toString('latin1') : b;
+export function wireValue(b: Buffer): string | Uint8Array {
+  return valueFromBytes(b, 0, b.length);
 }
 
 /** An upper-cased option word. */

@@ -350,7 +350,7 @@ def('getset', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, s, a) =>
 def('mget', -2, ['readonly', 'fast'], ALLKEYS, (ctx, s, a) => run(ctx.cluster.mget(a.slice(1)), (vs) => array(vs.map(bulkOf(s)))));
 def('mset', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
   if (a.length % 2 === 0) throw new RespError("ERR wrong number of arguments for 'mset' command");
-  const pairs: [Buffer, string | Buffer][] = [];
+  const pairs: [Buffer, string | Uint8Array][] = [];
   for (let i = 1; i < a.length; i += 2) pairs.push([a[i]!, wireValue(a[i + 1]!)]);
   return run(ctx.cluster.mset(pairs), () => OK);
 });
@@ -452,7 +452,7 @@ def('copy', -3, ['write', 'denyoom'], [1, 2, 1], (ctx, _s, a) => {
 });
 def('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
   if (a.length % 2 === 0) throw new RespError("ERR wrong number of arguments for 'msetnx' command");
-  const pairs: [Buffer, string | Buffer][] = [];
+  const pairs: [Buffer, string | Uint8Array][] = [];
   for (let i = 1; i < a.length; i += 2) pairs.push([a[i]!, wireValue(a[i + 1]!)]);
   return run(ctx.cluster.msetNx(pairs), (ok) => integer(ok ? 1 : 0));
 });

@@ -1,13 +1,14 @@
 // The hot commands' fast path: GET, plain SET, INCR and DECR straight from the read buffer to a
-// shard queue — the key and value are decoded from the bytes in place (no Buffer per argument),
-// the name is matched without building a string, and the reply slot itself receives the shard's
-// answer (no promise). Whatever is unusual (options, too large, not authenticated) returns false
+// shard queue — the key is decoded from the bytes in place (no Buffer per argument), a SET's value
+// bytes are copied to the shard's queue as they are (the shard makes the value), the name is
+// matched without building a string, and the reply slot itself receives the shard's answer (no
+// promise). Whatever is unusual (options, too large, not authenticated) returns false
 // and takes the general path, which has the full checks and Redis's errors.
-import { isAscii } from 'node:buffer';
 import { MAX_KEY_BYTES } from '../../args.js';
-import { type Cluster, sendTo } from '../../cluster.js';
+import { type Cluster, sendSet, sendTo } from '../../cluster.js';
 import { internalKey } from '../../keys.js';
 import { Op } from '../../protocol.js';
+import { asciiRange } from '../../value-bytes.js';
 import { Kind, type Reply } from './replies.js';
 
 /** Makes the reply slot for a request and queues it on its connection. */
@@ -44,16 +45,9 @@ export function fastCommand(buf: Buffer, start: number, end: number): FastComman
   return table.get(nameCode(buf, start, end));
 }
 
-/** Bytes below 0x80 only: a short range is checked here, a long one natively. */
-function ascii(buf: Buffer, start: number, end: number): boolean {
-  if (end - start > 32) return isAscii(buf.subarray(start, end));
-  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return false;
-  return true;
-}
-
 /** A key's internal form (src/keys.ts): ASCII decodes as itself. */
 function key(buf: Buffer, start: number, end: number): string {
-  return ascii(buf, start, end) ? buf.toString('latin1', start, end) : internalKey(buf.subarray(start, end));
+  return asciiRange(buf, start, end) ? buf.latin1Slice(start, end) : internalKey(buf.subarray(start, end));
 }
 
 fast('get', (cluster, buf, st, en, argc, reply) => {
@@ -63,19 +57,8 @@ fast('get', (cluster, buf, st, en, argc, reply) => {
 });
 
 fast('set', (cluster, buf, st, en, argc, reply) => {
-  if (argc !== 3 || en[1]! - st[1]! > MAX_KEY_BYTES) return false;
-  const s = st[2]!;
-  const e = en[2]!;
-  if (e - s > cluster.options.maxValueBytes) return false;
-  // As the general path stores them (args.ts wireValue): ASCII as a compact string, other bytes
-  // as an exact-size copy.
-  let value: string | Uint8Array;
-  if (ascii(buf, s, e)) value = buf.toString('latin1', s, e);
-  else {
-    value = new Uint8Array(e - s);
-    value.set(buf.subarray(s, e));
-  }
-  sendTo(cluster, Op.SET, key(buf, st[1]!, en[1]!), value, reply(Kind.OK_OR_NIL));
+  if (argc !== 3 || en[1]! - st[1]! > MAX_KEY_BYTES || en[2]! - st[2]! > cluster.options.maxValueBytes) return false;
+  sendSet(cluster, key(buf, st[1]!, en[1]!), buf, st[2]!, en[2]!, reply(Kind.OK_OR_NIL));
   return true;
 });
 

@@ -1,0 +1,63 @@
+// Values that travel as bytes (Op.SET_BYTES): the coordinator copies a value's bytes into its
+// shard queue's byte arena and the op's arg says where they are (a ValueRef); the shard turns them
+// into the value. One rule for every side that makes a value from wire bytes: ASCII becomes a
+// compact string (what the store holds for text), other bytes an exact-size Uint8Array.
+import { isAscii } from 'node:buffer';
+import { Op } from './protocol.js';
+
+/** Values up to this many bytes go through a queue's arena (bigger ones travel on their own). */
+export const MAX_REF_BYTES = 64 * 1024;
+/** Arena offsets scale by this (lengths are below it). */
+const SCALE = 2 ** 17;
+
+/** Where a value's bytes are in an arena: offset × 2^17 + length, one number (no object per op). */
+export type ValueRef = number;
+
+export function valueRef(offset: number, length: number): ValueRef {
+  return offset * SCALE + length;
+}
+
+export function refOffset(ref: ValueRef): number {
+  return Math.floor(ref / SCALE);
+}
+
+export function refLength(ref: ValueRef): number {
+  return ref % SCALE;
+}
+
+/** Bytes below 0x80 only: a short range checked here, a long one natively. */
+export function asciiRange(buf: Buffer, start: number, end: number): boolean {
+  if (end - start > 32) return isAscii(buf.subarray(start, end));
+  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return false;
+  return true;
+}
+
+/** The value that `buf[start..end)` stands for: ASCII as a compact string, else a copy of the bytes. */
+export function valueFromBytes(buf: Buffer, start: number, end: number): string | Uint8Array {
+  if (asciiRange(buf, start, end)) return buf.latin1Slice(start, end);
+  const copy = new Uint8Array(end - start);
+  copy.set(buf.subarray(start, end));
+  return copy;
+}
+
+/**
+ * Turns a batch's SET_BYTES ops back into SETs with their values, from the batch's `bytes` (which
+ * start at arena offset `base`): for a batch a shard refused, to be routed again.
+ */
+export function restoreValues(ops: unknown[], bytes: ArrayBuffer, base: number): void {
+  const buf = Buffer.from(bytes);
+  for (let i = 0; i < ops.length; i += 3) {
+    if (ops[i] !== Op.SET_BYTES) continue;
+    const ref = ops[i + 2] as ValueRef;
+    const at = refOffset(ref) - base;
+    ops[i] = Op.SET;
+    ops[i + 2] = valueFromBytes(buf, at, at + refLength(ref));
+  }
+}
+
+declare global {
+  interface Buffer {
+    /** Node's own latin1 decoder (what toString('latin1', start, end) ends in), without its argument checks. */
+    latin1Slice(start: number, end: number): string;
+  }
+}
