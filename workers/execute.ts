@@ -1,5 +1,6 @@
 // Applies one batch of flat ops (see Op in src/protocol.ts) to a shard's store. Plain module so
 // that tests cover it directly; the worker entry only moves messages.
+import { isAscii } from 'node:buffer';
 import { CacheError, toWire, type WireError } from '../src/errors.js';
 import { Op, REPLICA_COPY, SetFlag } from '../src/protocol.js';
 import { refLength, refOffset, valueFromBytes } from '../src/value-bytes.js';
@@ -32,6 +33,8 @@ export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, 
   let errors: (number | WireError)[] | undefined;
   let transfer: ArrayBuffer[] | undefined;
   const values = bytes === undefined ? undefined : Buffer.from(bytes);
+  // One check for the whole batch: when every value is ASCII (the common case), none needs its own.
+  const ascii = values !== undefined && isAscii(values);
   store.ops += n;
   for (let i = 0; i < n; i++) {
     try {
@@ -41,7 +44,8 @@ export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, 
         if (values === undefined) throw new CacheError('INTERNAL', 'SET_BYTES without the batch bytes');
         const at = refOffset(arg as number) - base;
         op = Op.SET;
-        arg = valueFromBytes(values, at, at + refLength(arg as number));
+        const end = at + refLength(arg as number);
+        arg = ascii ? values.latin1Slice(at, end) : valueFromBytes(values, at, end);
       }
       const r = executeOp(shard, op, ops[i * 3 + 1] as string, arg);
       if (r instanceof ArrayBuffer) {

@@ -60,14 +60,19 @@ export class ShardStore {
   #index: SlotIndex;
   #keys: (string | undefined)[] = [];
   #vals: (Value | undefined)[] = [];
-  /** Absolute expiry in ms; 0 = no TTL. */
-  #expires: Float64Array;
+  /**
+   * Per slot, side by side so that one cache line serves a write: `[slot * 2]` the absolute
+   * expiry in ms (0 = no TTL), `[slot * 2 + 1]` the entry's estimated bytes (entrySize), so an
+   * overwrite never reads the old value.
+   */
+  #meta: Float64Array;
   /**
    * The ring hash of each slot's key, computed once on insert (on the shard's thread), so that
    * planning a migration reads hashes instead of hashing every key while ops wait.
    */
   #hashes: Uint32Array;
-  /** LRU list over slots: head is most recent, tail least; -1 ends. */
+  /** LRU list over slots: head is most recent, tail least; -1 ends. Kept only under an LRU policy (noeviction never asks for recency). */
+  readonly #lru: boolean;
   #prev: Int32Array;
   #next: Int32Array;
   #head = -1;
@@ -95,7 +100,8 @@ export class ShardStore {
     this.#now = options.now ?? Date.now;
     this.#index = new SlotIndex(options.mapLimit);
     this.#cap = Math.max(16, options.initialCapacity ?? 1024);
-    this.#expires = new Float64Array(this.#cap);
+    this.#lru = this.policy !== 'noeviction';
+    this.#meta = new Float64Array(this.#cap * 2);
     this.#hashes = new Uint32Array(this.#cap);
     this.#prev = new Int32Array(this.#cap);
     this.#next = new Int32Array(this.#cap);
@@ -141,7 +147,7 @@ export class ShardStore {
   pttl(key: string): number {
     const slot = this.#find(key);
     if (slot < 0) return -2;
-    const at = this.#expires[slot]!;
+    const at = this.#meta[slot * 2]!;
     return at === 0 ? -1 : Math.max(0, at - this.#now());
   }
 
@@ -149,7 +155,7 @@ export class ShardStore {
   pexpiretime(key: string): number {
     const slot = this.#find(key);
     if (slot < 0) return -2;
-    const at = this.#expires[slot]!;
+    const at = this.#meta[slot * 2]!;
     return at === 0 ? -1 : at;
   }
 
@@ -161,7 +167,7 @@ export class ShardStore {
     for (let slot = 0; slot < this.#top; slot++) {
       const k = this.#keys[slot];
       if (k === undefined) continue;
-      const at = this.#expires[slot]!;
+      const at = this.#meta[slot * 2]!;
       if (at !== 0 && at <= now) continue;
       if (re === null || re.test(k)) out.push(k);
     }
@@ -184,7 +190,7 @@ export class ShardStore {
       const k = this.#keys[slot];
       if (k === undefined) continue;
       live++;
-      const at = this.#expires[slot]!;
+      const at = this.#meta[slot * 2]!;
       if (at !== 0 && at <= now) continue;
       if (re === null || re.test(k)) out.push(k);
     }
@@ -222,7 +228,7 @@ export class ShardStore {
       for (let i = 0; i < pairs.length; i += 2) {
         const k = pairs[i] as string;
         const slot = this.#find(k);
-        grow += entrySize(k, pairs[i + 1] as Value) - (slot >= 0 ? entrySize(k, this.#vals[slot]!) : 0);
+        grow += entrySize(k, pairs[i + 1] as Value) - (slot >= 0 ? this.#meta[slot * 2 + 1]! : 0);
       }
       if (grow > 0 && this.#bytes + grow > this.maxBytes) throw oom();
     }
@@ -253,7 +259,7 @@ export class ShardStore {
       if (next > INT64_MAX || next < INT64_MIN) throw new CacheError('OVERFLOW', 'increment or decrement would overflow');
     }
     const text = String(next);
-    const at = slot >= 0 ? this.#expires[slot]! : 0;
+    const at = slot >= 0 ? this.#meta[slot * 2]! : 0;
     const written = this.#write(key, slot, text);
     this.#setExpiry(written, at);
     return typeof next === 'number' ? next : Number.isSafeInteger(Number(next)) ? Number(next) : text;
@@ -347,7 +353,7 @@ export class ShardStore {
     const next = cur + by;
     if (!Number.isFinite(next)) throw new CacheError('EINVAL', 'increment would produce NaN or Infinity');
     const text = formatFloat(next);
-    const at = slot >= 0 ? this.#expires[slot]! : 0;
+    const at = slot >= 0 ? this.#meta[slot * 2]! : 0;
     const written = this.#write(key, slot, text);
     this.#setExpiry(written, at);
     return text;
@@ -357,7 +363,7 @@ export class ShardStore {
   expire(key: string, at: number, flags = 0): boolean {
     const slot = this.#find(key);
     if (slot < 0) return false;
-    const cur = this.#expires[slot]!;
+    const cur = this.#meta[slot * 2]!;
     if (flags & ExpireFlag.NX && cur !== 0) return false;
     if (flags & ExpireFlag.XX && cur === 0) return false;
     // GT/LT: a key without TTL counts as an infinite TTL.
@@ -370,7 +376,7 @@ export class ShardStore {
 
   persist(key: string): boolean {
     const slot = this.#find(key);
-    if (slot < 0 || this.#expires[slot] === 0) return false;
+    if (slot < 0 || this.#meta[slot * 2] === 0) return false;
     this.#setExpiry(slot, 0);
     return true;
   }
@@ -394,7 +400,7 @@ export class ShardStore {
     if (this.#index.size === 0 || this.#top === 0) return null;
     const now = this.#now();
     const live = (slot: number): boolean => {
-      const at = this.#expires[slot]!;
+      const at = this.#meta[slot * 2]!;
       return this.#keys[slot] !== undefined && (at === 0 || at > now);
     };
     for (let i = 0; i < 32; i++) {
@@ -426,7 +432,7 @@ export class ShardStore {
   /** A live entry as it migrates: value and absolute expiry (0 = none); null when absent. */
   entry(key: string): [Value, number] | null {
     const slot = this.#find(key);
-    return slot < 0 ? null : [this.#vals[slot]!, this.#expires[slot]!];
+    return slot < 0 ? null : [this.#vals[slot]!, this.#meta[slot * 2]!];
   }
 
   /**
@@ -443,7 +449,7 @@ export class ShardStore {
     this.#index.clear();
     this.#keys = [];
     this.#vals = [];
-    this.#expires.fill(0);
+    this.#meta.fill(0);
     this.#ttlPos.fill(-1);
     this.#ttlCount = 0;
     this.#free = [];
@@ -466,7 +472,7 @@ export class ShardStore {
       let hit = 0;
       for (let i = 0; i < samples && this.#ttlCount > 0; i++) {
         const slot = this.#ttlSlots[(Math.random() * this.#ttlCount) | 0]!;
-        if (this.#expires[slot]! <= now) {
+        if (this.#meta[slot * 2]! <= now) {
           this.#remove(slot);
           this.#expired++;
           hit++;
@@ -506,7 +512,7 @@ export class ShardStore {
   #find(key: string): number {
     const slot = this.#index.get(key);
     if (slot === undefined) return -1;
-    const at = this.#expires[slot]!;
+    const at = this.#meta[slot * 2]!;
     if (at !== 0 && at <= this.#now()) {
       this.#remove(slot);
       this.#expired++;
@@ -518,7 +524,7 @@ export class ShardStore {
   /** Stores a value for a key (slot -1: new key), enforcing maxBytes first. Returns the slot. */
   #write(key: string, slot: number, value: Value, force = false): number {
     const size = entrySize(key, value);
-    const oldSize = slot >= 0 ? entrySize(key, this.#vals[slot]!) : 0;
+    const oldSize = slot >= 0 ? this.#meta[slot * 2 + 1]! : 0;
     if (this.maxBytes > 0 && this.#bytes - oldSize + size > this.maxBytes) {
       if (!force && !this.forceWrites) this.#makeRoom(size - oldSize, slot);
       else if (this.policy !== 'noeviction') this.#makeRoom(size - oldSize, slot, false);
@@ -532,6 +538,7 @@ export class ShardStore {
       this.#insertLog?.push(key);
     } else this.#touch(slot);
     this.#vals[slot] = value;
+    this.#meta[slot * 2 + 1] = size;
     this.#bytes += size - oldSize;
     return slot;
   }
@@ -568,9 +575,9 @@ export class ShardStore {
       b.set(a);
       return b;
     };
-    const expires = new Float64Array(cap);
-    expires.set(this.#expires);
-    this.#expires = expires;
+    const meta = new Float64Array(cap * 2);
+    meta.set(this.#meta);
+    this.#meta = meta;
     const hashes = new Uint32Array(cap);
     hashes.set(this.#hashes);
     this.#hashes = hashes;
@@ -584,7 +591,8 @@ export class ShardStore {
 
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
-    this.#bytes -= entrySize(key, this.#vals[slot]!);
+    this.#bytes -= this.#meta[slot * 2 + 1]!;
+    this.#meta[slot * 2 + 1] = 0;
     this.#index.delete(key);
     this.#keys[slot] = undefined;
     this.#vals[slot] = undefined;
@@ -594,7 +602,7 @@ export class ShardStore {
   }
 
   #setExpiry(slot: number, at: number): void {
-    this.#expires[slot] = at;
+    this.#meta[slot * 2] = at;
     const pos = this.#ttlPos[slot]!;
     if (at !== 0 && pos < 0) {
       this.#ttlSlots[this.#ttlCount] = slot;
@@ -609,12 +617,13 @@ export class ShardStore {
   }
 
   #touch(slot: number): void {
-    if (this.#head === slot) return;
+    if (!this.#lru || this.#head === slot) return;
     this.#unlink(slot);
     this.#linkHead(slot);
   }
 
   #linkHead(slot: number): void {
+    if (!this.#lru) return;
     this.#prev[slot] = -1;
     this.#next[slot] = this.#head;
     if (this.#head >= 0) this.#prev[this.#head] = slot;
@@ -623,6 +632,7 @@ export class ShardStore {
   }
 
   #unlink(slot: number): void {
+    if (!this.#lru) return;
     const p = this.#prev[slot]!;
     const n = this.#next[slot]!;
     if (p >= 0) this.#next[p] = n;
