@@ -7,10 +7,11 @@
 // because this machine is noisy.
 //
 //   npm run bench:resp -- [--requests 1000000] [--pairs 3] [--p1 N] [--tests set,get,incr,mset]
-//                         [--run-timeout 300] [--json]
+//                         [--warmup 200000] [--run-timeout 300] [--json]
 //
 // --p1 N: requests per run of the -P 1 pass (default: the smaller of 100,000 and --requests; 0
-// skips the pass). Without redis-benchmark or redis-server it says so and exits 0 (`{"results":[]}`
+// skips the pass). --warmup N: one unmeasured -P 16 run of N requests per test and server first
+// (0 skips it). Without redis-benchmark or redis-server it says so and exits 0 (`{"results":[]}`
 // under --json).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     p1: { type: 'string' },
     tests: { type: 'string', default: 'set,get,incr,mset' },
     'run-timeout': { type: 'string', default: '300' },
+    warmup: { type: 'string', default: '200000' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -34,6 +36,7 @@ const requests = Number(args.requests);
 const pairs = Number(args.pairs);
 const p1Requests = args.p1 === undefined ? Math.min(100_000, requests) : Number(args.p1);
 const runTimeoutMs = Number(args['run-timeout']) * 1000;
+const warmup = Number(args.warmup);
 const tests = args.tests.split(',');
 for (const [name, n] of [
   ['requests', requests],
@@ -42,6 +45,7 @@ for (const [name, n] of [
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
 }
 if (!Number.isSafeInteger(p1Requests) || p1Requests < 0) throw new Error('--p1 must be an integer ≥ 0');
+if (!Number.isSafeInteger(warmup) || warmup < 0) throw new Error('--warmup must be an integer ≥ 0');
 if (!(runTimeoutMs > 0)) throw new Error('--run-timeout must be a positive number of seconds');
 for (const t of tests) if (!['set', 'get', 'incr', 'mset'].includes(t)) throw new Error(`--tests: unknown test "${t}"`);
 
@@ -186,6 +190,12 @@ let exitCode = 0;
 const runs = new Map<string, { shardcache: Run[]; redis: Run[] }>();
 try {
   servers.push(await startShardcache(), await startRedis());
+  // One unmeasured run of each test against each server first: both start with the keyspace
+  // filled, and Node's JIT has compiled the hot path (Redis has nothing to warm).
+  if (warmup > 0) {
+    for (const test of tests) for (const s of servers) await bench(s, test, 16, warmup);
+    log(`  warm-up: ${tests.join(', ')} × ${warmup.toLocaleString('en')} requests against each server (not measured)`);
+  }
   for (let pair = 1; pair <= pairs; pair++) {
     for (const [pipeline, n] of passes) {
       for (const test of tests) {

@@ -81,6 +81,11 @@ export const Op = {
    * the coordinator, no value cloned one by one). Result: true.
    */
   SET_BYTES: 35,
+  /**
+   * GET for a network front end: the value comes back as bytes in the reply's `bytes` and the
+   * result is a ValueRef into them (null when missing; the value itself past MAX_REF_BYTES).
+   */
+  GET_BYTES: 36,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -153,11 +158,12 @@ export type FaultKind = 'exit' | 'throw' | 'hang' | 'boot-loop';
 
 /**
  * Shard → coordinator. `errors` is flat `[opIndex, WireError, ...]`, absent when none failed.
+ * `bytes` holds the values of the batch's GET_BYTES ops (transferred).
  * `keys` is the shard's key count after the batch: what a crash would lose with one copy.
  */
 export type FromShard =
   | { t: 'ready'; shardId: number }
-  | { t: 'reply'; id: number; results: unknown[]; keys: number; errors?: (number | WireError)[] }
+  | { t: 'reply'; id: number; results: unknown[]; keys: number; errors?: (number | WireError)[]; bytes?: ArrayBuffer }
   | { t: 'wrong-epoch'; id: number; epoch: number; bytes?: ArrayBuffer }
   | { t: 'pong'; id: number; keys: number };
 

@@ -22,6 +22,8 @@ type Reject = (reason: unknown) => void;
 export interface Sink {
   done(value: unknown): void;
   fail(error: unknown): void;
+  /** A GET_BYTES value, as `bytes[start..end)` (no view made for it); else done() gets a view. */
+  doneBytes?(bytes: Buffer, start: number, end: number): void;
 }
 
 /** An op's receivers: a promise's resolve and reject, or a Sink and null. */
@@ -449,7 +451,7 @@ export class ShardHandle {
     switch (msg.t) {
       case 'reply':
         this.#keys = msg.keys;
-        this.#onReply(msg.id, msg.results, msg.errors);
+        this.#onReply(msg.id, msg.results, msg.errors, msg.bytes);
         return;
       case 'pong':
         this.#keys = msg.keys;
@@ -488,10 +490,12 @@ export class ShardHandle {
     return batch;
   }
 
-  #onReply(id: number, results: unknown[], errors: (number | WireError)[] | undefined): void {
+  #onReply(id: number, results: unknown[], errors: (number | WireError)[] | undefined, bytes: ArrayBuffer | undefined): void {
     const batch = this.#takeBatch(id);
     if (batch === null) return;
     const { resolves, rejects } = batch;
+    // GET_BYTES results point into the reply's bytes: they settle as views of them.
+    const values = bytes === undefined ? null : Buffer.from(bytes);
     let e = 0;
     const nextError = errors?.[0] as number | undefined;
     let errAt = nextError ?? -1;
@@ -502,7 +506,14 @@ export class ShardHandle {
         errAt = e < errors!.length ? (errors![e] as number) : -1;
       } else {
         const r = results[i];
-        settle(resolves[i]!, r instanceof Uint8Array ? Buffer.from(r.buffer, r.byteOffset, r.byteLength) : r);
+        if (r instanceof Uint8Array) settle(resolves[i]!, Buffer.from(r.buffer, r.byteOffset, r.byteLength));
+        else if (values !== null && typeof r === 'number' && batch.ops[i * 3] === Op.GET_BYTES) {
+          const res = resolves[i]!;
+          const at = refOffset(r);
+          const end = at + refLength(r);
+          if (typeof res !== 'function' && res.doneBytes !== undefined) res.doneBytes(values, at, end);
+          else settle(res, values.subarray(at, end));
+        } else settle(resolves[i]!, r);
       }
     }
     this.#settled(resolves.length);

@@ -55,6 +55,44 @@ export function restoreValues(ops: unknown[], bytes: ArrayBuffer, base: number):
   }
 }
 
+/** Byte lengths of the values being packed (reused: packing runs once per batch on one thread). */
+const lengths: number[] = [];
+
+/**
+ * Packs the values GET_BYTES ops found into one buffer, turning each such result into a ValueRef
+ * into it (missing keys stay null, values past MAX_REF_BYTES stay values). Undefined when there is
+ * nothing to pack.
+ */
+export function packValues(ops: unknown[], results: unknown[]): ArrayBuffer | undefined {
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < results.length; i++) {
+    lengths[i] = -1;
+    if (ops[i * 3] !== Op.GET_BYTES) continue;
+    const v = results[i];
+    if (v === null || v === undefined) continue;
+    const len = typeof v === 'string' ? Buffer.byteLength(v) : (v as Uint8Array).byteLength;
+    if (len > MAX_REF_BYTES) continue;
+    lengths[i] = len;
+    total += len;
+    count++;
+  }
+  if (count === 0) return undefined;
+  const out = Buffer.allocUnsafeSlow(total);
+  let off = 0;
+  for (let i = 0; i < results.length; i++) {
+    const len = lengths[i]!;
+    if (len < 0) continue;
+    const v = results[i] as string | Uint8Array;
+    // Only an ASCII string has as many bytes as UTF-16 units; its latin1 form is its UTF-8.
+    if (typeof v === 'string') out.write(v, off, len, len === v.length ? 'latin1' : 'utf8');
+    else out.set(v, off);
+    results[i] = valueRef(off, len);
+    off += len;
+  }
+  return out.buffer;
+}
+
 declare global {
   interface Buffer {
     /** Node's own latin1 decoder (what toString('latin1', start, end) ends in), without its argument checks. */

@@ -11,7 +11,7 @@ const installed = ['redis-benchmark', 'redis-server'].every((bin) => {
 });
 
 t.test('bench:resp --json', async (t) => {
-  const out = execFileSync(process.execPath, [script, '--requests', '2000', '--pairs', '1', '--json'], {
+  const out = execFileSync(process.execPath, [script, '--requests', '2000', '--pairs', '1', '--warmup', '2000', '--json'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 60_000,

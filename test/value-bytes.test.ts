@@ -2,10 +2,10 @@
 // and a shard queue's byte arena under load — batches taken in pieces, the queue compacted while it
 // never empties, values too big for the arena, an arena at its cap, a refused batch restored.
 import t from 'tap';
-import { sendSet } from '../src/cluster.js';
+import { sendSet, sendTo } from '../src/cluster.js';
 import { Op } from '../src/protocol.js';
 import type { Sink } from '../src/shard-handle.js';
-import { MAX_REF_BYTES, refLength, refOffset, restoreValues, valueFromBytes, valueRef } from '../src/value-bytes.js';
+import { MAX_REF_BYTES, packValues, refLength, refOffset, restoreValues, valueFromBytes, valueRef } from '../src/value-bytes.js';
 import { startCluster } from './helpers/cluster.js';
 
 /** A Sink as a promise. */
@@ -41,6 +41,53 @@ t.test('refs and the value rule', async (t) => {
   const ops: unknown[] = [Op.GET, 'g', undefined, Op.SET_BYTES, 'a', valueRef(10, 2), Op.SET_BYTES, 'b', valueRef(12, 1)];
   restoreValues(ops, new Uint8Array([0x68, 0x69, 0xff]).buffer, 10);
   t.same(ops, [Op.GET, 'g', undefined, Op.SET, 'a', 'hi', Op.SET, 'b', new Uint8Array([0xff])], 'a refused batch gets its values back');
+});
+
+t.test('GET_BYTES values are packed into one buffer the results point into', async (t) => {
+  const big = 'z'.repeat(MAX_REF_BYTES + 1);
+  // biome-ignore format: one op (code, key, arg) per line
+  const ops = [
+    Op.GET_BYTES, 'a', undefined,
+    Op.GET, 'b', undefined,
+    Op.GET_BYTES, 'c', undefined,
+    Op.GET_BYTES, 'd', undefined,
+    Op.GET_BYTES, 'e', undefined,
+    Op.INCRBY, 'f', 1,
+  ];
+  const results: unknown[] = ['ascii', 'plain GET', 'ключ ✓', new Uint8Array([0, 0xff]), null, 7];
+  const bytes = packValues(ops, results)!;
+  const buf = Buffer.from(bytes);
+  const at = (ref: unknown): string =>
+    buf.toString('latin1', refOffset(ref as number), refOffset(ref as number) + refLength(ref as number));
+  t.equal(at(results[0]), 'ascii');
+  t.equal(results[1], 'plain GET', 'other ops untouched');
+  t.equal(Buffer.from(at(results[2]), 'latin1').toString('utf8'), 'ключ ✓', 'text as UTF-8');
+  t.equal(at(results[3]), '\x00\xff', 'bytes as they are');
+  t.equal(results[4], null, 'missing stays null');
+  t.equal(results[5], 7);
+  t.equal(buf.length, 5 + Buffer.byteLength('ключ ✓') + 2);
+  const alone = [big];
+  t.equal(packValues([Op.GET_BYTES, 'x', undefined], alone), undefined, 'nothing small enough to pack');
+  t.equal(alone[0], big, 'a value past the limit stays a value');
+
+  // Through a cluster, to a receiver without doneBytes: a view of the reply's bytes.
+  const c = await startCluster(t, { shards: 2 });
+  await c.set('k', 'value');
+  await c.set('bin', Buffer.from([1, 2, 3]));
+  await c.set('huge', big);
+  const got = await Promise.all(
+    ['k', 'bin', 'huge', 'nope'].map((k) => {
+      const s = sink();
+      sendTo(c, Op.GET_BYTES, k, undefined, s);
+      return s.settled;
+    }),
+  );
+  t.same(
+    got.map((v) => (v === null ? null : Buffer.from(v as string | Buffer).length)),
+    [5, 3, MAX_REF_BYTES + 1, null],
+  );
+  t.equal((got[0] as Buffer).toString(), 'value');
+  t.same(got[1], Buffer.from([1, 2, 3]));
 });
 
 t.test('a queue that never empties is compacted, and its arena with it', async (t) => {

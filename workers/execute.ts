@@ -3,7 +3,7 @@
 import { isAscii } from 'node:buffer';
 import { CacheError, toWire, type WireError } from '../src/errors.js';
 import { Op, REPLICA_COPY, SetFlag } from '../src/protocol.js';
-import { refLength, refOffset, valueFromBytes } from '../src/value-bytes.js';
+import { packValues, refLength, refOffset, valueFromBytes } from '../src/value-bytes.js';
 import { MigrationSource, importEntries } from './migration.js';
 import type { ShardStore, Value } from './store.js';
 
@@ -23,6 +23,8 @@ export interface BatchOutcome {
   errors: (number | WireError)[] | undefined;
   /** ArrayBuffers among the results (migration exports), to transfer rather than copy. */
   transfer: ArrayBuffer[] | undefined;
+  /** The values of GET_BYTES ops, which their results point into (src/value-bytes.ts). */
+  bytes: ArrayBuffer | undefined;
 }
 
 /** `bytes` and `base`: the values of the batch's SET_BYTES ops (src/value-bytes.ts). */
@@ -32,6 +34,7 @@ export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, 
   const results = new Array<unknown>(n);
   let errors: (number | WireError)[] | undefined;
   let transfer: ArrayBuffer[] | undefined;
+  let gets = 0;
   const values = bytes === undefined ? undefined : Buffer.from(bytes);
   // One check for the whole batch: when every value is ASCII (the common case), none needs its own.
   const ascii = values !== undefined && isAscii(values);
@@ -46,6 +49,9 @@ export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, 
         op = Op.SET;
         const end = at + refLength(arg as number);
         arg = ascii ? values.latin1Slice(at, end) : valueFromBytes(values, at, end);
+      } else if (op === Op.GET_BYTES) {
+        op = Op.GET;
+        gets++;
       }
       const r = executeOp(shard, op, ops[i * 3 + 1] as string, arg);
       if (r instanceof ArrayBuffer) {
@@ -59,7 +65,7 @@ export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, 
       errors.push(i, toWire(err));
     }
   }
-  return { results, errors, transfer };
+  return { results, errors, transfer, bytes: gets === 0 ? undefined : packValues(ops, results) };
 }
 
 export function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {

@@ -36,9 +36,14 @@ port.on('message', (msg: ToShard) => {
         else send({ t: 'wrong-epoch', id: msg.id, epoch, bytes: msg.bytes }, [msg.bytes]);
         return;
       }
-      const { results, errors, transfer } = executeBatch(shard, msg.ops, msg.bytes, msg.base);
-      const keys = store.size;
-      send(errors === undefined ? { t: 'reply', id: msg.id, results, keys } : { t: 'reply', id: msg.id, results, keys, errors }, transfer);
+      const { results, errors, transfer, bytes } = executeBatch(shard, msg.ops, msg.bytes, msg.base);
+      const reply: FromShard = { t: 'reply', id: msg.id, results, keys: store.size };
+      if (errors !== undefined) reply.errors = errors;
+      if (bytes === undefined) send(reply, transfer);
+      else {
+        reply.bytes = bytes;
+        send(reply, transfer === undefined ? [bytes] : [...transfer, bytes]);
+      }
       return;
     }
     case 'ping':

@@ -52,7 +52,7 @@ function key(buf: Buffer, start: number, end: number): string {
 
 fast('get', (cluster, buf, st, en, argc, reply) => {
   if (argc !== 2 || en[1]! - st[1]! > MAX_KEY_BYTES) return false;
-  sendTo(cluster, Op.GET, key(buf, st[1]!, en[1]!), undefined, reply(Kind.BULK));
+  sendTo(cluster, Op.GET_BYTES, key(buf, st[1]!, en[1]!), undefined, reply(Kind.BULK));
   return true;
 });
 

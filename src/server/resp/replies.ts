@@ -15,6 +15,8 @@ export const Kind = {
   OK_OR_NIL: 2,
   /** value: number, bigint or decimal string → integer reply. */
   INTEGER: 3,
+  /** value: a Buffer; its bytes from `start`, `len` of them → bulk string. */
+  BULK_RANGE: 4,
 } as const;
 
 /** Told when a slot of theirs is filled. */
@@ -27,8 +29,10 @@ export class Reply implements Sink {
   kind: number;
   value: unknown;
   ready: boolean;
-  /** Byte length of a string value (computed once, when the batch is sized). */
+  /** Byte length of a string value (computed once, when the batch is sized), or of a BULK_RANGE. */
   len = 0;
+  /** Where a BULK_RANGE's bytes start in its Buffer. */
+  start = 0;
   /** The last reply of a read: replies go out only up to a ready boundary. */
   boundary = false;
   readonly owner: ReplyOwner;
@@ -42,6 +46,15 @@ export class Reply implements Sink {
 
   done(value: unknown): void {
     this.value = value;
+    this.ready = true;
+    this.owner.replyReady();
+  }
+
+  doneBytes(bytes: Buffer, start: number, end: number): void {
+    this.kind = Kind.BULK_RANGE;
+    this.value = bytes;
+    this.start = start;
+    this.len = end - start;
     this.ready = true;
     this.owner.replyReady();
   }
@@ -91,6 +104,8 @@ function size(r: Reply, resp3: boolean): number {
       return 1 + digits(r.len) + 2 + r.len + 2;
     case Kind.OK_OR_NIL:
       return v === true ? OK.length : resp3 ? NIL3.length : NIL2.length;
+    case Kind.BULK_RANGE:
+      return 1 + digits(r.len) + 2 + r.len + 2;
     default: {
       if (typeof v === 'number' && Number.isSafeInteger(v)) return 1 + (v < 0 ? 1 + digits(-v) : digits(v)) + 2;
       // bigint, or the decimal string a shard sends past 2^53.
@@ -101,6 +116,15 @@ function size(r: Reply, resp3: boolean): number {
   }
 }
 
+/** Writes `$<len>\r\n` at `off`; returns the new offset. */
+function bulkHead(out: Buffer, off: number, len: number): number {
+  out[off++] = 0x24; // $
+  off = writeDigits(out, off, len);
+  out[off++] = 13;
+  out[off++] = 10;
+  return off;
+}
+
 function write(r: Reply, out: Buffer, off: number, resp3: boolean): number {
   const v = r.value;
   switch (r.kind) {
@@ -108,10 +132,7 @@ function write(r: Reply, out: Buffer, off: number, resp3: boolean): number {
       return off + (v as Buffer).copy(out, off);
     case Kind.BULK:
       if (v === null) return off + (resp3 ? NIL3 : NIL2).copy(out, off);
-      out[off++] = 0x24; // $
-      off = writeDigits(out, off, r.len);
-      out[off++] = 13;
-      out[off++] = 10;
+      off = bulkHead(out, off, r.len);
       if (typeof v === 'string') {
         // Only ASCII strings have as many bytes as UTF-16 units: those can be written as latin1.
         off += out.write(v, off, r.len, r.len === v.length ? 'latin1' : 'utf8');
@@ -121,6 +142,12 @@ function write(r: Reply, out: Buffer, off: number, resp3: boolean): number {
       return off;
     case Kind.OK_OR_NIL:
       return off + (v === true ? OK : resp3 ? NIL3 : NIL2).copy(out, off);
+    case Kind.BULK_RANGE:
+      off = bulkHead(out, off, r.len);
+      off += (v as Buffer).copy(out, off, r.start, r.start + r.len);
+      out[off++] = 13;
+      out[off++] = 10;
+      return off;
     default: {
       let n = v as number;
       out[off++] = 0x3a; // :
