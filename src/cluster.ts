@@ -250,33 +250,42 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.#copyEntry(key, newKey, 'newKey', { missing: 'error', sameKey: !options.nx, onlyIfFree: options.nx === true, move: true });
   }
 
-  /** Copies a key's value and TTL to another key (any shards). False if the source is missing, or the destination exists without `replace`. */
+  /**
+   * Copies a key's value and TTL to another key (any shards). False if the source is missing, or
+   * the destination exists without `replace`; EINVAL when both name the same key (as Redis).
+   */
   copy(key: Key, destination: Key, options: { replace?: boolean } = {}): Promise<boolean> {
-    return this.#copyEntry(key, destination, 'destination', { missing: false, sameKey: false, onlyIfFree: !options.replace, move: false });
+    return this.#copyEntry(key, destination, 'destination', {
+      missing: false,
+      sameKey: 'error',
+      onlyIfFree: !options.replace,
+      move: false,
+    });
   }
 
   /**
    * RENAME and COPY: with both keys locked, read the source's value and absolute expiry, write
    * them to the destination, and (`move`) delete the source. `missing`: what a missing source
-   * gives ('error': EINVAL 'no such key'); `sameKey`: the result when both name one key;
-   * `onlyIfFree`: false if the destination exists.
+   * gives ('error': EINVAL 'no such key'); `sameKey`: the result when both name one key (when the
+   * source exists), or 'error' to refuse that outright; `onlyIfFree`: false if the destination exists.
    */
   #copyEntry(
     key: Key,
     dest: Key,
     destName: string,
-    how: { missing: 'error' | false; sameKey: boolean; onlyIfFree: boolean; move: boolean },
+    how: { missing: 'error' | false; sameKey: boolean | 'error'; onlyIfFree: boolean; move: boolean },
   ): Promise<boolean> {
     try {
       const src = this.#ready(() => keyArg(key));
       const dst = keyArg(dest, destName);
+      if (src === dst && how.sameKey === 'error') throw einval('source and destination objects are the same');
       return this.#withLocks([src, dst], async () => {
         const entry = (await this.#sendUnlocked(Op.ENTRY, src, undefined)) as [string | Uint8Array, number] | null;
         if (entry === null) {
           if (how.missing === 'error') throw einval('no such key');
           return false;
         }
-        if (src === dst) return how.sameKey;
+        if (src === dst) return how.sameKey === true;
         if (how.onlyIfFree && ((await this.#sendUnlocked(Op.PTTL, dst, undefined)) as number) !== -2) return false;
         await this.#sendUnlocked(Op.SET_EX, dst, [entry[0], 0, entry[1]]);
         if (how.move) await this.#sendUnlocked(Op.GETDEL, src, undefined);

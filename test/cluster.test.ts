@@ -122,6 +122,8 @@ t.test('RENAME, COPY, MSETNX, RANDOMKEY across shards', async (t) => {
   t.same(await c.mget([a, b]), ['v2', 'v2']);
   t.equal(await c.pttl(b), -1, 'COPY copies the (absent) TTL too');
   t.equal(await c.copy('nope', 'x'), false);
+  await t.rejects(c.copy(a, a), { code: 'EINVAL', message: 'source and destination objects are the same' }, 'COPY onto itself, as Redis');
+  await t.rejects(c.copy('nope', Buffer.from('nope')), { code: 'EINVAL' }, 'the same key as a string and as bytes');
   t.equal(await c.msetNx({ n1: '1', n2: '2' }), true);
   t.equal(await c.msetNx({ n2: 'x', n3: '3' }), false, 'one key exists: nothing set');
   t.same(await c.mget(['n1', 'n2', 'n3']), ['1', '2', null]);

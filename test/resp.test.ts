@@ -57,6 +57,8 @@ t.test('raw protocol: pipelining, inline, errors', async (t) => {
     'SET rn 1\r\nRENAME rn rn2\r\nGET rn2\r\nRENAME rn x\r\nRENAMENX rn2 k1\r\nCOPY rn2 cp\r\nCOPY rn2 cp\r\nCOPY rn2 cp DB 1\r\nMSETNX m1 a m2 b\r\nMSETNX m2 c m3 d\r\n',
   );
   await check(t, r, '+OK\r\n+OK\r\n$1\r\n1\r\n-ERR no such key\r\n:0\r\n:1\r\n:0\r\n-ERR DB index is out of range\r\n:1\r\n:0\r\n');
+  r.send('COPY rn2 rn2\r\n');
+  await check(t, r, '-ERR source and destination objects are the same\r\n');
   r.send('SELECT 0\r\nSELECT 1\r\nDBSIZE\r\n');
   await check(t, r, '+OK\r\n-ERR DB index is out of range\r\n');
   t.match(await r.until('\r\n'), /^:\d+\r\n$/, 'DBSIZE');
@@ -71,6 +73,36 @@ t.test('raw protocol: pipelining, inline, errors', async (t) => {
   r.send('QUIT\r\n');
   await check(t, r, '+OK\r\n');
   await r.closedByServer();
+});
+
+t.test('CONFIG GET answers what redis-benchmark and clients ask; CLIENT KILL closes connections', async (t) => {
+  const c = await startCluster(t, { shards: 1, maxMemoryBytes: 1024 * 1024 });
+  const port = await serve(t, c, { maxClients: 77 });
+  const r = new Raw(port);
+  const victim = new Raw(port);
+  t.teardown(() => {
+    r.end();
+    victim.end();
+  });
+  r.send('CONFIG GET save\r\nCONFIG GET appendonly\r\nCONFIG GET maxmemory*\r\nCONFIG GET MAXCLIENTS nope\r\n');
+  await check(t, r, '*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n');
+  await check(t, r, '*4\r\n$9\r\nmaxmemory\r\n$7\r\n1048576\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n');
+  await check(t, r, '*2\r\n$10\r\nmaxclients\r\n$2\r\n77\r\n', 'case-insensitive; unknown names are left out');
+  r.send('CONFIG SET maxmemory 1\r\nCONFIG GET\r\nCONFIG FOO\r\n');
+  await check(
+    t,
+    r,
+    "-ERR CONFIG SET is not supported: shardcache is configured by the flags of 'shardcache start'\r\n" +
+      "-ERR wrong number of arguments for 'config|get' command\r\n-ERR unknown subcommand 'FOO'. Try CONFIG HELP.\r\n",
+  );
+  victim.send('CLIENT ID\r\n');
+  const id = Number(/^:(\d+)\r\n$/.exec(await victim.until('\r\n'))?.[1]);
+  r.send(`CLIENT KILL 127.0.0.1:1\r\nCLIENT KILL ID ${id} SKIPME yes\r\nCLIENT KILL ID ${id}\r\nCLIENT KILL ID 1 SKIPME\r\n`);
+  await check(t, r, `-ERR No such client\r\n:1\r\n:0\r\n-ERR syntax error\r\n`, 'killed once; then no such client');
+  await victim.closedByServer();
+  t.ok(victim.closed, 'the killed connection is closed');
+  r.send('PING\r\n');
+  await check(t, r, '+PONG\r\n', 'the killer is not');
 });
 
 t.test('auth, HELLO and RESP3', async (t) => {

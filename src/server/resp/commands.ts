@@ -3,6 +3,7 @@
 // public API. Handlers never touch shard data directly.
 import type { Cluster } from '../../cluster.js';
 import { NAME, VERSION } from '../../version.js';
+import { compileGlob } from '../../../workers/glob.js';
 import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, wireValue, word } from './args.js';
 import { array, bulk, error, integer, map, nil, nilArray, OK, PONG, simple, text } from './encode.js';
 
@@ -21,6 +22,8 @@ export interface Session {
   outputBytes(): number;
   /** Whether requests are being read (CLIENT LIST's events: r), or held until replies drain. */
   reading(): boolean;
+  /** Closes the connection at once (CLIENT KILL). */
+  kill(): void;
 }
 
 /** What every handler may use. */
@@ -31,6 +34,8 @@ export interface ServerContext {
   startedAt: number;
   sessions: Map<number, Session>;
   stats: { commands: number; connections: number; rejected: number };
+  /** What CONFIG GET reports besides the cluster's own settings (maxclients, proto-max-bulk-len...). */
+  config: Record<string, string>;
 }
 
 type Reply = Buffer | Promise<Buffer>;
@@ -192,9 +197,81 @@ def('client', -2, ['slow'], NONE, (ctx, s, a) => {
       return text([...ctx.sessions.values()].map((x) => `${clientInfo(ctx, x)}\n`).join(''), s.resp3);
     case 'SETINFO':
       return OK;
+    case 'KILL':
+      return clientKill(ctx, s, a);
     default:
       throw new RespError(`ERR unknown subcommand '${a[1]!.toString()}'. Try CLIENT HELP.`);
   }
+});
+
+/** CLIENT KILL addr (old form: +OK or an error), or CLIENT KILL [ID id] [ADDR addr] [SKIPME yes|no] (a count). */
+function clientKill(ctx: ServerContext, s: Session, a: Buffer[]): Buffer {
+  if (a.length === 3) {
+    const addr = a[2]!.toString();
+    const victim = [...ctx.sessions.values()].find((x) => x.addr === addr);
+    if (victim === undefined) throw new RespError('ERR No such client');
+    victim.kill();
+    return OK;
+  }
+  if (a.length < 4 || a.length % 2 !== 0) throw new RespError(SYNTAX);
+  let id: number | null = null;
+  let addr: string | null = null;
+  let skipMe = true;
+  for (let i = 2; i < a.length; i += 2) {
+    const opt = word(a[i]!);
+    const val = a[i + 1]!;
+    if (opt === 'ID') id = intArg(val, 'ERR client-id should be greater than 0');
+    else if (opt === 'ADDR') addr = val.toString();
+    else if (opt === 'SKIPME') {
+      const yes = word(val);
+      if (yes !== 'YES' && yes !== 'NO') throw new RespError(SYNTAX);
+      skipMe = yes === 'YES';
+    } else throw new RespError(SYNTAX);
+  }
+  let killed = 0;
+  for (const x of [...ctx.sessions.values()]) {
+    if ((id !== null && x.id !== id) || (addr !== null && x.addr !== addr) || (skipMe && x === s)) continue;
+    x.kill();
+    killed++;
+  }
+  return integer(killed);
+}
+
+/** CONFIG GET's parameters: the cluster's settings, the server's, and fixed answers for what shardcache does not have. */
+function configTable(ctx: ServerContext): Map<string, string> {
+  const o = ctx.cluster.options;
+  return new Map([
+    ['maxmemory', String(o.maxMemoryBytes)],
+    ['maxmemory-policy', o.evictionPolicy],
+    ['port', String(ctx.port)],
+    ['requirepass', ctx.password ?? ''],
+    ['databases', '1'],
+    ['save', ''],
+    ['appendonly', 'no'],
+    ['timeout', '0'],
+    ...Object.entries(ctx.config),
+  ]);
+}
+
+def('config', -2, ['admin', 'noscript', 'loading', 'stale'], NONE, (ctx, s, a) => {
+  const sub = word(a[1]!);
+  if (sub === 'GET') {
+    if (a.length < 3) throw new RespError("ERR wrong number of arguments for 'config|get' command");
+    const table = configTable(ctx);
+    const found = new Map<string, string>();
+    for (const p of a.slice(2)) {
+      const re = compileGlob(p.toString().toLowerCase());
+      for (const [k, v] of table) if (re.test(k)) found.set(k, v);
+    }
+    return map(
+      [...found].map(([k, v]) => [k, bulk(v)]),
+      s.resp3,
+    );
+  }
+  if (sub === 'SET' || sub === 'RESETSTAT' || sub === 'REWRITE') {
+    throw new RespError(`ERR CONFIG ${sub} is not supported: shardcache is configured by the flags of 'shardcache start'`);
+  }
+  throw new RespError(`ERR unknown subcommand '${a[1]!.toString()}'. Try CONFIG HELP.`);
 });
 
 def('command', -1, ['slow', 'loading', 'stale'], NONE, (_c, s, a) => {

@@ -8,7 +8,7 @@ import { RespError, replyError } from './args.js';
 import { commandSpec, type ServerContext, type Session } from './commands.js';
 import { error } from './encode.js';
 import { fastCommand } from './fast.js';
-import { ProtocolError, RespParser, type ParserLimits } from './parser.js';
+import { DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
 import { encodeReplies, Kind, Reply, type ReplyOwner } from './replies.js';
 
 export interface RespServerOptions {
@@ -65,6 +65,11 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
     startedAt: Date.now(),
     sessions: new Map(),
     stats: { commands: 0, connections: 0, rejected: 0 },
+    config: {
+      maxclients: String(maxClients),
+      'proto-max-bulk-len': String(options.limits?.maxBulkBytes ?? DEFAULT_LIMITS.maxBulkBytes),
+      'client-query-buffer-limit': String(maxQuery),
+    },
   };
   let nextId = 1;
   const sockets = new Set<Socket>();
@@ -79,8 +84,9 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
       socket.end(error('ERR max number of clients reached'));
       return;
     }
+    const id = nextId++;
     const session: Session = {
-      id: nextId++,
+      id,
       resp3: false,
       authed: ctx.password === null,
       name: null,
@@ -90,6 +96,11 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
       closing: false,
       outputBytes: () => socket.writableLength,
       reading: () => !socket.isPaused(),
+      kill: () => {
+        // Gone from CLIENT LIST at once, not when the close event comes.
+        ctx.sessions.delete(id);
+        socket.destroy();
+      },
     };
     ctx.sessions.set(session.id, session);
     new Connection(ctx, session, socket, new RespParser(options.limits), maxQuery, flushes);
