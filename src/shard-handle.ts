@@ -74,9 +74,9 @@ export class FlushGate {
     setImmediate(this.#uncork);
   }
 
-  /** Runs `flush` now-ish: in a microtask, or at uncork. */
-  schedule(flush: () => void): void {
-    if (this.#corked) this.#waiting.push(flush);
+  /** Runs `flush` in a microtask, or `corked` at uncork. */
+  schedule(flush: () => void, corked: () => void): void {
+    if (this.#corked) this.#waiting.push(corked);
     else queueMicrotask(flush);
   }
 }
@@ -171,7 +171,9 @@ export class ShardHandle {
   #pingId = 0;
   #killReason: string | null = null;
   #bootWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  readonly #flush = (): void => this.#doFlush();
+  readonly #flush = (): void => this.#doFlush(false);
+  /** The flush a corked turn ends with: everything queued goes at once (see #doFlush). */
+  readonly #flushCorked = (): void => this.#doFlush(true);
 
   constructor(init: ShardInit, opts: ShardHandleOptions, events: ShardHandleEvents, gate = new FlushGate()) {
     this.id = init.shardId;
@@ -322,11 +324,16 @@ export class ShardHandle {
     if (this.#pending++ === 0) this.#worker?.ref();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      this.#gate.schedule(this.#flush);
+      this.#gate.schedule(this.#flush, this.#flushCorked);
     }
   }
 
-  #doFlush(): void {
+  /**
+   * Posts queued ops as batches while in-flight slots are free. `whole`: the end of a corked turn,
+   * when nothing more will be queued before these posts, so each batch takes all it may rather
+   * than a share (splitting would only double the posts).
+   */
+  #doFlush(whole: boolean): void {
     this.#flushScheduled = false;
     const port = this.#port;
     if (port === null || this.#state !== 'ready') return;
@@ -341,7 +348,7 @@ export class ShardHandle {
       const queued = this.#qResolves.length - this.#qHead;
       if (queued === 0 || (this.#inflight.length >= spread && queued < full)) break;
       // Spread what is queued over the free open slots so the shard can work while we post.
-      const n = Math.min(max, Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
+      const n = Math.min(max, whole ? queued : Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
       const batch = this.#take(n, queued);
       this.#inflight.push(batch);
       const { bytes } = batch;
@@ -466,7 +473,7 @@ export class ShardHandle {
         this.#settled(batch.resolves.length);
         if (msg.bytes !== undefined) restoreValues(batch.ops, msg.bytes, batch.base!);
         this.#events.onWrongEpoch(this, batch.ops, batch.resolves, batch.rejects);
-        this.#doFlush();
+        this.#doFlush(false);
       }
     }
   }
@@ -519,7 +526,7 @@ export class ShardHandle {
     this.#settled(resolves.length);
     if (!this.#flushScheduled && this.#qResolves.length > this.#qHead) {
       this.#flushScheduled = true;
-      this.#gate.schedule(this.#flush);
+      this.#gate.schedule(this.#flush, this.#flushCorked);
     }
   }
 
@@ -582,7 +589,7 @@ export class ShardHandle {
     if (this.#pending === 0) this.#worker?.unref();
     this.#armPing();
     this.#events.onReady(this, restart);
-    this.#doFlush();
+    this.#doFlush(false);
   }
 
   #onExit(worker: Worker, code: number): void {
