@@ -1,11 +1,12 @@
-// Real Redis clients against the RESP port: node-redis (RESP2 and its pipelining) and redis-cli
-// (when installed: .ci/run installs redis-tools), unmodified.
+// Real Redis clients against the RESP port: node-redis (RESP2 and its pipelining), ioredis and
+// node-redis reconnecting, and redis-cli (when installed: .ci/run installs redis-tools), unmodified.
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import t from 'tap';
 import { startCluster, type Teardown } from './helpers/cluster.js';
-import { serve as serveResp } from './helpers/resp.js';
+import { serve as serveResp, startResp } from './helpers/resp.js';
 
 async function serve(t: Teardown, password?: string): Promise<number> {
   return serveResp(t, await startCluster(t), { password: password ?? null });
@@ -35,6 +36,31 @@ t.test('node-redis', async (t) => {
   t.ok((await client.dbSize()) >= 99);
   t.match(await client.info('server'), /redis_version:7/);
   await t.rejects(client.sendCommand(['NOPE']), /unknown command 'NOPE'/);
+});
+
+t.test('ioredis and node-redis reconnect when the server drops their connections', async (t) => {
+  const server = await startResp(t, await startCluster(t));
+  const { port } = server.context;
+  const io = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+  const nr = createClient({ socket: { host: '127.0.0.1', port } });
+  nr.on('error', () => undefined);
+  io.on('error', () => undefined);
+  await io.connect();
+  await nr.connect();
+  t.teardown(async () => {
+    io.disconnect();
+    await nr.disconnect().catch(() => undefined);
+  });
+  t.equal(await io.set('from-io', Buffer.from([0, 255])), 'OK');
+  t.equal(await nr.set('from-nr', 'v'), 'OK');
+  // Not events.once: both clients report the dropped socket as an 'error' before they are back.
+  const ioBack = new Promise((resolve) => io.once('ready', resolve));
+  const nrBack = new Promise((resolve) => nr.once('ready', resolve));
+  server.destroyConnections();
+  await Promise.all([ioBack, nrBack]);
+  t.same(await io.getBuffer('from-io'), Buffer.from([0, 255]), 'ioredis is back, the data too');
+  t.equal(await nr.get('from-nr'), 'v', 'node-redis is back');
+  t.ok(server.context.stats.connections >= 4, 'both connected twice');
 });
 
 const hasCli = spawnSync('redis-cli', ['--version']).status === 0;
