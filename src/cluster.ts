@@ -119,6 +119,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #migration: Migration | null = null;
   /** Membership changes run one after another: each waits for the previous (DESIGN §3.7). */
   #membership: Promise<unknown> = Promise.resolve();
+  /** Membership changes queued or running. */
+  #changes = 0;
   #nextId = 1;
   /** Keys locked by a command on several keys (RENAME, COPY, MSETNX): their ops wait here, in order. */
   #locks = new Map<string, (() => void)[]>();
@@ -527,11 +529,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.#replicas === 1 ? copies : Math.round(copies / Math.min(this.#replicas, this.#ring.size));
   }
 
-  /** Removes every key from every shard. */
+  /**
+   * Removes every key from every shard. Queued at once when no membership change runs, so ops
+   * issued after it (a later command of a pipeline) come after it on every shard.
+   */
   async flushall(): Promise<void> {
-    // A migration in flight could import keys after the flush: let membership changes finish first.
     this.#ready(() => undefined);
-    await this.#membership;
+    // A migration in flight could import keys after the flush: let membership changes finish first.
+    if (this.#changes > 0) await this.#membership;
     await this.#all(Op.FLUSHALL, '');
   }
 
@@ -655,7 +660,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // Shards find the keys to move by hashing them with farmhash: another hash would move the wrong keys.
       return Promise.reject(einval('membership changes need the default hash (options.hash is for placement tests only)'));
     }
-    const run = this.#membership.then(fn);
+    this.#changes++;
+    const run = this.#membership.then(fn).finally(() => this.#changes--);
     this.#membership = run.catch(() => undefined);
     return run;
   }
@@ -1133,7 +1139,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           const keys = op === Op.MSET ? list.filter((_, j) => j % 2 === 0) : list;
           const values = op === Op.MSET ? list.filter((_, j) => j % 2 === 1) : undefined;
           forward(this.#multi(op, keys as string[], values), resolves[i]!, rejects[i] as Rejecter);
-        } else if (KEYLESS_OPS.has(op) || (op & ~REPLICA_COPY) >= Op.MIG_PLAN) {
+        } else if (KEYLESS_OPS.has(op) || MIGRATION_OPS.has(op & ~REPLICA_COPY)) {
           // Whole-shard ops, and migration ops (their plan indices belong to this shard).
           from.requeue([op, key, arg], [resolves[i]!], [rejects[i] as Rejecter]);
         } else forward(this.#send(op, key, arg), resolves[i]!, rejects[i] as Rejecter);
@@ -1159,7 +1165,17 @@ const KEYED_WRITES = new Set<number>([
   Op.INCRBYFLOAT,
 ]);
 
-const KEYLESS_OPS = new Set<number>([Op.KEYS, Op.SCAN, Op.DBSIZE, Op.FLUSHALL, Op.STATS]);
+const KEYLESS_OPS = new Set<number>([Op.KEYS, Op.SCAN, Op.DBSIZE, Op.FLUSHALL, Op.STATS, Op.RANDOMKEY]);
+/** Migration ops: their plan indices and ranges belong to the shard they were sent to. */
+const MIGRATION_OPS = new Set<number>([
+  Op.MIG_PLAN,
+  Op.MIG_EXPORT,
+  Op.MIG_DROP,
+  Op.MIG_END,
+  Op.MIG_EXPORT_RANGE,
+  Op.MIG_DROP_RANGE,
+  Op.MIG_REPLACE,
+]);
 
 function info(h: ShardHandle): ShardInfo {
   return { id: h.id, name: h.name, state: h.state, crashes: h.crashes, pending: h.pending };

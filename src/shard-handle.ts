@@ -388,7 +388,7 @@ export class ShardHandle {
       this.#queue = [];
       this.#qResolves = [];
       this.#qRejects = [];
-      this.#arenaLen = 0;
+      this.#emptyArena();
       return batch;
     }
     const start = this.#qHead;
@@ -406,7 +406,7 @@ export class ShardHandle {
       this.#qResolves = [];
       this.#qRejects = [];
       this.#qHead = 0;
-      this.#arenaLen = 0;
+      this.#emptyArena();
     } else if (this.#qHead >= 1024 && this.#qHead * 2 >= this.#qResolves.length) {
       // Under sustained load the queue may never drain: drop the taken head now and then.
       this.#queue.splice(0, this.#qHead * 3);
@@ -439,13 +439,19 @@ export class ShardHandle {
     batch.bytes = this.#arena.buffer.slice(at + lo, at + hi);
   }
 
+  /** The queue holds no SET_BYTES values: the arena starts over, and lets go of a burst's growth. */
+  #emptyArena(): void {
+    this.#arenaLen = 0;
+    if (this.#arena.length > 1024 * 1024) this.#arena = Buffer.allocUnsafeSlow(0);
+  }
+
   /** Moves the arena's bytes still queued to its start (the queue was compacted, not emptied). */
   #compactArena(): void {
     const ops = this.#queue;
     let lo = -1;
     for (let i = 0; i < ops.length && lo < 0; i += 3) if (ops[i] === Op.SET_BYTES) lo = refOffset(ops[i + 2] as number);
     if (lo < 0) {
-      this.#arenaLen = 0;
+      this.#emptyArena();
       return;
     }
     this.#arena.copy(this.#arena, 0, lo, this.#arenaLen);
@@ -551,7 +557,7 @@ export class ShardHandle {
     this.#qRejects = [];
     this.#qHead = 0;
     this.#transfers = 0;
-    this.#arenaLen = 0;
+    this.#emptyArena();
     this.#queuedRefs = 0;
     if (lost > 0) this.#settled(lost);
     return lost;

@@ -99,6 +99,9 @@ t.test('hot-path integers, errors and fall-backs match Redis', async (t) => {
     ':-1\r\n:-2\r\n+OK\r\n:9007199254740994\r\n+OK\r\n-ERR increment or decrement would overflow\r\n+OK\r\n' +
       '-ERR increment or decrement would overflow\r\n:1\r\n+OK\r\n-ERR value is not an integer or out of range\r\n',
   );
+  // The general path (here inline; also a request split over reads) answers past 2^53 exactly too.
+  r.send('SET big2 9007199254740992\r\nINCR big2\r\nINCRBY big2 2\r\nDECRBY big2 1\r\n');
+  await check(t, r, '+OK\r\n:9007199254740993\r\n:9007199254740995\r\n:9007199254740994\r\n');
   // Arity and limits go through the general path and get its errors.
   r.send(Buffer.concat([cmd('GET'), cmd('GET', 'a', 'b'), cmd('INCR', 'a', 'b'), cmd('SET', 'a'), cmd('SET', 'a', 'x'.repeat(65))]));
   await check(
@@ -129,6 +132,34 @@ t.test('hot-path integers, errors and fall-backs match Redis', async (t) => {
   }
   r.send(Buffer.concat(mixed));
   await check(t, r, want.join(''), 'sixty mixed commands in order');
+});
+
+t.test('a pipeline keeps its order around FLUSHALL, HELLO 3 and CLIENT KILL of itself', async (t) => {
+  const c = await startCluster(t);
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  r.send(Buffer.concat([cmd('SET', 'a', '1'), cmd('FLUSHALL'), cmd('SET', 'k', 'v'), cmd('GET', 'k'), cmd('DBSIZE')]));
+  await check(t, r, `+OK\r\n+OK\r\n+OK\r\n${bulk('v')}:1\r\n`, 'writes after FLUSHALL are not wiped by it');
+  t.equal(await c.get('k'), 'v');
+  // Replies keep the protocol their request was read under.
+  r.send(Buffer.concat([cmd('GET', 'missing'), cmd('SET', 'k', 'v', 'XX', 'GET'), cmd('SET', 'nope', 'v', 'XX'), cmd('HELLO', '3')]));
+  await check(t, r, `$-1\r\n${bulk('v')}$-1\r\n`);
+  t.match(await r.until('\r\n'), /^%7\r\n/);
+  await r.until('$7\r\nmodules\r\n*0\r\n');
+  r.send(cmd('GET', 'missing'));
+  await check(t, r, '_\r\n', 'RESP3 from then on');
+  // Killing itself: the reply, then the close; nothing after it runs.
+  r.send(cmd('CLIENT', 'ID'));
+  const id = /^:(\d+)\r\n$/.exec(await r.until('\r\n'))![1]!;
+  r.send(Buffer.concat([cmd('CLIENT', 'KILL', 'ID', id, 'SKIPME', 'no'), cmd('SET', 'after-kill', 'x'), cmd('INCR', 'ctr')]));
+  await check(t, r, ':1\r\n');
+  await r.closedByServer();
+  t.same(await c.mget(['after-kill', 'ctr']), [null, null], 'the commands after the kill did not run');
+  const other = new Raw(port);
+  t.teardown(() => other.end());
+  other.send('CLIENT KILL ID 0\r\nCLIENT KILL ID -5\r\n');
+  await check(t, other, '-ERR client-id should be greater than 0\r\n'.repeat(2));
 });
 
 t.test('before AUTH the hot commands answer NOAUTH', async (t) => {
@@ -213,6 +244,36 @@ t.test('a client that stops reading is no longer read until it drains its replie
   t.ok((await r.read(want.length)) === want, 'every reply and the PING, in order');
   r.send(cmd('GET', 'nope'));
   await check(t, r, '$-1\r\n', 'and it is read again');
+});
+
+t.test('one read asking for more replies than a client may have waiting is run in parts', async (t) => {
+  const c = await startCluster(t, { shards: 1 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  const watcher = new Raw(port);
+  t.teardown(() => {
+    r.end();
+    watcher.end();
+  });
+  const value = 'q'.repeat(20 * 1024);
+  r.send(Buffer.concat([cmd('CLIENT', 'SETNAME', 'greedy'), cmd('SET', 'v', value)]));
+  await check(t, r, '+OK\r\n+OK\r\n');
+  // ~40 KB of requests for 2000 × 20 KB = 40 MB of replies, not read.
+  const n = 2000;
+  r.pause();
+  r.send(Buffer.concat(Array.from({ length: n }, () => cmd('GET', 'v'))));
+  let info = '';
+  while (!/ events=w /.test(info)) {
+    watcher.send(cmd('CLIENT', 'LIST'));
+    info = (await watcher.bulk()).split('\n').find((l) => l.includes(' name=greedy ')) ?? '';
+  }
+  const omem = Number(/ omem=(\d+) /.exec(info)?.[1]);
+  t.ok(omem < (n / 2 + 64) * value.length, `held at ${omem} bytes, not all ${n * value.length}`);
+  r.resume();
+  const one = bulk(value);
+  let got = 0;
+  for (; got < n; got++) if ((await r.read(one.length)) !== one) break;
+  t.equal(got, n, 'then every reply, in order');
 });
 
 t.test('a shard left down, and a closing cluster, answer the hot commands with errors', async (t) => {

@@ -1,7 +1,9 @@
 // The RESP command table: one entry per command with Redis 7's arity, flags and key positions
 // (what COMMAND reports) and a handler that turns arguments into a reply through the cluster's
 // public API. Handlers never touch shard data directly.
-import type { Cluster } from '../../cluster.js';
+import { type Cluster, sendTo } from '../../cluster.js';
+import { keyArg } from '../../args.js';
+import { Op } from '../../protocol.js';
 import { NAME, VERSION } from '../../version.js';
 import { compileGlob } from '../../../workers/glob.js';
 import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, wireValue, word } from './args.js';
@@ -206,11 +208,16 @@ def('client', -2, ['slow'], NONE, (ctx, s, a) => {
 
 /** CLIENT KILL addr (old form: +OK or an error), or CLIENT KILL [ID id] [ADDR addr] [SKIPME yes|no] (a count). */
 function clientKill(ctx: ServerContext, s: Session, a: Buffer[]): Buffer {
+  // Killing one's own connection: the reply goes out, then it closes and nothing after it runs.
+  const kill = (victim: Session): void => {
+    if (victim === s) s.closing = true;
+    else victim.kill();
+  };
   if (a.length === 3) {
     const addr = a[2]!.toString();
     const victim = [...ctx.sessions.values()].find((x) => x.addr === addr);
     if (victim === undefined) throw new RespError('ERR No such client');
-    victim.kill();
+    kill(victim);
     return OK;
   }
   if (a.length < 4 || a.length % 2 !== 0) throw new RespError(SYNTAX);
@@ -220,8 +227,10 @@ function clientKill(ctx: ServerContext, s: Session, a: Buffer[]): Buffer {
   for (let i = 2; i < a.length; i += 2) {
     const opt = word(a[i]!);
     const val = a[i + 1]!;
-    if (opt === 'ID') id = intArg(val, 'ERR client-id should be greater than 0');
-    else if (opt === 'ADDR') addr = val.toString();
+    if (opt === 'ID') {
+      id = intArg(val, 'ERR client-id should be greater than 0');
+      if (id <= 0) throw new RespError('ERR client-id should be greater than 0');
+    } else if (opt === 'ADDR') addr = val.toString();
     else if (opt === 'SKIPME') {
       const yes = word(val);
       if (yes !== 'YES' && yes !== 'NO') throw new RespError(SYNTAX);
@@ -231,7 +240,7 @@ function clientKill(ctx: ServerContext, s: Session, a: Buffer[]): Buffer {
   let killed = 0;
   for (const x of [...ctx.sessions.values()]) {
     if ((id !== null && x.id !== id) || (addr !== null && x.addr !== addr) || (skipMe && x === s)) continue;
-    x.kill();
+    kill(x);
     killed++;
   }
   return integer(killed);
@@ -319,8 +328,9 @@ function flush(ctx: ServerContext, a: Buffer[]): Reply {
 def('flushall', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
 def('flushdb', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
 
-def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) =>
-  run(ctx.cluster.stats(), (st) => {
+def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
+  const resp3 = s.resp3;
+  return run(ctx.cluster.stats(), (st) => {
     const wanted = new Set(a.slice(1).map((b) => b.toString().toLowerCase()));
     const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
     const sections: [string, string[]][] = [
@@ -370,13 +380,20 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) =>
       .filter(([name]) => all || wanted.has(name))
       .map(([name, lines]) => `# ${name[0]!.toUpperCase()}${name.slice(1)}\r\n${lines.map((l) => `${l}\r\n`).join('')}`)
       .join('\r\n');
-    return text(body, s.resp3);
-  }),
-);
+    return text(body, resp3);
+  });
+});
 
 // ---- strings ---------------------------------------------------------------------------------
 
-const bulkOf = (s: Session) => (v: string | Buffer | null) => bulk(v, s.resp3);
+/**
+ * A bulk encoder for the protocol the request was read under: called when the handler runs, so a
+ * HELLO later in the same pipeline does not change how this reply is encoded.
+ */
+const bulkOf = (s: Session): ((v: string | Buffer | null) => Buffer) => {
+  const resp3 = s.resp3;
+  return (v) => bulk(v, resp3);
+};
 
 def('get', 2, ['readonly', 'fast'], KEY1, (ctx, s, a) => run(ctx.cluster.get(a[1]!), bulkOf(s)));
 
@@ -408,7 +425,8 @@ def('set', -3, ['write', 'denyoom'], KEY1, (ctx, s, a) => {
   const o = setOptions(a, 3, 'set');
   const p = ctx.cluster.set(a[1]!, wireValue(a[2]!), o as never) as Promise<unknown>;
   if (o.get === true) return run(p as Promise<string | Buffer | null>, bulkOf(s));
-  return run(p, (applied) => (applied === true ? OK : nil(s.resp3)));
+  const none = nil(s.resp3);
+  return run(p, (applied) => (applied === true ? OK : none));
 });
 def('setnx', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) =>
   run(ctx.cluster.set(a[1]!, wireValue(a[2]!), { nx: true }), (ok) => integer(ok ? 1 : 0)),
@@ -424,7 +442,10 @@ def('getset', 3, ['write', 'denyoom', 'fast'], KEY1, (ctx, s, a) =>
   run(ctx.cluster.set(a[1]!, wireValue(a[2]!), { get: true }), bulkOf(s)),
 );
 
-def('mget', -2, ['readonly', 'fast'], ALLKEYS, (ctx, s, a) => run(ctx.cluster.mget(a.slice(1)), (vs) => array(vs.map(bulkOf(s)))));
+def('mget', -2, ['readonly', 'fast'], ALLKEYS, (ctx, s, a) => {
+  const enc = bulkOf(s);
+  return run(ctx.cluster.mget(a.slice(1)), (vs) => array(vs.map(enc)));
+});
 def('mset', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
   if (a.length % 2 === 0) throw new RespError("ERR wrong number of arguments for 'mset' command");
   const pairs: [Buffer, string | Uint8Array][] = [];
@@ -432,8 +453,18 @@ def('mset', -3, ['write', 'denyoom'], [1, -1, 2], (ctx, _s, a) => {
   return run(ctx.cluster.mset(pairs), () => OK);
 });
 
+/**
+ * INCRBY and friends through a Sink, not the API's incrBy: past 2^53 a shard answers with the
+ * exact decimal text, which the API turns into a (rounded) number.
+ */
 function incr(ctx: ServerContext, key: Buffer, by: number | bigint): Reply {
-  return run(ctx.cluster.incrBy(key, by), integer);
+  const k = keyArg(key);
+  return new Promise((resolve) =>
+    sendTo(ctx.cluster, Op.INCRBY, k, by, {
+      done: (v) => resolve(integer(v as number | string)),
+      fail: (err) => resolve(error(replyError(err))),
+    }),
+  );
 }
 def('incr', 2, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => incr(ctx, a[1]!, 1));
 def('decr', 2, ['write', 'denyoom', 'fast'], KEY1, (ctx, _s, a) => incr(ctx, a[1]!, -1));
@@ -491,7 +522,10 @@ def('del', -2, ['write'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.del(...a.slic
 def('unlink', -2, ['write', 'fast'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.del(...a.slice(1)), integer));
 def('exists', -2, ['readonly', 'fast'], ALLKEYS, (ctx, _s, a) => run(ctx.cluster.exists(...a.slice(1)), integer));
 def('type', 2, ['readonly', 'fast'], KEY1, (ctx, _s, a) => run(ctx.cluster.exists(a[1]!), (n) => simple(n > 0 ? 'string' : 'none')));
-def('keys', 2, ['readonly'], NONE, (ctx, s, a) => run(ctx.cluster.keys(a[1]!.toString()), (ks) => array(ks.map(bulkOf(s)))));
+def('keys', 2, ['readonly'], NONE, (ctx, s, a) => {
+  const enc = bulkOf(s);
+  return run(ctx.cluster.keys(a[1]!.toString()), (ks) => array(ks.map(enc)));
+});
 
 def('scan', -2, ['readonly'], NONE, (ctx, s, a) => {
   const cursor = a[1]!.toString('latin1');
@@ -509,7 +543,8 @@ def('scan', -2, ['readonly'], NONE, (ctx, s, a) => {
       if (word(a[++i]!) !== 'STRING') opts.match = '\u0000never\u0000';
     } else throw new RespError(SYNTAX);
   }
-  return run(ctx.cluster.scan(cursor, opts), ([next, keys]) => array([bulk(next), array(keys.map(bulkOf(s)))]));
+  const enc = bulkOf(s);
+  return run(ctx.cluster.scan(cursor, opts), ([next, keys]) => array([bulk(next), array(keys.map(enc))]));
 });
 
 def('rename', 3, ['write'], [1, 2, 1], (ctx, _s, a) => run(ctx.cluster.rename(a[1]!, a[2]!), () => OK));

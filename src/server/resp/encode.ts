@@ -18,7 +18,8 @@ export function error(message: string): Buffer {
   return Buffer.from(`-${message.replace(/[\r\n]/g, ' ')}${CRLF}`);
 }
 
-export function integer(n: number | bigint): Buffer {
+/** An integer reply: a number, a bigint, or the decimal text of an integer past 2^53. */
+export function integer(n: number | bigint | string): Buffer {
   return Buffer.from(`:${n}${CRLF}`);
 }
 

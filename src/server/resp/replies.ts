@@ -36,12 +36,15 @@ export class Reply implements Sink {
   /** The last reply of a read: replies go out only up to a ready boundary. */
   boundary = false;
   readonly owner: ReplyOwner;
+  /** The protocol when the request was read (a later HELLO in the same pipeline does not change it). */
+  readonly resp3: boolean;
 
-  constructor(owner: ReplyOwner, kind: number, value: unknown, ready: boolean) {
+  constructor(owner: ReplyOwner, kind: number, value: unknown, ready: boolean, resp3: boolean) {
     this.owner = owner;
     this.kind = kind;
     this.value = value;
     this.ready = ready;
+    this.resp3 = resp3;
   }
 
   done(value: unknown): void {
@@ -93,8 +96,9 @@ function writeDigits(out: Buffer, off: number, n: number): number {
 }
 
 /** A bulk's bytes, or the string to encode for an integer reply that is not a safe integer. */
-function size(r: Reply, resp3: boolean): number {
+function size(r: Reply): number {
   const v = r.value;
+  const resp3 = r.resp3;
   switch (r.kind) {
     case Kind.RAW:
       return (v as Buffer).length;
@@ -125,8 +129,9 @@ function bulkHead(out: Buffer, off: number, len: number): number {
   return off;
 }
 
-function write(r: Reply, out: Buffer, off: number, resp3: boolean): number {
+function write(r: Reply, out: Buffer, off: number): number {
   const v = r.value;
+  const resp3 = r.resp3;
   switch (r.kind) {
     case Kind.RAW:
       return off + (v as Buffer).copy(out, off);
@@ -164,15 +169,15 @@ function write(r: Reply, out: Buffer, off: number, resp3: boolean): number {
 }
 
 /** The bytes of `count` ready replies from `from`, in order. */
-export function encodeReplies(replies: Reply[], from: number, count: number, resp3: boolean): Buffer {
+export function encodeReplies(replies: Reply[], from: number, count: number): Buffer {
   if (count === 1) {
     const r = replies[from]!;
     if (r.kind === Kind.RAW) return r.value as Buffer;
   }
   let total = 0;
-  for (let i = from; i < from + count; i++) total += size(replies[i]!, resp3);
+  for (let i = from; i < from + count; i++) total += size(replies[i]!);
   const out = Buffer.allocUnsafe(total);
   let off = 0;
-  for (let i = from; i < from + count; i++) off = write(replies[i]!, out, off, resp3);
+  for (let i = from; i < from + count; i++) off = write(replies[i]!, out, off);
   return out;
 }

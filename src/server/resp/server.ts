@@ -29,6 +29,11 @@ export type RespServer = Server & { context: ServerContext; destroyConnections()
 
 /** A client whose unsent replies pass this many bytes stops being read until they drain. */
 const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
+/**
+ * Most requests of a client that may wait for their replies before it is read further: what one
+ * read may ask for is bounded by this, not by the read's size (a few KB of GETs of large values).
+ */
+const MAX_PENDING_REPLIES = 1024;
 
 /**
  * Connections with replies to write, flushed once per event-loop turn: the replies of a pipeline
@@ -129,7 +134,10 @@ class Connection implements ReplyOwner {
   #head = 0;
   #dirty = false;
   #closeAfterFlush = false;
-  readonly #newReply = (kind: number): Reply => this.#add(new Reply(this, kind, null, false));
+  /** Not read until its replies go out (#backlogged). */
+  #held = false;
+  #awaitingDrain = false;
+  readonly #newReply = (kind: number): Reply => this.#add(new Reply(this, kind, null, false, this.#session.resp3));
 
   constructor(ctx: ServerContext, session: Session, socket: Socket, parser: RespParser, maxQuery: number, flushes: FlushQueue) {
     this.#ctx = ctx;
@@ -166,7 +174,9 @@ class Connection implements ReplyOwner {
       if (r.boundary) end = i + 1;
     }
     if (end === from) return;
-    const out = encodeReplies(replies, from, end - from, this.#session.resp3);
+    const out = encodeReplies(replies, from, end - from);
+    // Written: let go of their values (a GET's may be a view of a whole batch's bytes).
+    for (let i = from; i < end; i++) replies[i]!.value = null;
     if (end === replies.length) {
       this.#replies = [];
       this.#head = 0;
@@ -178,13 +188,49 @@ class Connection implements ReplyOwner {
       }
     }
     const socket = this.#socket;
-    if (!socket.write(out) && socket.writableLength > OUTPUT_HIGH_WATER && !socket.isPaused()) {
-      // A client that does not read its replies stops being read (TCP pushes back on it) rather
-      // than growing our memory without bound.
-      socket.pause();
-      socket.once('drain', () => socket.resume());
+    socket.write(out);
+    if (this.#closeAfterFlush && this.#head === this.#replies.length) {
+      socket.end();
+      return;
     }
-    if (this.#closeAfterFlush && this.#head === this.#replies.length) socket.end();
+    if (socket.writableLength > OUTPUT_HIGH_WATER) this.#hold();
+    this.#release();
+  }
+
+  /**
+   * Too much waiting to go out: unsent reply bytes past the high-water mark (a client that does
+   * not read them), or too many requests still waiting for theirs.
+   */
+  #backlogged(): boolean {
+    return this.#socket.writableLength > OUTPUT_HIGH_WATER || this.#replies.length - this.#head >= MAX_PENDING_REPLIES;
+  }
+
+  /** Stops reading the client (TCP then pushes back on it) instead of growing our memory. */
+  #hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.#socket.pause();
+  }
+
+  /** Reads the client again once its backlog is gone: now, when its socket drains, or at a later flush. */
+  #release(): void {
+    if (!this.#held || this.#closeAfterFlush) return;
+    const socket = this.#socket;
+    if (socket.writableLength > OUTPUT_HIGH_WATER) {
+      if (!this.#awaitingDrain) {
+        this.#awaitingDrain = true;
+        socket.once('drain', () => {
+          this.#awaitingDrain = false;
+          this.#release();
+        });
+      }
+      return;
+    }
+    if (this.#replies.length - this.#head >= MAX_PENDING_REPLIES) return;
+    this.#held = false;
+    socket.resume();
+    // What was read before the hold and not parsed yet.
+    this.#parse();
   }
 
   #add(reply: Reply): Reply {
@@ -194,7 +240,7 @@ class Connection implements ReplyOwner {
 
   /** Queues a finished reply. */
   #now(bytes: Buffer): void {
-    this.#add(new Reply(this, Kind.RAW, bytes, true));
+    this.#add(new Reply(this, Kind.RAW, bytes, true, this.#session.resp3));
     this.replyReady();
   }
 
@@ -204,7 +250,7 @@ class Connection implements ReplyOwner {
       this.#now(reply);
       return;
     }
-    const slot = this.#add(new Reply(this, Kind.RAW, null, false));
+    const slot = this.#add(new Reply(this, Kind.RAW, null, false, this.#session.resp3));
     reply.then(
       (r: Buffer) => slot.done(r),
       (err: unknown) => slot.fail(err),
@@ -220,12 +266,22 @@ class Connection implements ReplyOwner {
       this.#socket.destroy();
       return;
     }
+    this.#parse();
+  }
+
+  /** Runs the complete requests read so far, until the input or the room for replies runs out. */
+  #parse(): void {
+    const parser = this.#parser;
     const ctx = this.#ctx;
     const session = this.#session;
     // Every client read in this turn goes to the shards in the same few batches.
     corkTurn(ctx.cluster);
     try {
       for (;;) {
+        if (this.#backlogged()) {
+          this.#hold();
+          break;
+        }
         const argc = parser.fast();
         if (argc > 0) {
           const { buf, starts, ends } = parser;
