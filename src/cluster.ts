@@ -103,6 +103,11 @@ const MAX_SCAN_SHARDS = 1024;
 export let sendTo: (cluster: Cluster, op: number, key: string, arg: unknown, sink: Sink) => void;
 /** A plain SET of `source[start..end)` (a value as wire bytes) whose outcome goes to a Sink. */
 export let sendSet: (cluster: Cluster, key: string, source: Buffer, start: number, end: number, sink: Sink) => void;
+/**
+ * A multi-key op (Op.MGET, MSET, DEL or EXISTS) on internal keys (and, for MSET, checked values)
+ * whose outcome — values in key order, a count, or true — goes to a Sink.
+ */
+export let sendMulti: (cluster: Cluster, op: number, keys: string[], values: (string | Uint8Array)[] | undefined, sink: Sink) => void;
 /** Holds the cluster's posts to shards until the end of this event-loop turn (FlushGate). */
 export let corkTurn: (cluster: Cluster) => void;
 
@@ -909,6 +914,37 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     sendTo = (cluster, op, key, arg, sink) => cluster.#sendTo(op, key, arg, sink);
     sendSet = (cluster, key, source, start, end, sink) => cluster.#sendSet(key, source, start, end, sink);
     corkTurn = (cluster) => cluster.#gate.corkTurn();
+    sendMulti = (cluster, op, keys, values, sink) => cluster.#sendMulti(op, keys, values, sink);
+  }
+
+  /**
+   * #multi for a Sink. On the common path (one copy, no key locked, no range moving) each shard's
+   * share goes straight to its queue, all in the same flush as #multi does, and a Gather combines
+   * the answers; anything else takes #multi. Never throws.
+   */
+  #sendMulti(op: number, keys: string[], values: (string | Uint8Array)[] | undefined, sink: Sink): void {
+    if (this.#replicas !== 1 || this.#migration !== null || this.#locks.size > 0) {
+      forward(this.#multi(op, keys, values), sink, null);
+      return;
+    }
+    const parts = new Map<ShardHandle, number[]>();
+    try {
+      const write = op === Op.MSET || op === Op.DEL;
+      for (let i = 0; i < keys.length; i++) {
+        const h = this.#route(keys[i]!, write) as ShardHandle;
+        const idx = parts.get(h);
+        if (idx === undefined) parts.set(h, [i]);
+        else idx.push(i);
+      }
+    } catch (err) {
+      sink.fail(err);
+      return;
+    }
+    const gather = new Gather(op, keys.length, parts.size, sink);
+    for (const [handle, idx] of parts) {
+      const share = values === undefined ? idx.map((i) => keys[i]!) : idx.flatMap((i) => [keys[i]!, values[i]!]);
+      handle.sendTo(op, '', share, new GatherPart(gather, idx));
+    }
   }
 
   /** #send without the key-lock check: for the locked commands' own ops. */
@@ -1151,6 +1187,54 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 }
 
 const MULTI_KEY_OPS = new Set<number>([Op.DEL, Op.EXISTS, Op.MGET, Op.MSET]);
+
+/** Combines the per-shard answers of a multi-key op sent by #sendMulti; the first failure wins. */
+class Gather {
+  readonly #op: number;
+  readonly #sink: Sink;
+  #left: number;
+  #sum = 0;
+  readonly #values: (string | Buffer | null)[] | null;
+  #failed = false;
+
+  constructor(op: number, keys: number, parts: number, sink: Sink) {
+    this.#op = op;
+    this.#sink = sink;
+    this.#left = parts;
+    this.#values = op === Op.MGET ? new Array<string | Buffer | null>(keys) : null;
+  }
+
+  part(idx: number[], result: unknown): void {
+    if (this.#failed) return;
+    if (this.#values !== null) {
+      const vals = result as (string | Uint8Array | null)[];
+      for (let j = 0; j < idx.length; j++) this.#values[idx[j]!] = toValue(vals[j]!);
+    } else if (this.#op !== Op.MSET) this.#sum += result as number;
+    if (--this.#left === 0) this.#sink.done(this.#values ?? (this.#op === Op.MSET ? true : this.#sum));
+  }
+
+  fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#sink.fail(err);
+  }
+}
+
+/** One shard's share of a Gather. */
+class GatherPart implements Sink {
+  readonly #gather: Gather;
+  readonly #idx: number[];
+  constructor(gather: Gather, idx: number[]) {
+    this.#gather = gather;
+    this.#idx = idx;
+  }
+  done(value: unknown): void {
+    this.#gather.part(this.#idx, value);
+  }
+  fail(err: unknown): void {
+    this.#gather.fail(err);
+  }
+}
 /** Keyed ops that change data: with replicas they go to every copy. */
 const KEYED_WRITES = new Set<number>([
   Op.SET,

@@ -65,6 +65,32 @@ t.test('the hot path and the general path store and return the same bytes', asyn
     r.send(Buffer.concat([cmd('SET', key, other, 'KEEPTTL'), cmd('get', key)]));
     await check(t, r, `+OK\r\n${bulk(other)}`, `key ${i}: general SET, hot GET`);
   }
+  // MSET, MGET, EXISTS, DEL and UNLINK over keys on every shard, against the general path's answers.
+  const many = Array.from({ length: 30 }, (_, i) => (i % 5 === 0 ? Buffer.from([0xff, i]) : `m:${i}`));
+  const vals = many.map((_, i) => VALUES[i % VALUES.length]!);
+  r.send(Buffer.concat([cmd('MSET', ...many.flatMap((k, i) => [k, vals[i]!])), cmd('MGET', ...many, 'absent')]));
+  await check(t, r, `+OK\r\n*31\r\n${vals.map(bulk).join('')}$-1\r\n`, 'MSET then MGET across shards');
+  const viaApi = await c.mget(many);
+  t.same(
+    viaApi.map((v) => Buffer.from(v as string | Buffer)),
+    vals.map((v) => Buffer.from(v)),
+    'the API reads what MSET stored',
+  );
+  r.send(
+    Buffer.concat([
+      cmd('EXISTS', many[0]!, many[0]!, many[1]!, 'absent'),
+      cmd('DEL', many[0]!, 'absent'),
+      cmd('UNLINK', many[1]!, many[2]!),
+    ]),
+  );
+  await check(t, r, ':3\r\n:1\r\n:2\r\n', 'counts as Redis (repeats count for EXISTS)');
+  r.send(Buffer.concat([cmd('MSET', 'odd'), cmd('MSET', 'a', '1', 'b'), cmd('MGET'), cmd('DEL')]));
+  await check(
+    t,
+    r,
+    "-ERR wrong number of arguments for 'mset' command\r\n".repeat(2) +
+      "-ERR wrong number of arguments for 'mget' command\r\n-ERR wrong number of arguments for 'del' command\r\n",
+  );
   // Names in any case; letters only fold onto themselves.
   r.send(Buffer.concat([cmd('sEt', 'case', '1'), cmd('GeT', 'case'), cmd('iNcR', 'case'), cmd('DeCr', 'case'), cmd('DECR', 'case')]));
   await check(t, r, `+OK\r\n${bulk('1')}:2\r\n:1\r\n:0\r\n`);
@@ -191,6 +217,22 @@ t.test('with replicas and during a migration the hot commands take the full path
   t.equal(stats.totals.keys, 2 * n, 'two copies of each key');
 });
 
+t.test('multi-key hot commands sent while a shard joins: every value lands', async (t) => {
+  const c = await startCluster(t, { shards: 2 });
+  const port = await serve(t, c);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  const n = 300;
+  const msets = Buffer.concat(Array.from({ length: n }, (_, i) => cmd('MSET', `a${i}`, `x${i}`, `b${i}`, `y${i}`, `c${i}`, `z${i}`)));
+  const joined = c.addShard();
+  r.send(msets);
+  await check(t, r, '+OK\r\n'.repeat(n), 'every MSET acknowledged');
+  await joined;
+  r.send(Buffer.concat(Array.from({ length: n }, (_, i) => cmd('MGET', `a${i}`, `b${i}`, `c${i}`))));
+  await check(t, r, Array.from({ length: n }, (_, i) => `*3\r\n${bulk(`x${i}`)}${bulk(`y${i}`)}${bulk(`z${i}`)}`).join(''));
+  t.equal(await c.dbsize(), 3 * n);
+});
+
 t.test('a shard crash fails its pending hot commands with TRYAGAIN; the connection goes on', async (t) => {
   const c = await startCluster(t, { shards: 2, faultInjection: true, watchdogIntervalMs: 20, watchdogTimeoutMs: 1500 });
   const port = await serve(t, c);
@@ -286,10 +328,12 @@ t.test('a shard left down, and a closing cluster, answer the hot commands with e
   const down = new Promise<void>((resolve) => c.on('crash', (e) => !e.restarting && resolve()));
   c.injectFault(2, 'boot-loop');
   await down;
-  r.send(Buffer.concat([cmd('GET', mine!), cmd('SET', mine!, 'v'), cmd('SET', theirs!, 'v'), cmd('GET', theirs!)]));
+  r.send(
+    Buffer.concat([cmd('GET', mine!), cmd('SET', mine!, 'v'), cmd('MGET', theirs!, mine!), cmd('SET', theirs!, 'v'), cmd('GET', theirs!)]),
+  );
   const downErr = '-TRYAGAIN shard node-2 is down\r\n';
-  await check(t, r, `${downErr}${downErr}+OK\r\n${bulk('v')}`, 'the down shard fails, the other serves');
+  await check(t, r, `${downErr}${downErr}${downErr}+OK\r\n${bulk('v')}`, 'the down shard fails, the other serves');
   await c.close();
-  r.send(cmd('GET', theirs!));
-  await check(t, r, '-ERR server is shutting down\r\n');
+  r.send(Buffer.concat([cmd('GET', theirs!), cmd('MGET', theirs!)]));
+  await check(t, r, '-ERR server is shutting down\r\n'.repeat(2));
 });

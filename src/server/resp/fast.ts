@@ -1,14 +1,15 @@
-// The hot commands' fast path: GET, plain SET, INCR and DECR straight from the read buffer to a
-// shard queue — the key is decoded from the bytes in place (no Buffer per argument), a SET's value
-// bytes are copied to the shard's queue as they are (the shard makes the value), the name is
-// matched without building a string, and the reply slot itself receives the shard's answer (no
-// promise). Whatever is unusual (options, too large, not authenticated) returns false
-// and takes the general path, which has the full checks and Redis's errors.
+// The hot commands' fast path: GET, plain SET, INCR, DECR, MGET, MSET, DEL, UNLINK and EXISTS
+// straight from the read buffer to the shard queues — keys are decoded from the bytes in place (no
+// Buffer per argument), a SET's value bytes are copied to the shard's queue as they are (the shard
+// makes the value), the name is matched without building a string, and the reply slot itself
+// receives the shards' answer (no promise). Whatever is unusual (options, too large, not
+// authenticated) returns false and takes the general path, which has the full checks and Redis's
+// errors.
 import { MAX_KEY_BYTES } from '../../args.js';
-import { type Cluster, sendSet, sendTo } from '../../cluster.js';
+import { type Cluster, sendMulti, sendSet, sendTo } from '../../cluster.js';
 import { internalKey } from '../../keys.js';
 import { Op } from '../../protocol.js';
-import { asciiRange } from '../../value-bytes.js';
+import { asciiRange, valueFromBytes } from '../../value-bytes.js';
 import { Kind, type Reply } from './replies.js';
 
 /** Makes the reply slot for a request and queues it on its connection. */
@@ -59,6 +60,49 @@ fast('get', (cluster, buf, st, en, argc, reply) => {
 fast('set', (cluster, buf, st, en, argc, reply) => {
   if (argc !== 3 || en[1]! - st[1]! > MAX_KEY_BYTES || en[2]! - st[2]! > cluster.options.maxValueBytes) return false;
   sendSet(cluster, key(buf, st[1]!, en[1]!), buf, st[2]!, en[2]!, reply(Kind.OK_OR_NIL));
+  return true;
+});
+
+/** The keys of a request from argument `from` on, every `step`th; null if one is too long. */
+function keys(buf: Buffer, st: number[], en: number[], argc: number, from: number, step: number): string[] | null {
+  const out: string[] = [];
+  for (let i = from; i < argc; i += step) {
+    if (en[i]! - st[i]! > MAX_KEY_BYTES) return null;
+    out.push(key(buf, st[i]!, en[i]!));
+  }
+  return out;
+}
+
+fast('mget', (cluster, buf, st, en, argc, reply) => {
+  const ks = argc >= 2 ? keys(buf, st, en, argc, 1, 1) : null;
+  if (ks === null) return false;
+  sendMulti(cluster, Op.MGET, ks, undefined, reply(Kind.BULK_ARRAY));
+  return true;
+});
+
+const count =
+  (op: number): FastHandler =>
+  (cluster, buf, st, en, argc, reply) => {
+    const ks = argc >= 2 ? keys(buf, st, en, argc, 1, 1) : null;
+    if (ks === null) return false;
+    sendMulti(cluster, op, ks, undefined, reply(Kind.INTEGER));
+    return true;
+  };
+fast('del', count(Op.DEL));
+fast('unlink', count(Op.DEL));
+fast('exists', count(Op.EXISTS));
+
+fast('mset', (cluster, buf, st, en, argc, reply) => {
+  if (argc < 3 || argc % 2 === 0) return false;
+  const ks = keys(buf, st, en, argc, 1, 2);
+  if (ks === null) return false;
+  const max = cluster.options.maxValueBytes;
+  const values: (string | Uint8Array)[] = [];
+  for (let i = 2; i < argc; i += 2) {
+    if (en[i]! - st[i]! > max) return false;
+    values.push(valueFromBytes(buf, st[i]!, en[i]!));
+  }
+  sendMulti(cluster, Op.MSET, ks, values, reply(Kind.OK_OR_NIL));
   return true;
 });
 

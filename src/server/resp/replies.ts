@@ -3,7 +3,7 @@
 // the queue goes out in one write, encoded straight into one buffer.
 import type { Sink } from '../../shard-handle.js';
 import { replyError } from './args.js';
-import { error } from './encode.js';
+import { array, bulk, error } from './encode.js';
 
 /** How a slot's value becomes bytes. */
 export const Kind = {
@@ -17,6 +17,8 @@ export const Kind = {
   INTEGER: 3,
   /** value: a Buffer; its bytes from `start`, `len` of them → bulk string. */
   BULK_RANGE: 4,
+  /** value: (string | Buffer | null)[] → an array of bulk strings (MGET). */
+  BULK_ARRAY: 5,
 } as const;
 
 /** Told when a slot of theirs is filled. */
@@ -110,6 +112,10 @@ function size(r: Reply): number {
       return v === true ? OK.length : resp3 ? NIL3.length : NIL2.length;
     case Kind.BULK_RANGE:
       return 1 + digits(r.len) + 2 + r.len + 2;
+    case Kind.BULK_ARRAY:
+      r.kind = Kind.RAW;
+      r.value = array((v as (string | Buffer | null)[]).map((x) => bulk(x, resp3)));
+      return (r.value as Buffer).length;
     default: {
       if (typeof v === 'number' && Number.isSafeInteger(v)) return 1 + (v < 0 ? 1 + digits(-v) : digits(v)) + 2;
       // bigint, or the decimal string a shard sends past 2^53.
