@@ -79,3 +79,73 @@ t.test('errors from the cluster map to statuses, and the server keeps serving', 
   t.equal(statusOf(new CacheError('INTERNAL', 'x')), 500);
   t.equal(statusOf(new Error('x')), 500);
 });
+
+t.test('/keys/:key: raw values, binary keys, TTLs, limits', async (t) => {
+  const cluster = await startCluster(t, { maxValueBytes: 1024 });
+  const base = await serve(t, cluster);
+  const put = (path: string, body: Uint8Array | string) => fetch(base + path, { method: 'PUT', body });
+  const binary = Buffer.from([0, 1, 2, 0xff, 0xfe]);
+  let res = await put('/keys/bin%2Fkey', binary);
+  t.equal(res.status, 201);
+  t.same(await res.json(), { message: 'Value set successfully', key: 'bin/key', node: cluster.ownerOf('bin/key') });
+  res = await fetch(`${base}/keys/bin%2Fkey`);
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-type'), 'application/octet-stream');
+  t.same(Buffer.from(await res.arrayBuffer()), binary, 'the value, byte for byte');
+  t.same(await cluster.get('bin/key'), binary, 'the same key and value as the API sees');
+  // A key that is not UTF-8: percent-encoded bytes.
+  t.equal((await put('/keys/%FF%00x', 'v')).status, 201);
+  t.equal(await cluster.get(Buffer.from([0xff, 0, 0x78])), 'v');
+  t.equal((await put('/keys/empty', '')).status, 201, 'an empty value is a value here');
+  t.equal((await fetch(`${base}/keys/empty`)).headers.get('content-length'), '0');
+  t.equal((await put('/keys/t?ttl=100', 'v')).status, 201);
+  t.equal(await cluster.ttl('t'), 100);
+  res = await put('/keys/t?ttl=0', 'v');
+  t.equal(res.status, 400);
+  t.same(await res.json(), { error: "'ttl' must be a positive whole number of seconds" });
+  res = await put('/keys/big', 'x'.repeat(1025));
+  t.equal(res.status, 413);
+  t.same(await res.json(), { error: 'Value larger than the limit of 1024 bytes' });
+  t.equal(await cluster.get('big'), null);
+  res = await fetch(`${base}/keys/%zz`);
+  t.equal(res.status, 400);
+  t.same(await res.json(), { error: 'Malformed key in path' });
+  res = await fetch(`${base}/keys/nope`);
+  t.equal(res.status, 404);
+  t.same(await res.json(), { error: 'Key not found' });
+  res = await fetch(`${base}/keys/bin%2Fkey`, { method: 'DELETE' });
+  t.same(await res.json(), { message: 'Value deleted successfully', key: 'bin/key', node: cluster.ownerOf('bin/key') });
+  t.equal((await fetch(`${base}/keys/bin%2Fkey`, { method: 'DELETE' })).status, 404);
+  res = await fetch(`${base}/keys/x`, { method: 'POST', body: 'v' });
+  t.equal(res.status, 405);
+  t.equal(res.headers.get('allow'), 'GET, PUT, DELETE');
+  t.equal((await fetch(`${base}/keys/`)).status, 404, 'no key, no route');
+});
+
+t.test('/healthz: 200 while every shard serves, 503 when one is down', async (t) => {
+  const cluster = await startCluster(t, { shards: 2, faultInjection: true, maxBootFailures: 1 });
+  const base = await serve(t, cluster);
+  let res = await fetch(`${base}/healthz`);
+  t.equal(res.status, 200);
+  t.match(await res.json(), {
+    status: 'ok',
+    state: 'ready',
+    shards: [
+      { id: 1, state: 'ready' },
+      { id: 2, state: 'ready' },
+    ],
+  });
+  const down = new Promise<void>((resolve) => cluster.on('crash', (e) => !e.restarting && resolve()));
+  cluster.injectFault(2, 'boot-loop');
+  await down;
+  res = await fetch(`${base}/healthz`);
+  t.equal(res.status, 503);
+  t.match(await res.json(), {
+    status: 'degraded',
+    shards: [
+      { id: 1, state: 'ready' },
+      { id: 2, state: 'down' },
+    ],
+  });
+  t.equal((await fetch(`${base}/healthz`, { method: 'POST' })).status, 405);
+});

@@ -1,10 +1,12 @@
 // The REST front end: the distributed-cache seed's contract (SPEC §1a), byte for byte in status
-// codes and JSON shapes, plus the membership routes of rest-cluster.ts under /cluster. It only
+// codes and JSON shapes, raw values under /keys/:key, /healthz, plus the membership routes of
+// rest-cluster.ts under /cluster. It only
 // calls the cluster's public API; it never sees shard internals.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Cluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
+import { valueFromBytes } from '../value-bytes.js';
 import { NAME, VERSION } from '../version.js';
 import { clusterRoute } from './rest-cluster.js';
 
@@ -42,6 +44,94 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
   send(res, 405, { error: 'Method not allowed' });
 }
 
+/** A path segment's bytes: %XX decoded byte by byte, so any key (not only UTF-8 text) can be named. */
+export function decodePathBytes(segment: string): Buffer | null {
+  const out: number[] = [];
+  const raw = Buffer.from(segment, 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b !== 0x25 /* % */) {
+      out.push(b);
+      continue;
+    }
+    const hex = raw.toString('latin1', i + 1, i + 3);
+    if (!/^[0-9a-fA-F]{2}$/.test(hex)) return null;
+    out.push(Number.parseInt(hex, 16));
+    i += 2;
+  }
+  return Buffer.from(out);
+}
+
+/** A request body, up to `max` bytes; null (and the request drained) when it is larger. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) over = true;
+      if (!over) chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** `ttl` query parameter: seconds, a positive integer; undefined when absent, null when invalid. */
+function ttlParam(url: URL): number | undefined | null {
+  const ttl = url.searchParams.get('ttl');
+  if (ttl === null) return undefined;
+  if (!/^[1-9][0-9]{0,11}$/.test(ttl)) return null;
+  return Number(ttl);
+}
+
+/**
+ * `/keys/:key`: GET the raw value (application/octet-stream), PUT a raw body (with `?ttl=`
+ * seconds), DELETE. The key is the rest of the path, percent-decoded byte by byte.
+ */
+async function keyRoute(cluster: Cluster, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const key = decodePathBytes(url.pathname.slice('/keys/'.length));
+  if (key === null) {
+    req.resume();
+    return send(res, 400, { error: 'Malformed key in path' });
+  }
+  const name = key.toString('utf8');
+  switch (req.method) {
+    case 'GET': {
+      const value = await cluster.get(key);
+      if (value === null) return send(res, 404, { error: 'Key not found' });
+      const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+      res.end(bytes);
+      return;
+    }
+    case 'PUT': {
+      const body = await readBody(req, cluster.options.maxValueBytes);
+      if (body === null) return send(res, 413, { error: `Value larger than the limit of ${cluster.options.maxValueBytes} bytes` });
+      const ttl = ttlParam(url);
+      if (ttl === null) return send(res, 400, { error: "'ttl' must be a positive whole number of seconds" });
+      // Stored as the RESP port stores wire bytes: ASCII as text, anything else as bytes.
+      await cluster.set(key, valueFromBytes(body, 0, body.length), ttl === undefined ? undefined : { ex: ttl });
+      return send(res, 201, { message: 'Value set successfully', key: name, node: cluster.ownerOf(key) });
+    }
+    case 'DELETE': {
+      const removed = await cluster.del(key);
+      if (removed === 0) return send(res, 404, { error: 'Key not found' });
+      return send(res, 200, { message: 'Value deleted successfully', key: name, node: cluster.ownerOf(key) });
+    }
+    default:
+      return methodNotAllowed(res, 'GET, PUT, DELETE');
+  }
+}
+
+/** `/healthz`: 200 while every shard serves, 503 (with the shards' states) otherwise. */
+function health(cluster: Cluster, res: ServerResponse): void {
+  const shards = cluster.shards().map((s) => ({ id: s.id, name: s.name, state: s.state }));
+  const ok = cluster.state === 'ready' && shards.every((s) => s.state === 'ready');
+  send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', state: cluster.state, epoch: cluster.epoch, shards });
+}
+
 async function handle(cluster: Cluster, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let url: URL;
   try {
@@ -76,7 +166,11 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
       if (removed === 0) return send(res, 404, { error: 'Key not found' });
       return send(res, 200, { message: 'Value deleted successfully', key, node: cluster.ownerOf(key) });
     }
+    case '/healthz':
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      return health(cluster, res);
     default: {
+      if (url.pathname.startsWith('/keys/') && url.pathname.length > '/keys/'.length) return keyRoute(cluster, req, res, url);
       const reply = clusterRoute(cluster, req.method ?? 'GET', url.pathname);
       if (reply === null) return send(res, 404, { error: 'Endpoint not found' });
       const { status, body, allow } = await reply;
@@ -89,8 +183,8 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
 /** An HTTP server serving the REST API of a cluster (not yet listening). */
 export function createRestServer(cluster: Cluster): Server {
   return createServer((req, res) => {
-    // No route takes a body: drain whatever was sent so the connection stays usable.
-    req.resume();
+    // Only PUT /keys/:key reads a body: drain any other so the connection stays usable.
+    if (!(req.method === 'PUT' && req.url?.startsWith('/keys/'))) req.resume();
     handle(cluster, req, res).catch((err: unknown) => {
       if (res.headersSent) res.destroy();
       else send(res, statusOf(err), { error: err instanceof Error ? err.message : String(err) });
