@@ -6,44 +6,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { render } from '../src/commands/cluster/status.js';
 import type { ClusterView } from '../src/server/rest-cluster.js';
-import { run, waitFor, type Run } from './helpers/cli.js';
-
-async function done(r: Run): Promise<{ code: number | null; out: string; err: string }> {
-  const code = await r.exit;
-  return { code, out: r.out(), err: r.err() };
-}
-
-/** Runs the CLI to its end. */
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return done(run(args));
-}
-
-/** The assertions oneLineError needs of a tap test. */
-interface Asserts {
-  equal(found: unknown, wanted: unknown, message: string): boolean;
-  match(found: unknown, pattern: unknown, message: string): boolean;
-  notMatch(found: unknown, pattern: unknown, message: string): boolean;
-}
-
-/** A runtime error as the user sees it: exit 1, exactly one line on stderr, no stack. */
-function oneLineError(t: Asserts, r: { code: number | null; out: string; err: string }, re: RegExp, what: string): void {
-  t.equal(r.code, 1, `${what}: exit 1`);
-  const lines = r.err.split('\n').filter((l) => l !== '');
-  t.equal(lines.length, 1, `${what}: one line: ${r.err}`);
-  t.match(lines[0], re, what);
-  t.notMatch(r.err, /\bat .*\.js:\d+/, `${what}: no stack trace`);
-  t.equal(r.out, '', `${what}: nothing on stdout`);
-}
-
-/**
- * Runs the CLI once per argument list, two at a time: each run loads oclif (about half a second of
- * CPU), and the suite runs beside other test files on small machines.
- */
-async function clis(argLists: string[][]): Promise<{ code: number | null; out: string; err: string }[]> {
-  const results: { code: number | null; out: string; err: string }[] = [];
-  for (let i = 0; i < argLists.length; i += 2) results.push(...(await Promise.all(argLists.slice(i, i + 2).map((a) => cli(...a)))));
-  return results;
-}
+import { cli, clis, oneLineError, run, waitFor } from './helpers/cli.js';
 
 async function listenHttp(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1');

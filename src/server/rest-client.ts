@@ -1,4 +1,4 @@
-// A small client of the membership REST routes, for the `shardcache cluster` commands. It turns
+// A small client of the REST routes, for the `shardcache cluster` and `get|set|del` commands. It turns
 // every failure (unreachable server, an error status, a body of the wrong shape) into one
 // RestClientError whose message is a single line fit for a terminal. It never prints or exits.
 import type { AddedShard, ClusterView, MigrationView, ShardView } from './rest-cluster.js';
@@ -50,6 +50,50 @@ export class RestClient {
     return this.#narrow(r, (b) => (isObject(b) && isInt(b.removed) && isInt(b.epoch) ? { removed: b.removed, epoch: b.epoch } : null));
   }
 
+  /** `GET /keys/:key`: the value's bytes, or null when the key does not exist. */
+  async getValue(key: string): Promise<Buffer | null> {
+    const { status, bytes } = await this.#raw('GET', keyPath(key));
+    if (status === 404) return null;
+    if (status !== 200) throw this.#failure(status, bytes);
+    return bytes;
+  }
+
+  /** `PUT /keys/:key[?ttl=S]`: stores the value; resolves with the node that holds it. */
+  async setValue(key: string, value: Buffer, ttlSeconds?: number): Promise<{ node: string }> {
+    const query = ttlSeconds === undefined ? '' : `?ttl=${ttlSeconds}`;
+    const { status, bytes } = await this.#raw('PUT', keyPath(key) + query, value);
+    if (status !== 201) throw this.#failure(status, bytes);
+    const body = parseJson(bytes);
+    if (!isObject(body) || typeof body.node !== 'string')
+      throw new RestClientError(`unexpected response from ${this.base}: HTTP ${status}, not a shardcache reply`, status);
+    return { node: body.node };
+  }
+
+  /** `DELETE /keys/:key`: true if it existed. */
+  async deleteValue(key: string): Promise<boolean> {
+    const { status, bytes } = await this.#raw('DELETE', keyPath(key));
+    if (status === 404) return false;
+    if (status !== 200) throw this.#failure(status, bytes);
+    return true;
+  }
+
+  /** One request, whatever its status; rejects only when no answer arrived. */
+  async #raw(method: string, path: string, body?: Buffer): Promise<{ status: number; bytes: Buffer }> {
+    try {
+      const res = await fetch(this.base + path, { method, ...(body === undefined ? {} : { body }) });
+      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+    } catch (err) {
+      throw new RestClientError(`the server at ${this.base} is not reachable (${reasonOf(err, this.base)})`, null);
+    }
+  }
+
+  /** An error status as a RestClientError carrying the server's one-line reason. */
+  #failure(status: number, bytes: Buffer): RestClientError {
+    const body = parseJson(bytes);
+    const message = isObject(body) && typeof body.error === 'string' ? body.error : `HTTP ${status}`;
+    return new RestClientError(oneLine(message), status);
+  }
+
   /** One request; resolves for 2xx with a JSON body, otherwise rejects with a RestClientError. */
   async call(method: string, path: string): Promise<RestReply> {
     let res: Response;
@@ -77,6 +121,19 @@ export class RestClient {
     const v = as(r.body);
     if (v === null) throw new RestClientError(`unexpected response from ${this.base}: HTTP ${r.status}, not a shardcache reply`, r.status);
     return v;
+  }
+}
+
+/** `/keys/` and the key's UTF-8 bytes percent-encoded (the server decodes them byte by byte). */
+function keyPath(key: string): string {
+  return `/keys/${encodeURIComponent(key)}`;
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return null;
   }
 }
 
