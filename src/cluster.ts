@@ -37,6 +37,9 @@ export interface ShardInfo {
   crashes: number;
   /** Ops queued or in flight. */
   pending: number;
+  /** Batches posted to it, and the ops they carried (their ratio: the mean batch size). */
+  batches: number;
+  batchedOps: number;
 }
 
 export interface ShardReport extends ShardInfo {
@@ -108,6 +111,8 @@ export let sendSet: (cluster: Cluster, key: string, source: Buffer, start: numbe
  * whose outcome — values in key order, a count, or true — goes to a Sink.
  */
 export let sendMulti: (cluster: Cluster, op: number, keys: string[], values: (string | Uint8Array)[] | undefined, sink: Sink) => void;
+/** Sets (or clears) the function told of every answered batch: round trip in seconds, op count. */
+export let observeDispatch: (cluster: Cluster, observer: ((seconds: number, ops: number) => void) | null) => void;
 /** Holds the cluster's posts to shards until the end of this event-loop turn (FlushGate). */
 export let corkTurn: (cluster: Cluster) => void;
 
@@ -915,6 +920,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     sendSet = (cluster, key, source, start, end, sink) => cluster.#sendSet(key, source, start, end, sink);
     corkTurn = (cluster) => cluster.#gate.corkTurn();
     sendMulti = (cluster, op, keys, values, sink) => cluster.#sendMulti(op, keys, values, sink);
+    observeDispatch = (cluster, observer) => {
+      cluster.#gate.observer = observer;
+    };
   }
 
   /**
@@ -1262,7 +1270,7 @@ const MIGRATION_OPS = new Set<number>([
 ]);
 
 function info(h: ShardHandle): ShardInfo {
-  return { id: h.id, name: h.name, state: h.state, crashes: h.crashes, pending: h.pending };
+  return { id: h.id, name: h.name, state: h.state, crashes: h.crashes, pending: h.pending, batches: h.batches, batchedOps: h.batchedOps };
 }
 
 function toValue(v: string | Uint8Array | null): string | Buffer | null {

@@ -58,6 +58,8 @@ export function forward(p: Promise<unknown>, res: Receiver, rej: Rejecter): void
  * pipelines) in a few large batches rather than one small batch per client.
  */
 export class FlushGate {
+  /** Told of every answered batch: its round trip in seconds and its op count (metrics). */
+  observer: ((seconds: number, ops: number) => void) | null = null;
   #corked = false;
   #waiting: (() => void)[] = [];
   readonly #uncork = (): void => {
@@ -90,6 +92,8 @@ interface Batch {
   /** The bytes of its SET_BYTES values (transferred with the batch), from arena offset `base`. */
   bytes?: ArrayBuffer;
   base?: number;
+  /** performance.now() when posted, when someone observes dispatch. */
+  sentAt?: number;
 }
 
 /** Most bytes a queue's value arena grows to; past it SET values travel on their own. */
@@ -164,6 +168,8 @@ export class ShardHandle {
   #bootFailures = 0;
   #everReady = false;
   #crashes = 0;
+  #batches = 0;
+  #batchedOps = 0;
   /** Keys the shard held at its last reply or watchdog answer: what a crash loses with one copy. */
   #keys = 0;
   #pingTimer: NodeJS.Timeout | null = null;
@@ -196,6 +202,15 @@ export class ShardHandle {
 
   get crashes(): number {
     return this.#crashes;
+  }
+
+  /** Batches posted, and the ops in them, since the handle was made (dispatch metrics). */
+  get batches(): number {
+    return this.#batches;
+  }
+
+  get batchedOps(): number {
+    return this.#batchedOps;
   }
 
   /** Keys held at the shard's last reply or watchdog answer. */
@@ -351,6 +366,9 @@ export class ShardHandle {
       const n = Math.min(max, whole ? queued : Math.ceil(queued / Math.max(1, spread - this.#inflight.length)));
       const batch = this.#take(n, queued);
       this.#inflight.push(batch);
+      this.#batches++;
+      this.#batchedOps += batch.resolves.length;
+      if (this.#gate.observer !== null) batch.sentAt = performance.now();
       const { bytes } = batch;
       if (bytes === undefined) {
         const msg = { t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard;
@@ -506,6 +524,7 @@ export class ShardHandle {
   #onReply(id: number, results: unknown[], errors: (number | WireError)[] | undefined, bytes: ArrayBuffer | undefined): void {
     const batch = this.#takeBatch(id);
     if (batch === null) return;
+    if (batch.sentAt !== undefined) this.#gate.observer?.((performance.now() - batch.sentAt) / 1000, batch.resolves.length);
     const { resolves, rejects } = batch;
     // GET_BYTES results point into the reply's bytes: they settle as views of them.
     const values = bytes === undefined ? null : Buffer.from(bytes);

@@ -201,6 +201,8 @@ t.test('GET /cluster reports a migration in progress, and a shard that cannot an
         state: 'ready',
         crashes: 0,
         pending: 2,
+        batches: 0,
+        batchedOps: 0,
         stats: {
           keys: 10,
           bytes: 1300,
@@ -215,7 +217,7 @@ t.test('GET /cluster reports a migration in progress, and a shard that cannot an
           announcedEpoch: 3,
         },
       },
-      { id: 3, name: 'node-3', state: 'restarting', crashes: 1, pending: 0 },
+      { id: 3, name: 'node-3', state: 'restarting', crashes: 1, pending: 0, batches: 0, batchedOps: 0 },
     ],
     totals: { keys: 10, bytes: 1300, maxBytes: 0, hits: 0, misses: 0, evictions: 0, expired: 0, ops: 0, volatileKeys: 0 },
   };

@@ -6,6 +6,7 @@ import { type Cluster, createCluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import { EVICTION_POLICIES } from '../options.js';
 import { createRespServer } from '../server/resp/server.js';
+import { createMetrics } from '../server/metrics.js';
 import { createRestServer, listen } from '../server/rest.js';
 import { parseBytes } from '../units.js';
 import { NAME, VERSION } from '../version.js';
@@ -74,12 +75,12 @@ export default class Start extends Command {
     } catch (err) {
       this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
     }
-    const server = createRestServer(cluster);
     const resp = createRespServer(cluster, {
       password: flags.requirepass ?? null,
       maxClients: flags.maxclients,
       limits: { maxBulkBytes: maxBulk },
     });
+    const server = createRestServer(cluster, { metrics: createMetrics(cluster, resp.context) });
     const bind = async (s: typeof server | typeof resp, port: number): Promise<AddressInfo> => {
       try {
         return await listen(s, port, flags.host);

@@ -8,6 +8,8 @@ import type { Cluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import { valueFromBytes } from '../value-bytes.js';
 import { NAME, VERSION } from '../version.js';
+import type { Registry } from 'prom-client';
+import { createMetrics } from './metrics.js';
 import { clusterRoute } from './rest-cluster.js';
 
 type Json = Record<string, unknown>;
@@ -132,7 +134,12 @@ function health(cluster: Cluster, res: ServerResponse): void {
   send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', state: cluster.state, epoch: cluster.epoch, shards });
 }
 
-async function handle(cluster: Cluster, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export interface RestServerOptions {
+  /** What GET /metrics serves; by default a registry of the cluster alone (createMetrics). */
+  metrics?: Registry;
+}
+
+async function handle(cluster: Cluster, req: IncomingMessage, res: ServerResponse, registry: Registry): Promise<void> {
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://localhost');
@@ -169,6 +176,13 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
     case '/healthz':
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
       return health(cluster, res);
+    case '/metrics': {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
     default: {
       if (url.pathname.startsWith('/keys/') && url.pathname.length > '/keys/'.length) return keyRoute(cluster, req, res, url);
       const reply = clusterRoute(cluster, req.method ?? 'GET', url.pathname);
@@ -181,11 +195,13 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
 }
 
 /** An HTTP server serving the REST API of a cluster (not yet listening). */
-export function createRestServer(cluster: Cluster): Server {
+export function createRestServer(cluster: Cluster, options: RestServerOptions = {}): Server {
+  // Made now, not at the first scrape: it counts events (migrations) from the start.
+  const registry = options.metrics ?? createMetrics(cluster);
   return createServer((req, res) => {
     // Only PUT /keys/:key reads a body: drain any other so the connection stays usable.
     if (!(req.method === 'PUT' && req.url?.startsWith('/keys/'))) req.resume();
-    handle(cluster, req, res).catch((err: unknown) => {
+    handle(cluster, req, res, registry).catch((err: unknown) => {
       if (res.headersSent) res.destroy();
       else send(res, statusOf(err), { error: err instanceof Error ? err.message : String(err) });
     });

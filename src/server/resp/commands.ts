@@ -35,7 +35,8 @@ export interface ServerContext {
   port: number;
   startedAt: number;
   sessions: Map<number, Session>;
-  stats: { commands: number; connections: number; rejected: number };
+  /** `calls[commandId(name)]`: how many times each command ran (INFO commandstats, /metrics). */
+  stats: { commands: number; connections: number; rejected: number; calls: number[] };
   /** What CONFIG GET reports besides the cluster's own settings (maxclients, proto-max-bulk-len...). */
   config: Record<string, string>;
 }
@@ -43,7 +44,24 @@ export interface ServerContext {
 type Reply = Buffer | Promise<Buffer>;
 type Handler = (ctx: ServerContext, s: Session, args: Buffer[]) => Reply;
 
+/** Every command name, in the order ids were given (ids index ServerContext.stats.calls). */
+export const commandNames: string[] = [];
+const ids = new Map<string, number>();
+
+/** A command's number, given once per name (the general table and the hot path share them). */
+export function commandId(name: string): number {
+  let id = ids.get(name);
+  if (id === undefined) {
+    id = commandNames.length;
+    commandNames.push(name);
+    ids.set(name, id);
+  }
+  return id;
+}
+
 export interface CommandSpec {
+  /** Its commandId. */
+  id: number;
   /** Redis arity: exact argument count including the name, or at least |arity| when negative. */
   arity: number;
   flags: string[];
@@ -58,7 +76,7 @@ export interface CommandSpec {
 const commands = new Map<string, CommandSpec>();
 
 function def(name: string, arity: number, flags: string[], keys: [number, number, number], handler: Handler, noAuth = false): void {
-  commands.set(name, { arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], handler, noAuth });
+  commands.set(name, { id: commandId(name), arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], handler, noAuth });
 }
 
 /** The spec of a command by lower-case name. */
@@ -365,6 +383,7 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
       ],
       ['replication', ['role:master', 'connected_slaves:0']],
       ['keyspace', st.totals.keys === 0 ? [] : [`db0:keys=${st.totals.keys},expires=${st.totals.volatileKeys},avg_ttl=0`]],
+      ['commandstats', ctx.stats.calls.flatMap((calls, id) => (calls === 0 ? [] : [`cmdstat_${commandNames[id]}:calls=${calls}`]))],
       [
         'shards',
         [
@@ -377,7 +396,10 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
       ],
     ];
     const body = sections
-      .filter(([name]) => all || wanted.has(name))
+      // commandstats only when asked for, as in Redis (not in the default set).
+      .filter(([name]) =>
+        name === 'commandstats' ? wanted.has(name) || wanted.has('all') || wanted.has('everything') : all || wanted.has(name),
+      )
       .map(([name, lines]) => `# ${name[0]!.toUpperCase()}${name.slice(1)}\r\n${lines.map((l) => `${l}\r\n`).join('')}`)
       .join('\r\n');
     return text(body, resp3);

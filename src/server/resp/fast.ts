@@ -10,6 +10,7 @@ import { type Cluster, sendMulti, sendSet, sendTo } from '../../cluster.js';
 import { internalKey } from '../../keys.js';
 import { Op } from '../../protocol.js';
 import { asciiRange, valueFromBytes } from '../../value-bytes.js';
+import { commandId } from './commands.js';
 import { Kind, type Reply } from './replies.js';
 
 /** Makes the reply slot for a request and queues it on its connection. */
@@ -19,6 +20,8 @@ type FastHandler = (cluster: Cluster, buf: Buffer, starts: number[], ends: numbe
 
 interface FastCommand {
   name: string;
+  /** Its commandId (the general table's number for the same command). */
+  id: number;
   run: FastHandler;
 }
 
@@ -34,7 +37,7 @@ function nameCode(buf: Uint8Array, start: number, end: number): number {
 const table = new Map<number, FastCommand>();
 function fast(name: string, run: FastHandler): void {
   const bytes = Buffer.from(name, 'latin1');
-  table.set(nameCode(bytes, 0, bytes.length), { name, run });
+  table.set(nameCode(bytes, 0, bytes.length), { name, id: commandId(name), run });
 }
 
 /**

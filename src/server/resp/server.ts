@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { type Cluster, corkTurn } from '../../cluster.js';
 import { RespError, replyError } from './args.js';
-import { commandSpec, type ServerContext, type Session } from './commands.js';
+import { commandNames, commandSpec, type ServerContext, type Session } from './commands.js';
 import { error } from './encode.js';
 import { fastCommand } from './fast.js';
 import { DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
@@ -69,7 +69,7 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
     port: 0,
     startedAt: Date.now(),
     sessions: new Map(),
-    stats: { commands: 0, connections: 0, rejected: 0 },
+    stats: { commands: 0, connections: 0, rejected: 0, calls: commandNames.map(() => 0) },
     config: {
       maxclients: String(maxClients),
       'proto-max-bulk-len': String(options.limits?.maxBulkBytes ?? DEFAULT_LIMITS.maxBulkBytes),
@@ -288,6 +288,7 @@ class Connection implements ReplyOwner {
           const cmd = session.authed ? fastCommand(buf, starts[0]!, ends[0]!) : undefined;
           if (cmd?.run(ctx.cluster, buf, starts, ends, argc, this.#newReply)) {
             ctx.stats.commands++;
+            ctx.stats.calls[cmd.id]!++;
             session.lastCommand = cmd.name;
             continue;
           }
@@ -336,6 +337,7 @@ export function execute(ctx: ServerContext, session: Session, args: Buffer[]): B
   if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
     return error(`ERR wrong number of arguments for '${name}' command`);
   }
+  ctx.stats.calls[spec.id]!++;
   session.lastCommand = name;
   try {
     return spec.handler(ctx, session, args);
