@@ -18,9 +18,49 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     r.child.kill(signal);
     t.equal(await r.exit, 0, 'exit code 0');
     t.match(r.out(), `${signal} received, shutting down`);
-    t.equal(r.err(), '', 'nothing on stderr');
+    // stderr: the structured log, one JSON object per line, at the default level (info).
+    const logs = r
+      .err()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { level: number; event: string; msg: string; signal?: string });
+    t.same(
+      logs.map((l) => l.event),
+      ['ready', 'shutdown'],
+      'ready, then shutdown',
+    );
+    t.match(logs[0], { level: 30, shards: 2, msg: 'ready' });
+    t.match(logs[1], { level: 30, signal });
   });
 }
+
+t.test('start --log-level: debug adds client connections and epochs, warn keeps only trouble', async (t) => {
+  const debug = run(['start', '--http-port', '0', '--port', '0', '--shards', '1', '--log-level', 'debug']);
+  const warn = run(['start', '--http-port', '0', '--port', '0', '--shards', '1', '--log-level', 'warn']);
+  t.teardown(() => {
+    debug.child.kill('SIGKILL');
+    warn.child.kill('SIGKILL');
+  });
+  for (const r of [debug, warn]) {
+    const [, base, resp] = await waitFor(r, /REST (http:\/\/127\.0\.0\.1:\d+), RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
+    const sock = connect(Number(resp), '127.0.0.1');
+    await once(sock, 'connect');
+    sock.resume();
+    sock.end('PING\r\n');
+    await once(sock, 'close');
+    t.equal((await fetch(`${base}/cluster/shards`, { method: 'POST' })).status, 201, 'a shard joins');
+    r.child.kill('SIGTERM');
+    t.equal(await r.exit, 0);
+  }
+  const events = (r: typeof debug): string[] =>
+    r
+      .err()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as { event: string }).event);
+  t.same(new Set(events(debug)), new Set(['ready', 'client', 'epoch', 'migration', 'join', 'shutdown']), 'debug');
+  t.same(events(warn), [], 'warn: nothing went wrong');
+});
 
 t.test('start --replicas 2: a cluster whose keys survive a shard leaving', async (t) => {
   const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '3', '--replicas', '2']);
@@ -84,6 +124,7 @@ t.test('usage errors exit 2; --help exits 0', async (t) => {
     ['start', '--maxmemory', 'lots'],
     ['start', '--maxmemory-policy', 'lfu'],
     ['start', '--proto-max-bulk-len', 'huge'],
+    ['start', '--log-level', 'loud'],
   ]) {
     const r = run(args);
     t.equal(await r.exit, 2, args.join(' '));

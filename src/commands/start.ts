@@ -8,6 +8,7 @@ import { EVICTION_POLICIES } from '../options.js';
 import { createRespServer } from '../server/resp/server.js';
 import { createMetrics } from '../server/metrics.js';
 import { createRestServer, listen } from '../server/rest.js';
+import { createLogger, type LogLevel, LOG_LEVELS, logCluster } from '../server/log.js';
 import { parseBytes } from '../units.js';
 import { NAME, VERSION } from '../version.js';
 
@@ -45,6 +46,11 @@ export default class Start extends Command {
       min: 1,
       max: 5,
     }),
+    'log-level': Flags.string({
+      description: 'least level of the JSON logs on stderr',
+      options: [...LOG_LEVELS],
+      default: 'info',
+    }),
     'max-shards': Flags.integer({
       description: 'most shards `cluster add` may grow the cluster to (default: 64, or --shards if larger)',
       min: 1,
@@ -61,6 +67,7 @@ export default class Start extends Command {
       this.error(`--proto-max-bulk-len must be a size from 1 byte to 2gb, like 512mb, got "${flags['proto-max-bulk-len']}"`, { exit: 2 });
     }
 
+    const log = createLogger(flags['log-level'] as LogLevel);
     let cluster: Cluster;
     try {
       cluster = await createCluster({
@@ -75,6 +82,7 @@ export default class Start extends Command {
     } catch (err) {
       this.error(CacheError.is(err) ? err.message : String(err), { exit: 1 });
     }
+    logCluster(cluster, log);
     const resp = createRespServer(cluster, {
       password: flags.requirepass ?? null,
       maxClients: flags.maxclients,
@@ -100,12 +108,28 @@ export default class Start extends Command {
     this.log(
       `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}`,
     );
+    log.info(
+      {
+        event: 'ready',
+        version: VERSION,
+        shards: flags.shards,
+        replicas: flags.replicas,
+        rest: address.port,
+        resp: respAddress.port,
+        host: flags.host,
+      },
+      'ready',
+    );
+    resp.on('connection', (socket) =>
+      log.debug({ event: 'client', remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'RESP client connected'),
+    );
 
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
         this.log(`${signal} received, shutting down`);
+        log.info({ event: 'shutdown', signal }, 'shutting down');
         server.close();
         server.closeAllConnections();
         resp.close();
