@@ -165,6 +165,12 @@ class Connection implements ReplyOwner {
    */
   flush(): void {
     this.#dirty = false;
+    if (this.#socket.destroyed) {
+      // The client is gone: its replies go nowhere, and nothing more of its input runs.
+      this.#replies = [];
+      this.#head = 0;
+      return;
+    }
     const replies = this.#replies;
     const from = this.#head;
     let end = from;
