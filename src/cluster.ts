@@ -111,8 +111,8 @@ export let sendSet: (cluster: Cluster, key: string, source: Buffer, start: numbe
  * whose outcome — values in key order, a count, or true — goes to a Sink.
  */
 export let sendMulti: (cluster: Cluster, op: number, keys: string[], values: (string | Uint8Array)[] | undefined, sink: Sink) => void;
-/** Sets (or clears) the function told of every answered batch: round trip in seconds, op count. */
-export let observeDispatch: (cluster: Cluster, observer: ((seconds: number, ops: number) => void) | null) => void;
+/** Adds a function told of every answered batch (round trip in seconds, op count); returns its remover. */
+export let observeDispatch: (cluster: Cluster, observer: (seconds: number, ops: number) => void) => () => void;
 /** Holds the cluster's posts to shards until the end of this event-loop turn (FlushGate). */
 export let corkTurn: (cluster: Cluster) => void;
 
@@ -921,7 +921,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     corkTurn = (cluster) => cluster.#gate.corkTurn();
     sendMulti = (cluster, op, keys, values, sink) => cluster.#sendMulti(op, keys, values, sink);
     observeDispatch = (cluster, observer) => {
-      cluster.#gate.observer = observer;
+      cluster.#gate.observers.add(observer);
+      return () => cluster.#gate.observers.delete(observer);
     };
   }
 
@@ -1183,8 +1184,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           const keys = op === Op.MSET ? list.filter((_, j) => j % 2 === 0) : list;
           const values = op === Op.MSET ? list.filter((_, j) => j % 2 === 1) : undefined;
           forward(this.#multi(op, keys as string[], values), resolves[i]!, rejects[i] as Rejecter);
-        } else if (KEYLESS_OPS.has(op) || MIGRATION_OPS.has(op & ~REPLICA_COPY)) {
-          // Whole-shard ops, and migration ops (their plan indices belong to this shard).
+        } else if (KEYLESS_OPS.has(op) || MIGRATION_OPS.has(op & ~REPLICA_COPY) || (op & REPLICA_COPY) !== 0) {
+          // Whole-shard ops, migration ops (their plan indices belong to this shard), and a
+          // write's copy for this shard (the answering copy is re-routed on its own).
           from.requeue([op, key, arg], [resolves[i]!], [rejects[i] as Rejecter]);
         } else forward(this.#send(op, key, arg), resolves[i]!, rejects[i] as Rejecter);
       } catch (err) {

@@ -59,7 +59,7 @@ export function forward(p: Promise<unknown>, res: Receiver, rej: Rejecter): void
  */
 export class FlushGate {
   /** Told of every answered batch: its round trip in seconds and its op count (metrics). */
-  observer: ((seconds: number, ops: number) => void) | null = null;
+  readonly observers = new Set<(seconds: number, ops: number) => void>();
   #corked = false;
   #waiting: (() => void)[] = [];
   readonly #uncork = (): void => {
@@ -368,7 +368,7 @@ export class ShardHandle {
       this.#inflight.push(batch);
       this.#batches++;
       this.#batchedOps += batch.resolves.length;
-      if (this.#gate.observer !== null) batch.sentAt = performance.now();
+      if (this.#gate.observers.size > 0) batch.sentAt = performance.now();
       const { bytes } = batch;
       if (bytes === undefined) {
         const msg = { t: 'batch', id: batch.id, epoch: batch.epoch, ops: batch.ops } satisfies ToShard;
@@ -524,7 +524,10 @@ export class ShardHandle {
   #onReply(id: number, results: unknown[], errors: (number | WireError)[] | undefined, bytes: ArrayBuffer | undefined): void {
     const batch = this.#takeBatch(id);
     if (batch === null) return;
-    if (batch.sentAt !== undefined) this.#gate.observer?.((performance.now() - batch.sentAt) / 1000, batch.resolves.length);
+    if (batch.sentAt !== undefined) {
+      const seconds = (performance.now() - batch.sentAt) / 1000;
+      for (const observe of this.#gate.observers) observe(seconds, batch.resolves.length);
+    }
     const { resolves, rejects } = batch;
     // GET_BYTES results point into the reply's bytes: they settle as views of them.
     const values = bytes === undefined ? null : Buffer.from(bytes);

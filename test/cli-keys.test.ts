@@ -28,7 +28,7 @@ t.test('get, set, del against a running server', async (t) => {
     ['get', 'nope', '--url', url],
     ['get', 'nope', '--url', url, '--json'],
   ]);
-  t.same([get!.code, get!.out], [0, 'alice ✓\n']);
+  t.same([get!.code, get!.out], [0, 'alice ✓'], 'the value as stored (a newline only on a terminal)');
   t.same(JSON.parse(getJson!.out), { key: 'user:1', found: true, value: 'alice ✓', encoding: 'utf8' });
   t.same(JSON.parse(getBin!.out), { key: 'bin', found: true, value: Buffer.from([0xff, 0, 0x41]).toString('base64'), encoding: 'base64' });
   t.same([missing!.code, missing!.out, missing!.err], [3, '', 'not found: "nope"\n'], 'not found: exit 3');
@@ -48,13 +48,21 @@ t.test('get, set, del against a running server', async (t) => {
 t.test('errors and usage', async (t) => {
   const cluster = await startCluster(t, { shards: 1, maxValueBytes: 8 });
   const url = await serveRest(t, cluster);
-  const [tooBig, unreachable, emptyKey, badTtl, noValue] = await clis([
+  const [tooBig, unreachable, emptyKey, badTtl, noValue, dots, wrongUrl, wrongUrlDel] = await clis([
     ['set', 'k', 'far too long', '--url', url],
     ['get', 'k', '--url', 'http://127.0.0.1:1'],
     ['get', '', '--url', url],
     ['set', 'k', 'v', '--ttl', '0', '--url', url],
     ['set', 'k'],
+    ['get', '..', '--url', url],
+    ['get', 'k', '--url', `${url}/api`],
+    ['del', 'k', '--url', `${url}/api`],
   ]);
+  t.equal(dots!.code, 2, '".." cannot travel in a URL path');
+  t.match(dots!.err, /use the RESP port/);
+  // A 404 that is not the /keys routes' own "Key not found" is an error, not a missing key.
+  oneLineError(t, wrongUrl!, /Endpoint not found/, 'a wrong --url (get)');
+  oneLineError(t, wrongUrlDel!, /Endpoint not found/, 'a wrong --url (del)');
   oneLineError(t, tooBig!, /Value larger than the limit of 8 bytes/, 'a refused value');
   oneLineError(t, unreachable!, /the server at http:\/\/127\.0\.0\.1:1 is not reachable/, 'no server');
   t.equal(emptyKey!.code, 2, 'an empty KEY is a usage error');

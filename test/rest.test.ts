@@ -1,4 +1,5 @@
 // The seed REST contract (SPEC §1a) byte for byte: status codes, JSON shapes, node names, errors.
+import { request } from 'node:http';
 import t from 'tap';
 import { statusOf } from '../src/server/rest.js';
 import { CacheError } from '../src/errors.js';
@@ -118,7 +119,7 @@ t.test('/keys/:key: raw values, binary keys, TTLs, limits', async (t) => {
   t.equal((await fetch(`${base}/keys/bin%2Fkey`, { method: 'DELETE' })).status, 404);
   res = await fetch(`${base}/keys/x`, { method: 'POST', body: 'v' });
   t.equal(res.status, 405);
-  t.equal(res.headers.get('allow'), 'GET, PUT, DELETE');
+  t.equal(res.headers.get('allow'), 'GET, HEAD, PUT, DELETE');
   t.equal((await fetch(`${base}/keys/`)).status, 404, 'no key, no route');
 });
 
@@ -148,4 +149,58 @@ t.test('/healthz: 200 while every shard serves, 503 when one is down', async (t)
     ],
   });
   t.equal((await fetch(`${base}/healthz`, { method: 'POST' })).status, 405);
+});
+
+t.test('/keys/ takes the key from the raw path; HEAD; an announced oversized body is refused at once', async (t) => {
+  const cluster = await startCluster(t, { shards: 1, maxValueBytes: 1024 });
+  const base = await serve(t, cluster);
+  const { port } = new URL(base);
+  /** A request with the path exactly as given (fetch would resolve `.` and `..`). */
+  const raw = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: Number(port), method, path, headers }, (res) => {
+        let text = '';
+        res.setEncoding('latin1');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+      });
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  t.equal((await raw('PUT', '/keys/..', 'dots')).status, 201);
+  t.equal((await raw('PUT', '/keys/a\\b', 'slash')).status, 201);
+  t.equal(await cluster.get('..'), 'dots', '".." is a key, not a path step');
+  t.equal(await cluster.get('a\\b'), 'slash', 'a backslash stays one');
+  t.equal((await raw('GET', '/keys/..')).body, 'dots');
+  const head = await raw('HEAD', '/keys/..');
+  t.same([head.status, head.headers['content-length'], head.body], [200, '4', ''], 'HEAD: the headers, no body');
+  t.equal((await raw('HEAD', '/healthz')).status, 200);
+  t.equal((await raw('HEAD', '/metrics')).status, 200);
+  // 100 MB announced, a few bytes sent: the answer comes without waiting for the rest.
+  const refused = await new Promise<{ status: number; connection: unknown }>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: Number(port), method: 'PUT', path: '/keys/big', headers: { 'content-length': '100000000' } },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode!, connection: res.headers.connection });
+      },
+    );
+    req.on('error', reject);
+    req.write('x'.repeat(100));
+  });
+  t.same(refused, { status: 413, connection: 'close' });
+  t.equal(await cluster.get('big'), null);
+});
+
+t.test('two metrics registries on one cluster both see dispatch', async (t) => {
+  const cluster = await startCluster(t, { shards: 1 });
+  const a = await serve(t, cluster);
+  const b = await serve(t, cluster);
+  for (let i = 0; i < 20; i++) await cluster.get(`k${i}`);
+  for (const base of [a, b]) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const count = Number(/^shardcache_dispatch_seconds_count (\d+)$/m.exec(text)?.[1]);
+    t.ok(count >= 20, `${base}: ${count} batches observed`);
+  }
 });

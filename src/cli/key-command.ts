@@ -6,12 +6,14 @@ import { Args, type Command, Errors, Flags } from '@oclif/core';
 /** Exit code when the key does not exist. */
 export const EXIT_NOT_FOUND = 3;
 
-/** KEY: any non-empty text (the REST path cannot name the empty key). */
+/** KEY: any non-empty text but `.` and `..`, which URL rules turn into path steps (use the RESP port for those). */
 export const keyArg = Args.string({
   description: 'the key (text; any characters)',
   required: true,
   parse: async (input) => {
     if (input === '') throw new Errors.CLIError('KEY must not be empty', { exit: 2 });
+    if (input === '.' || input === '..')
+      throw new Errors.CLIError(`KEY cannot be "${input}" over REST (a URL path step); use the RESP port`, { exit: 2 });
     return input;
   },
 });

@@ -7,7 +7,7 @@ import { jsonFlag, keyArg, notFound } from '../cli/key-command.js';
 export default class Get extends Command {
   static override summary = 'Print the value of a key from a running server.';
   static override description =
-    'Reads KEY from the server at --url (GET /keys/KEY) and prints its value, byte for byte, and a newline. ' +
+    'Reads KEY from the server at --url (GET /keys/KEY) and prints its value byte for byte (and a newline on a terminal). ' +
     'A missing key prints "not found" on stderr and exits 3; an unreachable server or a server error exits 1. ' +
     'With --json: {"key","found","value","encoding"}, the value as text ("utf8") or base64 when it is not UTF-8.';
 
@@ -25,7 +25,7 @@ export default class Get extends Command {
       this.log(
         JSON.stringify({ key: args.key, found: true, value: value.toString(text ? 'utf8' : 'base64'), encoding: text ? 'utf8' : 'base64' }),
       );
-    } else process.stdout.write(Buffer.concat([value, Buffer.from('\n')]));
+    } else process.stdout.write(process.stdout.isTTY ? Buffer.concat([value, Buffer.from('\n')]) : value);
   }
 }
 

@@ -52,9 +52,10 @@ export class RestClient {
 
   /** `GET /keys/:key`: the value's bytes, or null when the key does not exist. */
   async getValue(key: string): Promise<Buffer | null> {
-    const { status, bytes } = await this.#raw('GET', keyPath(key));
-    if (status === 404) return null;
-    if (status !== 200) throw this.#failure(status, bytes);
+    const { status, type, bytes } = await this.#raw('GET', keyPath(key));
+    if (isKeyNotFound(status, bytes)) return null;
+    // Only a value is octet-stream: another answer (another server, a wrong --url) is an error.
+    if (status !== 200 || type !== 'application/octet-stream') throw this.#failure(status, bytes);
     return bytes;
   }
 
@@ -72,25 +73,29 @@ export class RestClient {
   /** `DELETE /keys/:key`: true if it existed. */
   async deleteValue(key: string): Promise<boolean> {
     const { status, bytes } = await this.#raw('DELETE', keyPath(key));
-    if (status === 404) return false;
-    if (status !== 200) throw this.#failure(status, bytes);
+    if (isKeyNotFound(status, bytes)) return false;
+    const body = parseJson(bytes);
+    if (status !== 200 || !isObject(body) || typeof body.message !== 'string') throw this.#failure(status, bytes);
     return true;
   }
 
   /** One request, whatever its status; rejects only when no answer arrived. */
-  async #raw(method: string, path: string, body?: Buffer): Promise<{ status: number; bytes: Buffer }> {
+  async #raw(method: string, path: string, body?: Buffer): Promise<{ status: number; type: string | null; bytes: Buffer }> {
     try {
       const res = await fetch(this.base + path, { method, ...(body === undefined ? {} : { body }) });
-      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+      return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
     } catch (err) {
       throw new RestClientError(`the server at ${this.base} is not reachable (${reasonOf(err, this.base)})`, null);
     }
   }
 
-  /** An error status as a RestClientError carrying the server's one-line reason. */
+  /** An unexpected answer as a RestClientError carrying the server's one-line reason. */
   #failure(status: number, bytes: Buffer): RestClientError {
     const body = parseJson(bytes);
-    const message = isObject(body) && typeof body.error === 'string' ? body.error : `HTTP ${status}`;
+    const message =
+      isObject(body) && typeof body.error === 'string'
+        ? body.error
+        : `unexpected response from ${this.base}: HTTP ${status}, not a shardcache reply`;
     return new RestClientError(oneLine(message), status);
   }
 
@@ -127,6 +132,13 @@ export class RestClient {
 /** `/keys/` and the key's UTF-8 bytes percent-encoded (the server decodes them byte by byte). */
 function keyPath(key: string): string {
   return `/keys/${encodeURIComponent(key)}`;
+}
+
+/** The /keys routes' own "no such key" (a 404 from anything else is an error). */
+function isKeyNotFound(status: number, bytes: Buffer): boolean {
+  if (status !== 404) return false;
+  const body = parseJson(bytes);
+  return isObject(body) && body.error === 'Key not found';
 }
 
 function parseJson(bytes: Buffer): unknown {

@@ -64,18 +64,26 @@ export function decodePathBytes(segment: string): Buffer | null {
   return Buffer.from(out);
 }
 
-/** A request body, up to `max` bytes; null (and the request drained) when it is larger. */
+/**
+ * A request body, up to `max` bytes; null as soon as it is known to be larger (by its
+ * Content-Length, or once more has arrived), without reading the rest.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared > max) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
-      if (size > max) over = true;
-      if (!over) chunks.push(c);
-    });
-    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
+      if (size > max) {
+        req.off('data', onData);
+        req.pause();
+        resolve(null);
+      } else chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -93,14 +101,17 @@ function ttlParam(url: URL): number | undefined | null {
  * seconds), DELETE. The key is the rest of the path, percent-decoded byte by byte.
  */
 async function keyRoute(cluster: Cluster, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const key = decodePathBytes(url.pathname.slice('/keys/'.length));
+  // From the raw request line: URL parsing would turn `.`, `..` and `\` in the key into path steps.
+  const raw = (req.url ?? '').split('?')[0]!;
+  const key = decodePathBytes(raw.slice(raw.indexOf('/keys/') + '/keys/'.length));
   if (key === null) {
     req.resume();
     return send(res, 400, { error: 'Malformed key in path' });
   }
   const name = key.toString('utf8');
   switch (req.method) {
-    case 'GET': {
+    case 'GET':
+    case 'HEAD': {
       const value = await cluster.get(key);
       if (value === null) return send(res, 404, { error: 'Key not found' });
       const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
@@ -110,7 +121,12 @@ async function keyRoute(cluster: Cluster, req: IncomingMessage, res: ServerRespo
     }
     case 'PUT': {
       const body = await readBody(req, cluster.options.maxValueBytes);
-      if (body === null) return send(res, 413, { error: `Value larger than the limit of ${cluster.options.maxValueBytes} bytes` });
+      if (body === null) {
+        // The rest of the upload is not read: answer, then close the connection.
+        res.setHeader('connection', 'close');
+        res.on('finish', () => req.destroy());
+        return send(res, 413, { error: `Value larger than the limit of ${cluster.options.maxValueBytes} bytes` });
+      }
       const ttl = ttlParam(url);
       if (ttl === null) return send(res, 400, { error: "'ttl' must be a positive whole number of seconds" });
       // Stored as the RESP port stores wire bytes: ASCII as text, anything else as bytes.
@@ -123,7 +139,7 @@ async function keyRoute(cluster: Cluster, req: IncomingMessage, res: ServerRespo
       return send(res, 200, { message: 'Value deleted successfully', key: name, node: cluster.ownerOf(key) });
     }
     default:
-      return methodNotAllowed(res, 'GET, PUT, DELETE');
+      return methodNotAllowed(res, 'GET, HEAD, PUT, DELETE');
   }
 }
 
@@ -139,6 +155,9 @@ export interface RestServerOptions {
   metrics?: Registry;
 }
 
+/** GET, or HEAD (answered as GET; Node leaves the body out). */
+const isGet = (req: IncomingMessage): boolean => req.method === 'GET' || req.method === 'HEAD';
+
 async function handle(cluster: Cluster, req: IncomingMessage, res: ServerResponse, registry: Registry): Promise<void> {
   let url: URL;
   try {
@@ -147,6 +166,8 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
     send(res, 400, { error: 'Malformed request URL' });
     return;
   }
+  // Before the parsed path, which has resolved `.` and `..` (a key may be named so).
+  if (/^\/keys\/[^?]/.test(req.url ?? '')) return keyRoute(cluster, req, res, url);
   const key = url.searchParams.get('key') ?? '';
   switch (url.pathname) {
     case '/':
@@ -174,17 +195,16 @@ async function handle(cluster: Cluster, req: IncomingMessage, res: ServerRespons
       return send(res, 200, { message: 'Value deleted successfully', key, node: cluster.ownerOf(key) });
     }
     case '/healthz':
-      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      if (!isGet(req)) return methodNotAllowed(res, 'GET, HEAD');
       return health(cluster, res);
     case '/metrics': {
-      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      if (!isGet(req)) return methodNotAllowed(res, 'GET, HEAD');
       const text = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return;
     }
     default: {
-      if (url.pathname.startsWith('/keys/') && url.pathname.length > '/keys/'.length) return keyRoute(cluster, req, res, url);
       const reply = clusterRoute(cluster, req.method ?? 'GET', url.pathname);
       if (reply === null) return send(res, 404, { error: 'Endpoint not found' });
       const { status, body, allow } = await reply;
