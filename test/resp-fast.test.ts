@@ -4,7 +4,7 @@
 // moving range), a shard crash, and a client that does not read its replies.
 import t from 'tap';
 import type { Cluster } from '../src/index.js';
-import { startCluster } from './helpers/cluster.js';
+import { startCluster, type Teardown } from './helpers/cluster.js';
 import { check, Raw, serve } from './helpers/resp.js';
 
 /** A multibulk request (what clients send, and what takes the hot path). */
@@ -255,7 +255,11 @@ t.test('a shard crash fails its pending hot commands with TRYAGAIN; the connecti
   await check(t, r, `+OK\r\n${bulk('after')}`);
 });
 
-t.test('a client that stops reading is no longer read until it drains its replies, then gets them all', async (t) => {
+/**
+ * A client named `name` that has stored `value` under `key` and stops reading, and a second
+ * connection to watch it with CLIENT LIST.
+ */
+async function slowClient(t: Teardown, name: string, key: string, value: string): Promise<{ r: Raw; watcher: Raw }> {
   const c = await startCluster(t, { shards: 1 });
   const port = await serve(t, c);
   const r = new Raw(port);
@@ -264,22 +268,33 @@ t.test('a client that stops reading is no longer read until it drains its replie
     r.end();
     watcher.end();
   });
-  const value = 'z'.repeat(1024 * 1024);
-  r.send(Buffer.concat([cmd('CLIENT', 'SETNAME', 'slow'), cmd('SET', 'huge', value)]));
-  await check(t, r, '+OK\r\n+OK\r\n');
-  // 32 MB of replies asked for at once, and not read: more than the kernel's buffers and the
-  // 8 MB output high-water mark.
-  const n = 32;
+  r.send(Buffer.concat([cmd('CLIENT', 'SETNAME', name), cmd('SET', key, value)]));
+  await r.expect('+OK\r\n+OK\r\n');
   r.pause();
-  r.send(Buffer.concat([...Array.from({ length: n }, () => cmd('GET', 'huge')), cmd('PING')]));
-  // Ask the server, one round trip at a time, until it reports the client's replies held back
-  // and the client no longer read (events=w: waiting to write, not to read).
+  return { r, watcher };
+}
+
+/**
+ * Asks the server, one round trip at a time, until it reports `name`'s replies held back and
+ * the client no longer read (events=w: waiting to write, not to read); returns its omem.
+ */
+async function heldBytes(watcher: Raw, name: string): Promise<number> {
   let info = '';
   while (!/ events=w /.test(info)) {
     watcher.send(cmd('CLIENT', 'LIST'));
-    info = (await watcher.bulk()).split('\n').find((l) => l.includes(' name=slow ')) ?? '';
+    info = (await watcher.bulk()).split('\n').find((l) => l.includes(` name=${name} `)) ?? '';
   }
-  const omem = Number(/ omem=(\d+) /.exec(info)?.[1]);
+  return Number(/ omem=(\d+) /.exec(info)?.[1]);
+}
+
+t.test('a client that stops reading is no longer read until it drains its replies, then gets them all', async (t) => {
+  const value = 'z'.repeat(1024 * 1024);
+  const { r, watcher } = await slowClient(t, 'slow', 'huge', value);
+  // 32 MB of replies asked for at once, and not read: more than the kernel's buffers and the
+  // 8 MB output high-water mark.
+  const n = 32;
+  r.send(Buffer.concat([...Array.from({ length: n }, () => cmd('GET', 'huge')), cmd('PING')]));
+  const omem = await heldBytes(watcher, 'slow');
   t.ok(omem > 8 * 1024 * 1024, `the server holds ${omem} bytes for the slow client and stopped reading it`);
   r.resume();
   const want = `${bulk(value).repeat(n)}+PONG\r\n`;
@@ -289,27 +304,12 @@ t.test('a client that stops reading is no longer read until it drains its replie
 });
 
 t.test('one read asking for more replies than a client may have waiting is run in parts', async (t) => {
-  const c = await startCluster(t, { shards: 1 });
-  const port = await serve(t, c);
-  const r = new Raw(port);
-  const watcher = new Raw(port);
-  t.teardown(() => {
-    r.end();
-    watcher.end();
-  });
   const value = 'q'.repeat(20 * 1024);
-  r.send(Buffer.concat([cmd('CLIENT', 'SETNAME', 'greedy'), cmd('SET', 'v', value)]));
-  await check(t, r, '+OK\r\n+OK\r\n');
+  const { r, watcher } = await slowClient(t, 'greedy', 'v', value);
   // ~40 KB of requests for 2000 × 20 KB = 40 MB of replies, not read.
   const n = 2000;
-  r.pause();
   r.send(Buffer.concat(Array.from({ length: n }, () => cmd('GET', 'v'))));
-  let info = '';
-  while (!/ events=w /.test(info)) {
-    watcher.send(cmd('CLIENT', 'LIST'));
-    info = (await watcher.bulk()).split('\n').find((l) => l.includes(' name=greedy ')) ?? '';
-  }
-  const omem = Number(/ omem=(\d+) /.exec(info)?.[1]);
+  const omem = await heldBytes(watcher, 'greedy');
   t.ok(omem < (n / 2 + 64) * value.length, `held at ${omem} bytes, not all ${n * value.length}`);
   r.resume();
   const one = bulk(value);
