@@ -1,0 +1,86 @@
+// `shardcache bench` against the embedded target, as a user runs it: the JSON shape and its
+// figures, the --hdr-out file, usage errors. Small counts: figures are checked for shape and
+// consistency, never for speed.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as hdr from 'hdr-histogram-js';
+import t from 'tap';
+import { cli, clis } from './helpers/cli.js';
+
+interface Figures {
+  op: string;
+  count: number;
+  errors: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+t.test('bench --json: per-op figures that add up, and an HDR file of all ops', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shardcache-bench-'));
+  const out = join(dir, 'all.hdr');
+  const [a, d] = await clis([
+    ['bench', '--workload', 'A', '--ops', '4000', '--keys', '500', '--connections', '8', '--pipeline', '4', '--json', '--hdr-out', out],
+    ['bench', '--workload', 'D', '--ops', '2000', '--keys', '500', '--connections', '4', '--json', '--shards', '2'],
+  ]);
+  t.equal(a!.code, 0, a!.err);
+  const r = JSON.parse(a!.out) as {
+    target: string;
+    ops: number;
+    errors: number;
+    opsPerSec: number;
+    seconds: number;
+    perOp: Figures[];
+    workload: string;
+    distribution: string;
+  };
+  t.match(r, { target: 'embedded (3 shards)', workload: 'A', distribution: 'zipfian', errors: 0 });
+  t.equal(r.ops, 4000, 'the ops asked for (a multiple of the pipeline depth)');
+  t.same(r.perOp.map((f) => f.op).sort(), ['get', 'update']);
+  t.equal(
+    r.perOp.reduce((s, f) => s + f.count, 0),
+    r.ops,
+    'per-op counts add up',
+  );
+  for (const f of r.perOp)
+    t.ok(f.p50 <= f.p90 && f.p90 <= f.p99 && f.p99 <= f.p999 && f.p999 <= f.max && f.p50 >= 1, `${f.op}: ordered percentiles`);
+  t.ok(
+    r.perOp.every((f) => Math.abs(f.count / r.ops - 0.5) < 0.05),
+    'A is about 50/50',
+  );
+  t.ok(r.opsPerSec > 0 && r.seconds > 0);
+  const h = hdr.decodeFromCompressedBase64(readFileSync(out, 'utf8').trim());
+  t.equal(h.totalCount, 4000, 'the HDR file holds every op');
+  const rd = JSON.parse(d!.out) as { perOp: Figures[]; distribution: string; target: string };
+  t.match(rd, { distribution: 'latest', target: 'embedded (2 shards)' });
+  t.same(rd.perOp.map((f) => f.op).sort(), ['get', 'insert']);
+});
+
+t.test('bench: table output and usage errors', async (t) => {
+  const [table, badMix, both, badTheta, badSize] = await clis([
+    ['bench', '--mix', 'get=3,set=1,mget=1,incr=1,del=1,rmw=1', '--ops', '1000', '--keys', '200', '--distribution', 'uniform'],
+    ['bench', '--mix', 'scan=1'],
+    ['bench', '--workload', 'A', '--mix', 'get=1'],
+    ['bench', '--theta', '1'],
+    ['bench', '--value-size', '9-3'],
+  ]);
+  t.equal(table!.code, 0, table!.err);
+  t.match(table!.out, /^embedded \(3 shards\): 1,000 ops in [\d.]+ s = [\d,]+ ops\/s, 0 errors\n/);
+  for (const op of ['get', 'set', 'mget', 'incr', 'del', 'rmw'])
+    t.match(table!.out, new RegExp(`^${op}\\s+[\\d,]+\\s+0\\s`, 'm'), `${op} row`);
+  for (const [r, re] of [
+    [badMix, /unknown op "scan"/],
+    [both, /--mix=get=1 cannot also be provided when using --workload|cannot also be provided/],
+    [badTheta, /--theta must be between 0 and 1/],
+    [badSize, /N or MIN-MAX/],
+  ] as const) {
+    t.equal(r!.code, 2, `usage error: ${r!.err.split('\n')[0]}`);
+    t.match(r!.err, re);
+  }
+  const help = await cli('bench', '--help');
+  t.match(help.out, /YCSB presets A/);
+});
