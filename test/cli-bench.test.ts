@@ -81,6 +81,9 @@ t.test('bench: table output and usage errors', async (t) => {
     t.equal(r!.code, 2, `usage error: ${r!.err.split('\n')[0]}`);
     t.match(r!.err, re);
   }
+  const timed = await cli('bench', '--duration', '1', '--warmup', '1', '--keys', '100', '--connections', '2', '--json', '--no-preload');
+  const rt = JSON.parse(timed.out) as { seconds: number; ops: number };
+  t.ok(rt.seconds >= 1 && rt.seconds < 3 && rt.ops > 0, `--duration 1 after a 1 s warm-up: ${rt.ops} ops in ${rt.seconds} s`);
   const help = await cli('bench', '--help');
   t.match(help.out, /YCSB presets A/);
 });

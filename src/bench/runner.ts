@@ -107,7 +107,6 @@ export async function runBench(
   const maxOps = o.durationMs === undefined ? (o.ops ?? 100_000) : Number.POSITIVE_INFINITY;
   let measured = 0;
   let issued = 0;
-  let lastProgress = start;
 
   const one = async (): Promise<void> => {
     const op = ops.next();
@@ -159,10 +158,6 @@ export async function runBench(
     const us = Math.max(1, Math.round((t1 - t0) * 1000));
     h.recordValue(us);
     all.recordValue(us);
-    if (progress !== undefined && t1 - lastProgress >= 250) {
-      lastProgress = t1;
-      progress(measured, t1 - warmEnd);
-    }
   };
 
   const lane = async (): Promise<void> => {
