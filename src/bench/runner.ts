@@ -71,12 +71,8 @@ function newHistogram(): hdr.Histogram {
   });
 }
 
-/** Runs the workload against `target`; `progress` is called about every 250 ms with measured ops so far. */
-export async function runBench(
-  target: BenchTarget,
-  o: BenchOptions,
-  progress?: (ops: number, elapsedMs: number) => void,
-): Promise<BenchResult> {
+/** Runs the workload against `target`. */
+export async function runBench(target: BenchTarget, o: BenchOptions): Promise<BenchResult> {
   const rng = new Rng(o.seed);
   const keys = new KeyChooser(o.distribution, o.keys, rng, o.theta);
   const ops = new OpChooser(o.mix, rng);
