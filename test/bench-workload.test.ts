@@ -1,7 +1,9 @@
 // The workload model of `shardcache bench`: seeded op and key choices with the shapes they
 // promise — preset mixes in their ratios, zipfian skew as the formula gives it, uniform spread,
-// latest favouring new keys — and clear errors for bad specs.
+// latest favouring new keys — clear errors for bad specs, and the run's progress reports.
 import t from 'tap';
+import { runBench } from '../src/bench/runner.js';
+import { embeddedTarget } from '../src/bench/targets.js';
 import { KeyChooser, OpChooser, PRESETS, Rng, Zipfian, parseMix, parseValueSize, valueSizer } from '../src/bench/workload.js';
 
 const N = 200_000;
@@ -103,4 +105,35 @@ t.test('mix, value size: parsed, with clear errors', async (t) => {
   const sizes = new Set(Array.from({ length: 1000 }, size));
   t.same([...sizes].sort(), [10, 11, 12]);
   t.equal(valueSizer([7, 7], new Rng(5))(), 7);
+});
+
+t.test('the run reports its progress while it lasts, and stops by itself', async (t) => {
+  const target = await embeddedTarget(1);
+  t.teardown(() => target.close());
+  const seen: [number, number][] = [];
+  const r = await runBench(
+    target,
+    {
+      mix: { get: 1 },
+      distribution: 'uniform',
+      theta: 0.99,
+      keys: 100,
+      valueSize: [10, 10],
+      mgetKeys: 2,
+      connections: 2,
+      pipeline: 2,
+      durationMs: 1000,
+      warmupMs: 0,
+      preload: true,
+      seed: 1,
+    },
+    (ops, done) => seen.push([ops, done]),
+  );
+  t.ok(seen.length >= 3, `${seen.length} progress reports in 1 s`);
+  t.ok(
+    seen.every(([ops, done], i) => i === 0 || (ops >= seen[i - 1]![0] && done >= seen[i - 1]![1])),
+    'never going back',
+  );
+  t.ok(seen.every(([, done]) => done >= 0 && done <= 1));
+  t.ok(r.ops >= seen[seen.length - 1]![0], 'the result counts at least what was reported');
 });

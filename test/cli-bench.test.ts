@@ -28,6 +28,7 @@ t.test('bench --json: per-op figures that add up, and an HDR file of all ops', a
     ['bench', '--workload', 'D', '--ops', '2000', '--keys', '500', '--connections', '4', '--json', '--shards', '2'],
   ]);
   t.equal(a!.code, 0, a!.err);
+  t.equal(a!.err, '', 'no progress bar when stderr is not a terminal');
   const r = JSON.parse(a!.out) as {
     target: string;
     ops: number;

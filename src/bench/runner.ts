@@ -71,8 +71,11 @@ function newHistogram(): hdr.Histogram {
   });
 }
 
-/** Runs the workload against `target`. */
-export async function runBench(target: BenchTarget, o: BenchOptions): Promise<BenchResult> {
+/** How far a run is: measured ops, and the share done (0..1) of its duration or op count. */
+export type Progress = (ops: number, done: number) => void;
+
+/** Runs the workload against `target`; `progress` hears about every 200 ms how far it is. */
+export async function runBench(target: BenchTarget, o: BenchOptions, progress?: Progress): Promise<BenchResult> {
   const rng = new Rng(o.seed);
   const keys = new KeyChooser(o.distribution, o.keys, rng, o.theta);
   const ops = new OpChooser(o.mix, rng);
@@ -103,6 +106,14 @@ export async function runBench(target: BenchTarget, o: BenchOptions): Promise<Be
   const maxOps = o.durationMs === undefined ? (o.ops ?? 100_000) : Number.POSITIVE_INFINITY;
   let measured = 0;
   let issued = 0;
+  const ticker =
+    progress === undefined
+      ? null
+      : setInterval(() => {
+          const now = performance.now();
+          if (now < warmEnd) return progress(0, 0);
+          progress(measured, Math.min(1, o.durationMs === undefined ? measured / maxOps : (now - warmEnd) / o.durationMs));
+        }, 200);
 
   const one = async (): Promise<void> => {
     const op = ops.next();
@@ -168,7 +179,11 @@ export async function runBench(target: BenchTarget, o: BenchOptions): Promise<Be
       await Promise.all(batch);
     }
   };
-  await Promise.all(Array.from({ length: o.connections }, lane));
+  try {
+    await Promise.all(Array.from({ length: o.connections }, lane));
+  } finally {
+    if (ticker !== null) clearInterval(ticker);
+  }
   const seconds = Math.max(1e-9, (performance.now() - Math.max(start, warmEnd)) / 1000);
   const perOp: OpFigures[] = [];
   for (const op of new Set([...hists.keys(), ...errors.keys()])) {

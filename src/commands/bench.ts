@@ -2,6 +2,7 @@
 // throughput and latency percentiles per op from HDR histograms; --json for machines.
 import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags } from '@oclif/core';
+import { Presets, SingleBar } from 'cli-progress';
 import * as hdr from 'hdr-histogram-js';
 import { type BenchResult, runBench } from '../bench/runner.js';
 import { embeddedTarget } from '../bench/targets.js';
@@ -25,7 +26,7 @@ export default class Bench extends Command {
     'and prints throughput and latency percentiles (p50, p90, p99, p99.9, max, in µs) per operation, from HDR ' +
     'histograms. Workloads: the YCSB presets A (50/50 read/update), B (95/5), C (read only), D (read latest), ' +
     'F (read-modify-write), or --mix get=90,set=10,... (ops: get set del incr mget update insert rmw). ' +
-    'Targets so far: embedded (a cluster in this process).';
+    'A progress bar with the current rate shows on a terminal. Targets so far: embedded (a cluster in this process).';
 
   static override examples = [
     '<%= config.bin %> bench --workload B --duration 10',
@@ -65,23 +66,43 @@ export default class Bench extends Command {
     const mix = (flags.mix as unknown as ReturnType<typeof parseMix> | undefined) ?? preset?.mix ?? PRESETS.C.mix;
     const distribution = (flags.distribution ?? preset?.distribution ?? 'zipfian') as KeyDistribution;
     const target = await embeddedTarget(flags.shards);
+    // A live bar with the current rate on a terminal; nothing when stderr is not one (CI, pipes).
+    const bar = process.stderr.isTTY
+      ? new SingleBar(
+          { format: ' {bar} {percentage}% | {ops} ops | {rate} ops/s', stream: process.stderr, hideCursor: true },
+          Presets.shades_classic,
+        )
+      : null;
+    let last = { ops: 0, at: performance.now() };
+    bar?.start(1, 0, { ops: 0, rate: 0 });
+    const progress = (ops: number, done: number): void => {
+      const now = performance.now();
+      const rate = Math.round(((ops - last.ops) * 1000) / Math.max(1, now - last.at));
+      last = { ops, at: now };
+      bar?.update(done, { ops: ops.toLocaleString('en'), rate: rate.toLocaleString('en') });
+    };
     let result: BenchResult;
     try {
-      result = await runBench(target, {
-        mix,
-        distribution,
-        theta,
-        keys: flags.keys,
-        valueSize,
-        mgetKeys: flags['mget-keys'],
-        connections: flags.connections,
-        pipeline: flags.pipeline,
-        ...(flags.duration === undefined ? { ops: flags.ops } : { durationMs: flags.duration * 1000 }),
-        warmupMs: flags.warmup * 1000,
-        preload: flags.preload,
-        seed: flags.seed,
-      });
+      result = await runBench(
+        target,
+        {
+          mix,
+          distribution,
+          theta,
+          keys: flags.keys,
+          valueSize,
+          mgetKeys: flags['mget-keys'],
+          connections: flags.connections,
+          pipeline: flags.pipeline,
+          ...(flags.duration === undefined ? { ops: flags.ops } : { durationMs: flags.duration * 1000 }),
+          warmupMs: flags.warmup * 1000,
+          preload: flags.preload,
+          seed: flags.seed,
+        },
+        bar === null ? undefined : progress,
+      );
     } finally {
+      bar?.stop();
       await target.close();
     }
     if (flags['hdr-out'] !== undefined) await writeFile(flags['hdr-out'], `${hdr.encodeIntoCompressedBase64(result.histogram)}\n`);
