@@ -221,9 +221,8 @@ export class ShardHandle {
   /** Resolves when the worker is ready; rejects if it is left down. */
   ready(): Promise<void> {
     if (this.#state === 'ready') return Promise.resolve();
-    if (this.#state === 'down' || this.#state === 'closed') {
-      return Promise.reject(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
-    }
+    const gone = this.#unavailable();
+    if (gone !== null) return Promise.reject(gone);
     return new Promise((resolve, reject) => this.#bootWaiters.push({ resolve, reject }));
   }
 
@@ -238,28 +237,34 @@ export class ShardHandle {
    * ArrayBuffers (migration entries): count them in `transfers` and they move instead of copying.
    */
   send(op: number, key: string, arg: unknown, transfers = 0): Promise<unknown> {
-    if (this.#state === 'down' || this.#state === 'closed') {
-      return Promise.reject(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
-    }
+    const gone = this.#unavailable();
+    if (gone !== null) return Promise.reject(gone);
     // A module-level executor hands out resolve/reject without allocating a closure per op.
     const promise = new Promise(capture);
     this.#transfers += transfers;
-    this.#queue.push(op, key, arg);
-    this.#qResolves.push(captured.resolve!);
-    this.#qRejects.push(captured.reject!);
-    this.#opAdded();
+    this.#enqueue(op, key, arg, captured.resolve!, captured.reject!);
     return promise;
   }
 
   /** Queues one op whose outcome goes to `sink` (which may be called before this returns). */
   sendTo(op: number, key: string, arg: unknown, sink: Sink): void {
-    if (this.#state === 'down' || this.#state === 'closed') {
-      sink.fail(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
-      return;
-    }
+    const gone = this.#unavailable();
+    if (gone !== null) sink.fail(gone);
+    else this.#enqueue(op, key, arg, sink, null);
+  }
+
+  /** The error for an op sent to a shard that is down or closed, or null while it can take ops. */
+  #unavailable(): CacheError | null {
+    return this.#state === 'down' || this.#state === 'closed'
+      ? new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`)
+      : null;
+  }
+
+  /** Adds one op and its receivers to the queue. */
+  #enqueue(op: unknown, key: unknown, arg: unknown, res: Receiver, rej: Rejecter): void {
     this.#queue.push(op, key, arg);
-    this.#qResolves.push(sink);
-    this.#qRejects.push(null);
+    this.#qResolves.push(res);
+    this.#qRejects.push(rej);
     this.#opAdded();
   }
 
@@ -271,18 +276,17 @@ export class ShardHandle {
   sendSet(key: string, source: Buffer, start: number, end: number, sink: Sink): boolean {
     const len = end - start;
     if (len > MAX_REF_BYTES) return false;
-    if (this.#state === 'down' || this.#state === 'closed') {
-      sink.fail(new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} is ${this.#state}`));
+    const gone = this.#unavailable();
+    if (gone !== null) {
+      sink.fail(gone);
       return true;
     }
     if (this.#arenaLen + len > this.#arena.length && !this.#growArena(len)) return false;
     source.copy(this.#arena, this.#arenaLen, start, end);
-    this.#queue.push(Op.SET_BYTES, key, valueRef(this.#arenaLen, len));
+    const ref = valueRef(this.#arenaLen, len);
     this.#arenaLen += len;
     this.#queuedRefs++;
-    this.#qResolves.push(sink);
-    this.#qRejects.push(null);
-    this.#opAdded();
+    this.#enqueue(Op.SET_BYTES, key, ref, sink, null);
     return true;
   }
 
@@ -297,12 +301,8 @@ export class ShardHandle {
 
   /** Queues ops that already have receivers (re-routed after an epoch change). */
   requeue(ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void {
-    for (let i = 0; i < resolves.length; i++) {
-      this.#queue.push(ops[i * 3], ops[i * 3 + 1], ops[i * 3 + 2]);
-      this.#qResolves.push(resolves[i]!);
-      this.#qRejects.push(rejects[i] as Rejecter);
-      this.#opAdded();
-    }
+    for (let i = 0; i < resolves.length; i++)
+      this.#enqueue(ops[i * 3], ops[i * 3 + 1], ops[i * 3 + 2], resolves[i]!, rejects[i] as Rejecter);
   }
 
   /** Resolves once nothing is queued or in flight. */

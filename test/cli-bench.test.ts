@@ -6,19 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import t from 'tap';
+import type { OpFigures } from '../src/bench/runner.js';
 import { cli, clis } from './helpers/cli.js';
-
-interface Figures {
-  op: string;
-  count: number;
-  errors: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
 
 t.test('bench --json: per-op figures that add up, and an HDR file of all ops', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'shardcache-bench-'));
@@ -35,7 +24,7 @@ t.test('bench --json: per-op figures that add up, and an HDR file of all ops', a
     errors: number;
     opsPerSec: number;
     seconds: number;
-    perOp: Figures[];
+    perOp: OpFigures[];
     workload: string;
     distribution: string;
   };
@@ -56,7 +45,7 @@ t.test('bench --json: per-op figures that add up, and an HDR file of all ops', a
   t.ok(r.opsPerSec > 0 && r.seconds > 0);
   const h = hdr.decodeFromCompressedBase64(readFileSync(out, 'utf8').trim());
   t.equal(h.totalCount, 4000, 'the HDR file holds every op');
-  const rd = JSON.parse(d!.out) as { perOp: Figures[]; distribution: string; target: string };
+  const rd = JSON.parse(d!.out) as { perOp: OpFigures[]; distribution: string; target: string };
   t.match(rd, { distribution: 'latest', target: 'embedded (2 shards)' });
   t.same(rd.perOp.map((f) => f.op).sort(), ['get', 'insert']);
 });

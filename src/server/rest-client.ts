@@ -101,25 +101,19 @@ export class RestClient {
 
   /** One request; resolves for 2xx with a JSON body, otherwise rejects with a RestClientError. */
   async call(method: string, path: string): Promise<RestReply> {
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.base + path, { method });
-      text = await res.text();
-    } catch (err) {
-      throw new RestClientError(`the server at ${this.base} is not reachable (${reasonOf(err, this.base)})`, null);
-    }
+    const { status, bytes } = await this.#raw(method, path);
+    const text = bytes.toString('utf8');
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new RestClientError(`unexpected response from ${this.base}${path}: HTTP ${res.status}, not JSON`, res.status);
+      throw new RestClientError(`unexpected response from ${this.base}${path}: HTTP ${status}, not JSON`, status);
     }
-    if (res.status >= 400) {
-      const message = isObject(body) && typeof body.error === 'string' ? body.error : `HTTP ${res.status}`;
-      throw new RestClientError(oneLine(message), res.status);
+    if (status >= 400) {
+      const message = isObject(body) && typeof body.error === 'string' ? body.error : `HTTP ${status}`;
+      throw new RestClientError(oneLine(message), status);
     }
-    return { status: res.status, text, body };
+    return { status, text, body };
   }
 
   #narrow<T>(r: RestReply, as: (body: unknown) => T | null): T {

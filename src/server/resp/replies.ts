@@ -3,7 +3,7 @@
 // the queue goes out in one write, encoded straight into one buffer.
 import type { Sink } from '../../shard-handle.js';
 import { replyError } from './args.js';
-import { array, bulk, error } from './encode.js';
+import { array, bulk, error, nil, OK } from './encode.js';
 
 /** How a slot's value becomes bytes. */
 export const Kind = {
@@ -72,10 +72,6 @@ export class Reply implements Sink {
   }
 }
 
-const NIL2 = Buffer.from('$-1\r\n');
-const NIL3 = Buffer.from('_\r\n');
-const OK = Buffer.from('+OK\r\n');
-
 /** Decimal digits of a non-negative safe integer. */
 function digits(n: number): number {
   let d = 1;
@@ -105,11 +101,11 @@ function size(r: Reply): number {
     case Kind.RAW:
       return (v as Buffer).length;
     case Kind.BULK:
-      if (v === null) return resp3 ? NIL3.length : NIL2.length;
+      if (v === null) return nil(resp3).length;
       r.len = typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer).length;
       return 1 + digits(r.len) + 2 + r.len + 2;
     case Kind.OK_OR_NIL:
-      return v === true ? OK.length : resp3 ? NIL3.length : NIL2.length;
+      return (v === true ? OK : nil(resp3)).length;
     case Kind.BULK_RANGE:
       return 1 + digits(r.len) + 2 + r.len + 2;
     case Kind.BULK_ARRAY:
@@ -142,7 +138,7 @@ function write(r: Reply, out: Buffer, off: number): number {
     case Kind.RAW:
       return off + (v as Buffer).copy(out, off);
     case Kind.BULK:
-      if (v === null) return off + (resp3 ? NIL3 : NIL2).copy(out, off);
+      if (v === null) return off + nil(resp3).copy(out, off);
       off = bulkHead(out, off, r.len);
       if (typeof v === 'string') {
         // Only ASCII strings have as many bytes as UTF-16 units: those can be written as latin1.
@@ -152,7 +148,7 @@ function write(r: Reply, out: Buffer, off: number): number {
       out[off++] = 10;
       return off;
     case Kind.OK_OR_NIL:
-      return off + (v === true ? OK : resp3 ? NIL3 : NIL2).copy(out, off);
+      return off + (v === true ? OK : nil(resp3)).copy(out, off);
     case Kind.BULK_RANGE:
       off = bulkHead(out, off, r.len);
       off += (v as Buffer).copy(out, off, r.start, r.start + r.len);
