@@ -1,17 +1,20 @@
-// The measuring loop of `shardcache bench`: closed loop, `connections` lanes each keeping
-// `pipeline` ops in flight, ops and keys drawn from the workload model, each op's latency recorded
-// in an HDR histogram per op (µs), a warm-up left out of the figures.
+// The measuring loop of `shardcache bench`, for one client (the bench's own thread, or one load
+// generator thread of a network target). Closed loop: `connections` lanes each keeping `pipeline`
+// ops in flight. Open loop (`rate`): ops start at fixed intervals whatever the replies do, and each
+// op's latency counts from the moment it was due, so queueing shows (no coordinated omission).
+// Ops and keys come from the workload model; latencies go to an HDR histogram per op (µs); a
+// warm-up is left out of the figures.
 import * as hdr from 'hdr-histogram-js';
 import { type BenchOp, KeyChooser, type KeyDistribution, OpChooser, Rng, valueSizer } from './workload.js';
 
-/** What the loop drives: one op at a time (the loop keeps many in flight). */
+/** What the loop drives, one op at a time; `lane` says which connection (0..connections-1) to use. */
 export interface BenchTarget {
   readonly name: string;
-  get(key: string): Promise<unknown>;
-  set(key: string, value: string): Promise<unknown>;
-  del(key: string): Promise<unknown>;
-  incr(key: string): Promise<unknown>;
-  mget(keys: string[]): Promise<unknown>;
+  get(key: string, lane: number): Promise<unknown>;
+  set(key: string, value: string, lane: number): Promise<unknown>;
+  del(key: string, lane: number): Promise<unknown>;
+  incr(key: string, lane: number): Promise<unknown>;
+  mget(keys: string[], lane: number): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,16 @@ export interface BenchOptions {
   warmupMs: number;
   preload: boolean;
   seed: number;
+  /** Open loop: ops started per second (closed loop when absent). */
+  rate?: number;
+  /** Preload only the keys `k` with `k % of === part` (load generator threads share the preload). */
+  preloadPart?: { part: number; of: number };
+  /** Awaited after the preload, before the clock starts (load generator threads start together). */
+  ready?: () => Promise<void>;
 }
+
+/** Ops in flight at most per open-loop client; later ops wait, their latency still counts from when they were due. */
+export const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
 
 export interface OpFigures {
   op: BenchOp;
@@ -53,7 +65,12 @@ export interface BenchResult {
   errors: number;
   opsPerSec: number;
   perOp: OpFigures[];
-  /** All ops' latencies (µs), for --hdr-out. */
+  /** The first error of the run, as a line (e.g. a server's error reply), or null. */
+  firstError: string | null;
+  /** Ops completed including the warm-up, for CPU per op. */
+  allOps: number;
+  /** Latencies (µs) per op and of all ops, for merging and --hdr-out. */
+  histograms: Map<BenchOp, hdr.Histogram>;
   histogram: hdr.Histogram;
 }
 
@@ -62,7 +79,7 @@ export function keyName(n: number): string {
   return `key:${String(n).padStart(12, '0')}`;
 }
 
-function newHistogram(): hdr.Histogram {
+export function newHistogram(): hdr.Histogram {
   return hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 60_000_000,
@@ -91,20 +108,28 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
     return v;
   };
   if (o.preload) {
-    for (let i = 0; i < o.keys; i += 1000) {
+    const { part, of } = o.preloadPart ?? { part: 0, of: 1 };
+    let lane = 0;
+    for (let i = part; i < o.keys; ) {
       const batch: Promise<unknown>[] = [];
-      for (let j = i; j < Math.min(o.keys, i + 1000); j++) batch.push(target.set(keyName(j), value()));
+      for (let n = 0; n < 1000 && i < o.keys; n++, i += of) {
+        batch.push(target.set(keyName(i), value(), lane));
+        lane = (lane + 1) % o.connections;
+      }
       await Promise.all(batch);
     }
   }
+  await o.ready?.();
   const hists = new Map<BenchOp, hdr.Histogram>();
   const errors = new Map<BenchOp, number>();
+  let firstError: string | null = null;
   const all = newHistogram();
   const start = performance.now();
   const warmEnd = start + o.warmupMs;
   const stopAt = o.durationMs === undefined ? Number.POSITIVE_INFINITY : warmEnd + o.durationMs;
   const maxOps = o.durationMs === undefined ? (o.ops ?? 100_000) : Number.POSITIVE_INFINITY;
   let measured = 0;
+  let completed = 0;
   let issued = 0;
   const ticker =
     progress === undefined
@@ -115,46 +140,51 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
           progress(measured, Math.min(1, o.durationMs === undefined ? measured / maxOps : (now - warmEnd) / o.durationMs));
         }, 200);
 
-  const one = async (): Promise<void> => {
+  /** One op on `lane`; its latency counts from `due` (when it was meant to start). */
+  const one = async (lane: number, due: number): Promise<void> => {
     const op = ops.next();
-    const t0 = performance.now();
-    let failed = false;
+    let failure: unknown = null;
     try {
       switch (op) {
         case 'get':
-          await target.get(keyName(keys.next()));
+          await target.get(keyName(keys.next()), lane);
           break;
         case 'set':
         case 'update':
-          await target.set(keyName(keys.next()), value());
+          await target.set(keyName(keys.next()), value(), lane);
           break;
         case 'insert':
-          await target.set(keyName(keys.insert()), value());
+          await target.set(keyName(keys.insert()), value(), lane);
           break;
         case 'del':
-          await target.del(keyName(keys.next()));
+          await target.del(keyName(keys.next()), lane);
           break;
         case 'incr':
           // Counters live in their own key space: a value key holds text, not an integer.
-          await target.incr(`ctr:${keys.next()}`);
+          await target.incr(`ctr:${keys.next()}`, lane);
           break;
         case 'mget':
-          await target.mget(Array.from({ length: o.mgetKeys }, () => keyName(keys.next())));
+          await target.mget(
+            Array.from({ length: o.mgetKeys }, () => keyName(keys.next())),
+            lane,
+          );
           break;
         case 'rmw': {
           const k = keyName(keys.next());
-          await target.get(k);
-          await target.set(k, value());
+          await target.get(k, lane);
+          await target.set(k, value(), lane);
         }
       }
-    } catch {
-      failed = true;
+    } catch (err) {
+      failure = err;
     }
     const t1 = performance.now();
-    if (t0 < warmEnd) return;
+    completed++;
+    if (due < warmEnd) return;
     measured++;
-    if (failed) {
+    if (failure !== null) {
       errors.set(op, (errors.get(op) ?? 0) + 1);
+      firstError ??= `${op}: ${failure instanceof Error ? failure.message : String(failure)}`;
       return;
     }
     let h = hists.get(op);
@@ -162,29 +192,85 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
       h = newHistogram();
       hists.set(op, h);
     }
-    const us = Math.max(1, Math.round((t1 - t0) * 1000));
+    const us = Math.max(1, Math.round((t1 - due) * 1000));
     h.recordValue(us);
     all.recordValue(us);
   };
 
-  const lane = async (): Promise<void> => {
+  const lane = async (n: number): Promise<void> => {
     for (;;) {
       const now = performance.now();
       if (now >= stopAt || (now >= warmEnd && issued >= maxOps)) return;
       const batch: Promise<void>[] = [];
       for (let i = 0; i < o.pipeline; i++) {
-        if (performance.now() >= warmEnd) issued++;
-        batch.push(one());
+        const t0 = performance.now();
+        if (t0 >= warmEnd) issued++;
+        batch.push(one(n, t0));
       }
       await Promise.all(batch);
     }
   };
+
+  const openLoop = (rate: number): Promise<void> =>
+    new Promise((resolve) => {
+      const interval = 1000 / rate;
+      let due = start;
+      let inFlight = 0;
+      let next = 0;
+      let ended = false;
+      const done = (): void => {
+        inFlight--;
+        if (ended && inFlight === 0) resolve();
+        else if (!ended && inFlight === OPEN_LOOP_MAX_IN_FLIGHT - 1) setImmediate(tick);
+      };
+      const tick = (): void => {
+        const now = performance.now();
+        while (due <= now && inFlight < OPEN_LOOP_MAX_IN_FLIGHT) {
+          if (due >= stopAt || (due >= warmEnd && issued >= maxOps)) {
+            ended = true;
+            if (inFlight === 0) resolve();
+            return;
+          }
+          if (due >= warmEnd) issued++;
+          inFlight++;
+          void one(next, due).then(done);
+          next = (next + 1) % o.connections;
+          due += interval;
+        }
+        if (inFlight >= OPEN_LOOP_MAX_IN_FLIGHT) return;
+        // Timers fire at ~1 ms granularity at best: a gap shorter than that is waited out by turning
+        // the event loop (replies keep arriving meanwhile), so ops start within µs of when they are due.
+        const wait = due - performance.now();
+        if (wait < 1) setImmediate(tick);
+        else setTimeout(tick, wait - 1);
+      };
+      tick();
+    });
+
   try {
-    await Promise.all(Array.from({ length: o.connections }, lane));
+    if (o.rate === undefined) await Promise.all(Array.from({ length: o.connections }, (_, i) => lane(i)));
+    else await openLoop(o.rate);
   } finally {
     if (ticker !== null) clearInterval(ticker);
   }
   const seconds = Math.max(1e-9, (performance.now() - Math.max(start, warmEnd)) / 1000);
+  const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
+  return {
+    target: target.name,
+    seconds,
+    ops: measured,
+    errors: errorCount,
+    opsPerSec: Math.round(measured / seconds),
+    perOp: figuresOf(hists, errors),
+    firstError,
+    allOps: completed,
+    histograms: hists,
+    histogram: all,
+  };
+}
+
+/** Per-op figures from latency histograms (µs) and error counts. */
+export function figuresOf(hists: Map<BenchOp, hdr.Histogram>, errors: Map<BenchOp, number>): OpFigures[] {
   const perOp: OpFigures[] = [];
   for (const op of new Set([...hists.keys(), ...errors.keys()])) {
     const h = hists.get(op);
@@ -204,14 +290,5 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
       max,
     });
   }
-  const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
-  return {
-    target: target.name,
-    seconds,
-    ops: measured,
-    errors: errorCount,
-    opsPerSec: Math.round(measured / seconds),
-    perOp,
-    histogram: all,
-  };
+  return perOp;
 }

@@ -1,8 +1,52 @@
-// What `shardcache bench` can drive. So far: `embedded`, a cluster in the bench's own process
-// through the API a host app uses. Network targets (resp://, http://) come with their load
-// generator threads.
+// What `shardcache bench` can drive: `embedded` (a cluster in the bench's own process, through the
+// API a host app uses), `resp://[user:password@]host:port` (shardcache or any Redis-protocol
+// server) and `http://host:port` (shardcache's REST API). Network targets open one connection per
+// lane; load generator threads (./threads.ts) each open their own.
+import { Agent, request } from 'node:http';
+import { RespClient, RespErrorReply, type RespReply } from '../client/resp.js';
 import { createCluster } from '../cluster.js';
 import type { BenchTarget } from './runner.js';
+import type { BenchOp } from './workload.js';
+
+/** A parsed --target. */
+export type TargetSpec =
+  | { kind: 'embedded'; name: string }
+  | { kind: 'resp'; name: string; host: string; port: number; user: string | null; password: string | null }
+  | { kind: 'http'; name: string; host: string; port: number };
+
+/** Ops the REST API has no route for. */
+const HTTP_UNSUPPORTED: readonly BenchOp[] = ['incr', 'mget'];
+
+/** Parses `embedded`, `resp://[user:password@]host:port` or `http://host:port`; throws a RangeError saying what is wrong. */
+export function parseTarget(input: string): TargetSpec {
+  if (input === 'embedded') return { kind: 'embedded', name: 'embedded' };
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new RangeError(`target "${input}" is not embedded, resp://host:port or http://host:port`);
+  }
+  const kind = url.protocol === 'resp:' || url.protocol === 'redis:' ? 'resp' : url.protocol === 'http:' ? 'http' : null;
+  if (kind === null) throw new RangeError(`target "${input}": the scheme must be resp:// or http://`);
+  // URL leaves the port of an unknown scheme as written; http's default (80) reads as "".
+  const port = url.port === '' ? (kind === 'http' ? 80 : 6379) : Number(url.port);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === '') throw new RangeError(`target "${input}" has no host`);
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '')
+    throw new RangeError(`target "${input}": only scheme://host:port is taken, no path or query`);
+  const name = `${kind}://${url.host}`;
+  if (kind === 'http') return { kind, name, host, port };
+  const user = url.username === '' ? null : decodeURIComponent(url.username);
+  const password = url.password === '' ? null : decodeURIComponent(url.password);
+  return { kind, name, host, port, user, password };
+}
+
+/** Refuses a workload the target cannot run, before anything starts. */
+export function checkOps(spec: TargetSpec, mix: Partial<Record<BenchOp, number>>): void {
+  if (spec.kind !== 'http') return;
+  const missing = HTTP_UNSUPPORTED.filter((op) => (mix[op] ?? 0) > 0);
+  if (missing.length > 0) throw new RangeError(`the http target has no ${missing.join(' or ')}: use resp://`);
+}
 
 /** A fresh cluster of `shards` shards in this process; closed with the target. */
 export async function embeddedTarget(shards: number): Promise<BenchTarget> {
@@ -16,4 +60,123 @@ export async function embeddedTarget(shards: number): Promise<BenchTarget> {
     mget: (ks) => c.mget(ks),
     close: () => c.close(),
   };
+}
+
+/** The target a network spec names, with `connections` connections (one per lane). */
+export function networkTarget(spec: TargetSpec, connections: number): Promise<BenchTarget> {
+  if (spec.kind === 'resp') return respTarget(spec, connections);
+  if (spec.kind === 'http') return Promise.resolve(httpTarget(spec, connections));
+  throw new RangeError('the embedded target runs in the bench process itself');
+}
+
+async function respTarget(spec: Extract<TargetSpec, { kind: 'resp' }>, connections: number): Promise<BenchTarget> {
+  const conns: RespClient[] = [];
+  const closeAll = (): Promise<unknown> => Promise.all(conns.map((c) => c.close()));
+  try {
+    for (let i = 0; i < connections; i++) {
+      const c = await RespClient.connect(spec.host, spec.port).catch((err: Error & { code?: string }) => {
+        throw new Error(`cannot connect to ${spec.name}: ${err.code ?? err.message}`);
+      });
+      conns.push(c);
+      if (spec.password !== null) {
+        const r = await (spec.user === null ? c.call('AUTH', spec.password) : c.call('AUTH', spec.user, spec.password));
+        if (r instanceof RespErrorReply) throw new Error(`${spec.name} refused AUTH: ${r.message}`);
+      }
+    }
+    // A first PING tells a Redis-protocol server from anything else before the clock starts.
+    const pong = await conns[0]!.call('PING');
+    if (pong !== 'PONG') throw new Error(`${spec.name} answered PING with ${describe(pong)}`);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  const cmd = (lane: number, args: string[]): Promise<RespReply> =>
+    new Promise((resolve, reject) =>
+      conns[lane]!.send(args, (err, reply) => {
+        if (err !== null) reject(err);
+        else if (reply instanceof RespErrorReply) reject(new Error(reply.message));
+        else resolve(reply!);
+      }),
+    );
+  return {
+    name: spec.name,
+    get: (k, lane) => cmd(lane, ['GET', k]),
+    set: (k, v, lane) => cmd(lane, ['SET', k, v]),
+    del: (k, lane) => cmd(lane, ['DEL', k]),
+    incr: (k, lane) => cmd(lane, ['INCR', k]),
+    mget: (ks, lane) => cmd(lane, ['MGET', ...ks]),
+    close: async () => {
+      await closeAll();
+    },
+  };
+}
+
+function describe(reply: RespReply): string {
+  if (reply instanceof RespErrorReply) return `an error: ${reply.message}`;
+  return JSON.stringify(Buffer.isBuffer(reply) ? reply.toString() : reply);
+}
+
+/** REST over keep-alive connections: one agent of one socket per lane (HTTP/1.1 does not pipeline, so a lane's requests queue). */
+function httpTarget(spec: Extract<TargetSpec, { kind: 'http' }>, connections: number): BenchTarget {
+  const agents = Array.from({ length: connections }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+  const call = (lane: number, method: string, key: string, body: string | null, ok: (status: number) => boolean): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          agent: agents[lane],
+          host: spec.host,
+          port: spec.port,
+          method,
+          path: `/keys/${encodeURIComponent(key)}`,
+          headers: body === null ? {} : { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (ok(status)) resolve(status);
+            else reject(new Error(`HTTP ${status} ${httpReason(Buffer.concat(chunks))}`));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (err: Error & { code?: string }) => reject(new Error(err.code ?? err.message)));
+      req.end(body ?? undefined);
+    });
+  // A miss is an answer, not an error.
+  const found = (s: number): boolean => s === 200 || s === 404;
+  return {
+    name: spec.name,
+    get: (k, lane) => call(lane, 'GET', k, null, found),
+    set: (k, v, lane) => call(lane, 'PUT', k, v, (s) => s === 201 || s === 200),
+    del: (k, lane) => call(lane, 'DELETE', k, null, found),
+    incr: () => Promise.reject(new Error('the http target has no incr')),
+    mget: () => Promise.reject(new Error('the http target has no mget')),
+    close: async () => {
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+/** A REST error body's `error` text, else its first 100 bytes. */
+function httpReason(body: Buffer): string {
+  try {
+    const j = JSON.parse(body.toString('utf8')) as { error?: unknown };
+    if (typeof j.error === 'string') return j.error;
+  } catch {}
+  return body.toString('utf8', 0, 100);
+}
+
+/** Checks an http target answers as shardcache before the clock starts (GET /healthz). */
+export async function probeHttp(spec: Extract<TargetSpec, { kind: 'http' }>): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`http://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}/healthz`);
+  } catch (err) {
+    const cause = (err as Error).cause as (Error & { code?: string }) | undefined;
+    throw new Error(`cannot connect to ${spec.name}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+  }
+  const body = await res.text();
+  if (!/"status"/.test(body)) throw new Error(`${spec.name} is not a shardcache REST API (GET /healthz answered HTTP ${res.status})`);
 }

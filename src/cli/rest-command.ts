@@ -39,7 +39,12 @@ export async function callServer<T>(command: Command, url: string, call: (client
     return await call(new RestClient(url));
   } catch (err) {
     if (!(err instanceof RestClientError)) throw err;
-    command.logToStderr(` ›   Error: ${err.message}`);
-    return command.exit(1);
+    return failLine(command, err.message);
   }
+}
+
+/** Ends a command with a runtime error: `message` as one line on stderr (never wrapped), exit 1. */
+export function failLine(command: Command, message: string): never {
+  command.logToStderr(` ›   Error: ${message}`);
+  return command.exit(1);
 }

@@ -1,15 +1,19 @@
-// `shardcache bench`: a workload (YCSB preset or custom mix) against a target, closed loop, then
-// throughput and latency percentiles per op from HDR histograms; --json for machines.
+// `shardcache bench`: a workload (YCSB preset or custom mix) against a target (embedded, resp://,
+// http://), closed loop or open loop at a fixed rate, then throughput and latency percentiles per
+// op from HDR histograms; --json for machines; --compare for two targets taken alternately.
 import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags } from '@oclif/core';
 import { Presets, SingleBar } from 'cli-progress';
 import * as hdr from 'hdr-histogram-js';
-import { type BenchResult, runBench } from '../bench/runner.js';
-import { embeddedTarget } from '../bench/targets.js';
+import { type MedianFigures, medians, type Ratios, ratios } from '../bench/compare.js';
+import { type BenchOptions, type BenchResult, type OpFigures, type Progress, runBench } from '../bench/runner.js';
+import { failLine } from '../cli/rest-command.js';
+import { checkOps, embeddedTarget, parseTarget, probeHttp, type TargetSpec } from '../bench/targets.js';
+import { defaultThreads, type GeneratorCpu, runThreaded } from '../bench/threads.js';
 import { type KeyDistribution, PRESETS, type PresetName, parseMix, parseValueSize } from '../bench/workload.js';
 
 /** A flag parser that turns a RangeError of the workload model into a usage error (exit 2). */
-function usage<T>(parse: (input: string) => T): (input: string) => Promise<T> {
+function usage<I, T>(parse: (input: I) => T): (input: I) => Promise<T> {
   return async (input) => {
     try {
       return parse(input);
@@ -19,23 +23,40 @@ function usage<T>(parse: (input: string) => T): (input: string) => Promise<T> {
   };
 }
 
+/** One run's figures and the CPU it cost the bench process. */
+type Run = BenchResult & { cpu: GeneratorCpu & { includesServer: boolean } };
+
+const COLUMNS = ['count', 'errors', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max'];
+const LATENCIES = ['p50', 'p90', 'p99', 'p999', 'max'] as const;
+const fmt = (v: number): string => v.toLocaleString('en');
+
 export default class Bench extends Command {
   static override summary = 'Benchmark a cache with a YCSB-style workload.';
   static override description =
-    'Runs a workload against TARGET in a closed loop (--connections lanes, each keeping --pipeline ops in flight) ' +
-    'and prints throughput and latency percentiles (p50, p90, p99, p99.9, max, in µs) per operation, from HDR ' +
-    'histograms. Workloads: the YCSB presets A (50/50 read/update), B (95/5), C (read only), D (read latest), ' +
-    'F (read-modify-write), or --mix get=90,set=10,... (ops: get set del incr mget update insert rmw). ' +
-    'A progress bar with the current rate shows on a terminal. Targets so far: embedded (a cluster in this process).';
+    'Runs a workload against --target and prints throughput and latency percentiles (p50, p90, p99, p99.9, max, in µs) ' +
+    'per operation, from HDR histograms. Targets: embedded (a fresh cluster in this process), resp://[user:password@]host:port ' +
+    '(shardcache or any Redis-protocol server) and http://host:port (shardcache REST: get, set, del only). Network targets ' +
+    'are driven from --threads load generator threads (piscina), each with its own connections; their CPU use is shown. ' +
+    'Closed loop by default (--connections lanes, each keeping --pipeline ops in flight); --rate N runs an open loop of N ' +
+    'ops/s whose latencies count from when each op was due, so queueing is not hidden. Workloads: the YCSB presets A ' +
+    '(50/50 read/update), B (95/5), C (read only), D (read latest), F (read-modify-write), or --mix get=90,set=10,... ' +
+    '(ops: get set del incr mget update insert rmw). --compare TARGET2 runs both targets alternately (--pairs times) and ' +
+    'prints medians and ratios. A progress bar with the current rate shows on a terminal.';
 
   static override examples = [
     '<%= config.bin %> bench --workload B --duration 10',
+    '<%= config.bin %> bench --target resp://127.0.0.1:6380 --workload A --pipeline 16 --duration 10',
+    '<%= config.bin %> bench --target resp://127.0.0.1:6380 --compare resp://127.0.0.1:6379 --pairs 3 --duration 5',
+    '<%= config.bin %> bench --target http://127.0.0.1:8080 --rate 5000 --duration 10 --json',
     '<%= config.bin %> bench --mix get=80,set=15,mget=5 --distribution uniform --ops 200000 --json',
   ];
 
   static override flags = {
-    target: Flags.string({ description: 'what to benchmark', options: ['embedded'], default: 'embedded' }),
+    target: Flags.string({ description: 'embedded, resp://host:port or http://host:port', default: 'embedded' }),
+    compare: Flags.string({ description: 'a second target, run alternately with --target (A B A B...)' }),
+    pairs: Flags.integer({ description: 'runs of each target with --compare', default: 3, min: 1, max: 100 }),
     shards: Flags.integer({ description: 'shards of the embedded cluster', default: 3, min: 1, max: 256 }),
+    threads: Flags.integer({ description: 'load generator threads for a network target (default: one per core)', min: 1, max: 64 }),
     workload: Flags.string({ description: 'a YCSB preset', options: Object.keys(PRESETS), exclusive: ['mix'] }),
     mix: Flags.string({ description: 'custom op weights, e.g. get=90,set=10', parse: usage(parseMix) as never }),
     distribution: Flags.string({
@@ -46,8 +67,9 @@ export default class Bench extends Command {
     keys: Flags.integer({ description: 'key space size', default: 100_000, min: 1 }),
     'value-size': Flags.string({ description: 'value bytes: N or MIN-MAX', default: '100' }),
     'mget-keys': Flags.integer({ description: 'keys per MGET', default: 10, min: 1, max: 1000 }),
-    connections: Flags.integer({ description: 'concurrent lanes', default: 50, min: 1, max: 10_000 }),
-    pipeline: Flags.integer({ description: 'ops each lane keeps in flight', default: 1, min: 1, max: 1024 }),
+    connections: Flags.integer({ description: 'concurrent lanes (connections on a network target)', default: 50, min: 1, max: 10_000 }),
+    pipeline: Flags.integer({ description: 'ops each lane keeps in flight (closed loop)', default: 1, min: 1, max: 1024 }),
+    rate: Flags.integer({ description: 'open loop: start this many ops per second, whatever the replies do', min: 1 }),
     duration: Flags.integer({ description: 'seconds to measure (instead of --ops)', min: 1 }),
     ops: Flags.integer({ description: 'ops to measure', default: 100_000, min: 1 }),
     warmup: Flags.integer({ description: 'seconds run before measuring', default: 0, min: 0 }),
@@ -65,62 +87,180 @@ export default class Bench extends Command {
     const preset = flags.workload === undefined ? undefined : PRESETS[flags.workload as PresetName];
     const mix = (flags.mix as unknown as ReturnType<typeof parseMix> | undefined) ?? preset?.mix ?? PRESETS.C.mix;
     const distribution = (flags.distribution ?? preset?.distribution ?? 'zipfian') as KeyDistribution;
-    const target = await embeddedTarget(flags.shards);
-    // A live bar with the current rate on a terminal; nothing when stderr is not one (CI, pipes).
+    const specs: TargetSpec[] = [];
+    for (const t of flags.compare === undefined ? [flags.target] : [flags.target, flags.compare]) {
+      const spec = await usage(parseTarget)(t);
+      await usage((m: typeof mix) => checkOps(spec, m))(mix);
+      specs.push(spec);
+    }
+    const options: BenchOptions = {
+      mix,
+      distribution,
+      theta,
+      keys: flags.keys,
+      valueSize,
+      mgetKeys: flags['mget-keys'],
+      connections: flags.connections,
+      pipeline: flags.pipeline,
+      ...(flags.duration === undefined ? { ops: flags.ops } : { durationMs: flags.duration * 1000 }),
+      ...(flags.rate === undefined ? {} : { rate: flags.rate }),
+      warmupMs: flags.warmup * 1000,
+      preload: flags.preload,
+      seed: flags.seed,
+    };
+    const threads = flags.threads ?? defaultThreads(flags.connections, flags.rate);
+    const once = (spec: TargetSpec): Promise<Run> => this.#once(spec, options, flags.shards, threads);
+    const about = {
+      workload: flags.workload ?? (flags.mix === undefined ? 'C' : 'custom'),
+      mix,
+      distribution,
+      loop: flags.rate === undefined ? 'closed' : 'open',
+      rate: flags.rate ?? null,
+    };
+
+    if (specs.length === 1) {
+      const r = await once(specs[0]!);
+      if (flags['hdr-out'] !== undefined) await writeFile(flags['hdr-out'], `${hdr.encodeIntoCompressedBase64(r.histogram)}\n`);
+      if (flags.json) {
+        this.log(JSON.stringify({ ...figures(r), ...about }));
+        return;
+      }
+      if (flags.rate !== undefined) this.log(`open loop at ${fmt(flags.rate)} ops/s; latencies count from when each op was due`);
+      this.#table(r);
+      return;
+    }
+
+    // A B A B ...: both targets see the same machine state as often as each other.
+    const runs: { pair: number; side: 'a' | 'b'; run: Run }[] = [];
+    for (let pair = 1; pair <= flags.pairs; pair++) {
+      runs.push({ pair, side: 'a', run: await once(specs[0]!) });
+      runs.push({ pair, side: 'b', run: await once(specs[1]!) });
+    }
+    const a = medians(runs.filter((r) => r.side === 'a').map((r) => r.run));
+    const b = medians(runs.filter((r) => r.side === 'b').map((r) => r.run));
+    const q = ratios(a, b);
+    if (flags['hdr-out'] !== undefined) {
+      const all = runs.filter((r) => r.side === 'a').map((r) => r.run.histogram);
+      for (const h of all.slice(1)) all[0]!.add(h);
+      await writeFile(flags['hdr-out'], `${hdr.encodeIntoCompressedBase64(all[0]!)}\n`);
+    }
+    if (flags.json) {
+      this.log(
+        JSON.stringify({
+          compare: true,
+          pairs: flags.pairs,
+          ...about,
+          a,
+          b,
+          ratios: q,
+          runs: runs.map((r) => ({ pair: r.pair, side: r.side, ...figures(r.run) })),
+        }),
+      );
+      return;
+    }
+    this.#compareTable(runs, a, b, q);
+  }
+
+  /** One run against `spec`, with a progress bar on a terminal. */
+  async #once(spec: TargetSpec, options: BenchOptions, shards: number, threads: number): Promise<Run> {
     const bar = process.stderr.isTTY
       ? new SingleBar(
-          { format: ' {bar} {percentage}% | {ops} ops | {rate} ops/s', stream: process.stderr, hideCursor: true },
+          { format: ' {bar} {percentage}% | {ops} ops | {rate} ops/s | {target}', stream: process.stderr, hideCursor: true },
           Presets.shades_classic,
         )
       : null;
     let last = { ops: 0, at: performance.now() };
-    bar?.start(1, 0, { ops: 0, rate: 0 });
-    const progress = (ops: number, done: number): void => {
+    bar?.start(1, 0, { ops: 0, rate: 0, target: spec.name });
+    const progress: Progress = (ops, done) => {
       const now = performance.now();
       const rate = Math.round(((ops - last.ops) * 1000) / Math.max(1, now - last.at));
       last = { ops, at: now };
-      bar?.update(done, { ops: ops.toLocaleString('en'), rate: rate.toLocaleString('en') });
+      bar?.update(done, { ops: fmt(ops), rate: fmt(rate) });
     };
-    let result: BenchResult;
     try {
-      result = await runBench(
-        target,
-        {
-          mix,
-          distribution,
-          theta,
-          keys: flags.keys,
-          valueSize,
-          mgetKeys: flags['mget-keys'],
-          connections: flags.connections,
-          pipeline: flags.pipeline,
-          ...(flags.duration === undefined ? { ops: flags.ops } : { durationMs: flags.duration * 1000 }),
-          warmupMs: flags.warmup * 1000,
-          preload: flags.preload,
-          seed: flags.seed,
-        },
-        bar === null ? undefined : progress,
-      );
+      if (spec.kind !== 'embedded') {
+        // A target that cannot be reached or is not what it claims: one line, exit 1.
+        if (spec.kind === 'http') await probeHttp(spec).catch((err: Error) => failLine(this, err.message));
+        const r = await runThreaded(spec, options, threads, bar === null ? undefined : progress).catch((err: Error) =>
+          failLine(this, err.message),
+        );
+        return { ...r, cpu: { ...r.cpu, includesServer: false } };
+      }
+      // Embedded: the cluster's shards run in this process, so its CPU is in the figure too.
+      const target = await embeddedTarget(shards);
+      let cpuStart = process.cpuUsage();
+      let wallStart = performance.now();
+      try {
+        const ready = async (): Promise<void> => {
+          cpuStart = process.cpuUsage();
+          wallStart = performance.now();
+        };
+        const r = await runBench(target, { ...options, ready }, bar === null ? undefined : progress);
+        const used = process.cpuUsage(cpuStart);
+        const seconds = (used.user + used.system) / 1e6;
+        const wall = (performance.now() - wallStart) / 1000;
+        return {
+          ...r,
+          cpu: {
+            threads: 1,
+            seconds,
+            percentOfCore: Math.round((seconds / wall) * 1000) / 10,
+            usPerOp: r.allOps === 0 ? 0 : Math.round((seconds * 1e7) / r.allOps) / 10,
+            includesServer: true,
+          },
+        };
+      } finally {
+        await target.close();
+      }
     } finally {
       bar?.stop();
-      await target.close();
-    }
-    if (flags['hdr-out'] !== undefined) await writeFile(flags['hdr-out'], `${hdr.encodeIntoCompressedBase64(result.histogram)}\n`);
-    const { histogram: _h, ...figures } = result;
-    if (flags.json) {
-      this.log(JSON.stringify({ ...figures, workload: flags.workload ?? (flags.mix === undefined ? 'C' : 'custom'), mix, distribution }));
-      return;
-    }
-    this.log(
-      `${result.target}: ${result.ops.toLocaleString('en')} ops in ${result.seconds.toFixed(2)} s = ${result.opsPerSec.toLocaleString('en')} ops/s, ${result.errors} errors`,
-    );
-    this.log(
-      `${'op'.padEnd(7)}${['count', 'errors', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max'].map((h) => h.padStart(10)).join('')}   (µs)`,
-    );
-    for (const f of result.perOp) {
-      this.log(
-        `${f.op.padEnd(7)}${[f.count, f.errors, f.mean, f.p50, f.p90, f.p99, f.p999, f.max].map((v) => v.toLocaleString('en').padStart(10)).join('')}`,
-      );
     }
   }
+
+  #table(r: Run): void {
+    this.log(`${r.target}: ${fmt(r.ops)} ops in ${r.seconds.toFixed(2)} s = ${fmt(r.opsPerSec)} ops/s, ${r.errors} errors`);
+    this.log(`${'op'.padEnd(7)}${COLUMNS.map((h) => h.padStart(10)).join('')}   (µs)`);
+    for (const f of r.perOp)
+      this.log(
+        `${f.op.padEnd(7)}${[f.count, f.errors, f.mean, f.p50, f.p90, f.p99, f.p999, f.max].map((v) => fmt(v).padStart(10)).join('')}`,
+      );
+    if (r.firstError !== null) this.log(`first error: ${r.firstError}`);
+    this.log(cpuLine(r.cpu));
+  }
+
+  #compareTable(runs: { pair: number; side: 'a' | 'b'; run: Run }[], a: MedianFigures, b: MedianFigures, q: Ratios): void {
+    this.log(`A = ${a.target}, B = ${b.target}: run alternately (A B A B), ${a.runs} runs each; medians`);
+    this.log(`${'run'.padEnd(5)}${'A ops/s'.padStart(14)}${'B ops/s'.padStart(14)}${'A errors'.padStart(10)}${'B errors'.padStart(10)}`);
+    for (let pair = 1; pair <= a.runs; pair++) {
+      const [ra, rb] = (['a', 'b'] as const).map((s) => runs.find((r) => r.pair === pair && r.side === s)!.run);
+      this.log(
+        `${String(pair).padEnd(5)}${fmt(ra!.opsPerSec).padStart(14)}${fmt(rb!.opsPerSec).padStart(14)}${fmt(ra!.errors).padStart(10)}${fmt(rb!.errors).padStart(10)}`,
+      );
+    }
+    this.log(`${'median'.padEnd(5)}${fmt(a.opsPerSec).padStart(14)}${fmt(b.opsPerSec).padStart(14)}    A/B ${q.opsPerSec ?? '-'}`);
+    this.log(`${'op'.padEnd(7)}${'latency'.padStart(8)}${'A µs'.padStart(10)}${'B µs'.padStart(10)}${'A/B'.padStart(8)}`);
+    for (const fa of a.perOp) {
+      const fb = b.perOp.find((f) => f.op === fa.op);
+      const fq = q.perOp.find((f) => f.op === fa.op);
+      for (const l of LATENCIES)
+        this.log(
+          `${fa.op.padEnd(7)}${(l === 'p999' ? 'p99.9' : l).padStart(8)}${fmt(fa[l]).padStart(10)}${(fb === undefined ? '-' : fmt(fb[l])).padStart(10)}${String(fq?.[l] ?? '-').padStart(8)}`,
+        );
+    }
+    const errs = runs.map((r) => r.run.firstError).find((e) => e !== null);
+    if (errs !== undefined) this.log(`first error: ${errs}`);
+  }
 }
+
+/** A run's figures for --json: everything but the histograms. */
+function figures(r: Run): Omit<Run, 'histogram' | 'histograms'> {
+  const { histogram: _h, histograms: _hs, ...rest } = r;
+  return rest;
+}
+
+function cpuLine(c: Run['cpu']): string {
+  const what = c.includesServer ? 'bench process (embedded cluster included)' : `load generator (${c.threads} threads)`;
+  return `${what}: ${c.seconds.toFixed(2)} CPU s = ${c.percentOfCore}% of a core, ${c.usPerOp} µs/op`;
+}
+
+export type { OpFigures };
