@@ -230,14 +230,15 @@ export default class Bench extends Command {
 
   #compareTable(runs: { pair: number; side: 'a' | 'b'; run: Run }[], a: MedianFigures, b: MedianFigures, q: Ratios): void {
     this.log(`A = ${a.target}, B = ${b.target}: run alternately (A B A B), ${a.runs} runs each; medians`);
-    this.log(`${'run'.padEnd(5)}${'A ops/s'.padStart(14)}${'B ops/s'.padStart(14)}${'A errors'.padStart(10)}${'B errors'.padStart(10)}`);
+    // The bench process's CPU per op beside each run: where it nears the server's, the generator limits.
+    const heads = ['A ops/s', 'B ops/s', 'A errors', 'B errors', 'A cpu µs/op', 'B cpu µs/op'];
+    this.log(`${'run'.padEnd(7)}${heads.map((h) => h.padStart(13)).join('')}`);
     for (let pair = 1; pair <= a.runs; pair++) {
-      const [ra, rb] = (['a', 'b'] as const).map((s) => runs.find((r) => r.pair === pair && r.side === s)!.run);
-      this.log(
-        `${String(pair).padEnd(5)}${fmt(ra!.opsPerSec).padStart(14)}${fmt(rb!.opsPerSec).padStart(14)}${fmt(ra!.errors).padStart(10)}${fmt(rb!.errors).padStart(10)}`,
-      );
+      const [ra, rb] = (['a', 'b'] as const).map((s) => runs.find((r) => r.pair === pair && r.side === s)!.run) as [Run, Run];
+      const cells = [fmt(ra.opsPerSec), fmt(rb.opsPerSec), fmt(ra.errors), fmt(rb.errors), String(ra.cpu.usPerOp), String(rb.cpu.usPerOp)];
+      this.log(`${String(pair).padEnd(7)}${cells.map((c) => c.padStart(13)).join('')}`);
     }
-    this.log(`${'median'.padEnd(5)}${fmt(a.opsPerSec).padStart(14)}${fmt(b.opsPerSec).padStart(14)}    A/B ${q.opsPerSec ?? '-'}`);
+    this.log(`${'median'.padEnd(7)}${fmt(a.opsPerSec).padStart(13)}${fmt(b.opsPerSec).padStart(13)}    A/B ${q.opsPerSec ?? '-'}`);
     this.log(`${'op'.padEnd(7)}${'latency'.padStart(8)}${'A µs'.padStart(10)}${'B µs'.padStart(10)}${'A/B'.padStart(8)}`);
     for (const fa of a.perOp) {
       const fb = b.perOp.find((f) => f.op === fa.op);
