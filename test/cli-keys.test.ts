@@ -1,6 +1,8 @@
 // `shardcache get|set|del` against a server, as a user runs them: the outcomes a client of the seed
 // had — ok (exit 0), error (one line, exit 1), not found (exit 3) — usage errors (exit 2), --json.
+import { createServer } from 'node:http';
 import t from 'tap';
+import { listen } from '../src/server/rest.js';
 import { serveRest, startCluster } from './helpers/cluster.js';
 import { cli, clis, oneLineError } from './helpers/cli.js';
 
@@ -72,4 +74,33 @@ t.test('errors and usage', async (t) => {
   const help = await cli('get', '--help');
   t.equal(help.code, 0);
   t.match(help.out, /exits\s+3/);
+});
+
+t.test('a read-only replica refusing a write is the "not leader" outcome', async (t) => {
+  // The refusal as a replica's REST API sends it (403 with READONLY, and where the leader is);
+  // replication's own tests check a real replica says so.
+  const replica = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: "READONLY You can't write against a read only replica.", leader: '127.0.0.1:7000' }));
+    });
+  });
+  const { port } = await listen(replica, 0, '127.0.0.1');
+  t.teardown(() => replica.close());
+  const url = `http://127.0.0.1:${port}`;
+  const [set, del] = await clis([
+    ['set', 'k', 'v', '--url', url],
+    ['del', 'k', '--url', url, '--json'],
+  ]);
+  for (const [r, what] of [
+    [set!, 'set'],
+    [del!, 'del'],
+  ] as const)
+    oneLineError(
+      t,
+      r,
+      /^ › {3}Error: not leader: READONLY You can't write against a read only replica\. \(the leader is 127\.0\.0\.1:7000\)$/,
+      what,
+    );
 });

@@ -7,7 +7,7 @@ export default class Del extends Command {
   static override summary = 'Delete a key in a running server.';
   static override description =
     'Deletes KEY in the server at --url (DELETE /keys/KEY) and prints OK. A missing key prints "not found" on ' +
-    'stderr and exits 3; an unreachable server or a server error exits 1.';
+    'stderr and exits 3; an unreachable server, a server error or a read-only replica ("not leader") exits 1.';
 
   static override examples = ['<%= config.bin %> del user:1'];
 

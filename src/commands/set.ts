@@ -7,7 +7,8 @@ export default class SetCommand extends Command {
   static override summary = 'Store a value in a running server.';
   static override description =
     'Stores VALUE (text, as UTF-8) under KEY in the server at --url (PUT /keys/KEY), with --ttl in seconds if given, ' +
-    'and prints OK. An unreachable server or a refusal (too large, out of memory) exits 1; bad arguments exit 2.';
+    'and prints OK. An unreachable server, a refusal (too large, out of memory) or a read-only replica ("not leader") ' +
+    'exits 1; bad arguments exit 2.';
 
   static override examples = ['<%= config.bin %> set user:1 alice', '<%= config.bin %> set session:9 token --ttl 3600'];
 

@@ -89,9 +89,16 @@ export class RestClient {
     }
   }
 
-  /** An unexpected answer as a RestClientError carrying the server's one-line reason. */
+  /**
+   * An unexpected answer as a RestClientError carrying the server's one-line reason. A read-only
+   * replica's refusal of a write (403, READONLY) is the seed client's "not leader" outcome.
+   */
   #failure(status: number, bytes: Buffer): RestClientError {
     const body = parseJson(bytes);
+    if (status === 403 && isObject(body) && typeof body.error === 'string' && body.error.startsWith('READONLY')) {
+      const leader = typeof body.leader === 'string' ? ` (the leader is ${body.leader})` : '';
+      return new RestClientError(oneLine(`not leader: ${body.error}${leader}`), status);
+    }
     const message =
       isObject(body) && typeof body.error === 'string'
         ? body.error
