@@ -2,8 +2,12 @@
 // in this process; a real redis-server when installed) and http:// (shardcache REST), driven from
 // load generator threads; the JSON schema; --compare; an open loop that keeps its rate; errors.
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
+import type { OpFigures } from '../src/bench/runner.js';
 import { parseTarget } from '../src/bench/targets.js';
 import { listen } from '../src/server/rest.js';
 import { cli, clis, oneLineError } from './helpers/cli.js';
@@ -27,10 +31,16 @@ function checkRun(t: Test, r: Record<string, unknown>, what: string): void {
     t.ok(p50! <= p90! && p90! <= p99! && p99! <= p999! && p999! <= max!, `${what}: ${String(f.op)} percentiles ordered`);
   }
   t.equal(
-    (r.perOp as { count: number; errors: number }[]).reduce((s, f) => s + f.count + f.errors, 0),
+    (r.perOp as { count: number }[]).reduce((s, f) => s + f.count, 0),
     r.ops,
-    `${what}: per-op counts and errors add up to ops`,
+    `${what}: per-op counts add up to ops (the ones that succeeded)`,
   );
+  t.equal(
+    (r.perOp as { errors: number }[]).reduce((s, f) => s + f.errors, 0),
+    r.errors,
+    `${what}: per-op errors add up`,
+  );
+  t.ok(r.startLag === null || (r.startLag as { p99: number }).p99 >= 1, `${what}: startLag`);
   const cpu = r.cpu as Record<string, unknown>;
   for (const k of ['threads', 'seconds', 'percentOfCore', 'usPerOp'])
     t.ok(typeof cpu[k] === 'number' && (cpu[k] as number) >= 0, `${what}: cpu.${k}`);
@@ -57,8 +67,10 @@ t.test('--target parsing', async (t) => {
   });
   t.match(parseTarget('resp://default:pw@[::1]:7000'), { host: '::1', port: 7000, user: 'default', password: 'pw' });
   t.same(parseTarget('http://127.0.0.1'), { kind: 'http', name: 'http://127.0.0.1', host: '127.0.0.1', port: 80 });
-  t.throws(() => parseTarget('127.0.0.1:6379'), /is not embedded, resp:\/\/host:port or http:\/\/host:port/);
-  t.throws(() => parseTarget('nonsense'), /is not embedded, resp:\/\/host:port or http:\/\/host:port/);
+  t.throws(() => parseTarget('127.0.0.1:6379'), /is not a URL \(embedded, resp:\/\/host:port or http:\/\/host:port\)/);
+  t.throws(() => parseTarget('resp://127.0.0.1:99999'), /is not a URL/);
+  t.throws(() => parseTarget('resp://admin@127.0.0.1:1'), /a user needs a password/);
+  t.throws(() => parseTarget('nonsense'), /is not a URL/);
   t.throws(() => parseTarget('https://x:1'), /scheme must be/);
   t.throws(() => parseTarget('http://x:1/keys'), /no path or query/);
 });
@@ -300,3 +312,187 @@ t.test(
     t.same((j.perOp as { op: string }[]).map((f) => f.op).sort(), ['get', 'rmw']);
   },
 );
+
+/**
+ * A RESP server of our own making for the failure cases: answers PING with PONG and any other
+ * command with OK, and lets `behave` decide per command what happens (answer, hold, hang up).
+ */
+async function fakeServer(
+  t: Test,
+  behave: (n: number, socket: import('node:net').Socket) => 'answer' | 'silent' | 'close',
+): Promise<number> {
+  let n = 0;
+  const server = createServer((socket) => {
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      // Commands from the bench client are arrays; count them by their "*N\r\n$len\r\nNAME" heads.
+      for (;;) {
+        const m = /^\*(\d+)\r\n/.exec(buf);
+        if (m === null) return;
+        let at = m[0].length;
+        const args: string[] = [];
+        for (let i = 0; i < Number(m[1]); i++) {
+          const h = /^\$(\d+)\r\n/.exec(buf.slice(at));
+          if (h === null || buf.length < at + h[0].length + Number(h[1]) + 2) return;
+          args.push(buf.slice(at + h[0].length, at + h[0].length + Number(h[1])));
+          at += h[0].length + Number(h[1]) + 2;
+        }
+        buf = buf.slice(at);
+        if (args[0] === 'PING') {
+          socket.write('+PONG\r\n');
+          continue;
+        }
+        const what = behave(n++, socket);
+        if (what === 'answer') socket.write('+OK\r\n');
+        else if (what === 'close') return void socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  const { port } = await listen(server, 0, '127.0.0.1');
+  t.teardown(() => {
+    server.close();
+  });
+  return port;
+}
+
+t.test('a target that hangs up or goes silent mid-run ends the bench: one line, exit 1', async (t) => {
+  const hangsUp = await fakeServer(t, (n) => (n < 300 ? 'answer' : 'close'));
+  const silent = await fakeServer(t, (n) => (n < 300 ? 'answer' : 'silent'));
+  const [closed, quiet] = await clis([
+    [
+      'bench',
+      '--target',
+      `resp://127.0.0.1:${hangsUp}`,
+      '--no-preload',
+      '--mix',
+      'set=1',
+      '--ops',
+      '100000',
+      '--connections',
+      '2',
+      '--threads',
+      '1',
+    ],
+    [
+      'bench',
+      '--target',
+      `resp://127.0.0.1:${silent}`,
+      '--no-preload',
+      '--mix',
+      'set=1',
+      '--ops',
+      '100000',
+      '--connections',
+      '2',
+      '--threads',
+      '1',
+      '--timeout',
+      '1',
+    ],
+  ]);
+  oneLineError(t, closed!, new RegExp(`resp://127\\.0\\.0\\.1:${hangsUp}: (connection closed|read ECONNRESET)`), 'hung up');
+  oneLineError(t, quiet!, new RegExp(`resp://127\\.0\\.0\\.1:${silent}: no reply for 1 s`), 'silent');
+});
+
+t.test('open loop: a stalled server shows in the latencies (no coordinated omission); a closed loop hides it', async (t) => {
+  // Every reply waits until 300 ms after the first command arrived, then all flow freely.
+  const stalled = (): Promise<number> => {
+    let releaseAt = 0;
+    return fakeServer(t, (n, socket) => {
+      if (n === 0) releaseAt = performance.now() + 300;
+      const wait = releaseAt - performance.now();
+      if (wait <= 0) return 'answer';
+      setTimeout(() => socket.write('+OK\r\n'), wait);
+      return 'silent';
+    });
+  };
+  const [openPort, closedPort] = [await stalled(), await stalled()];
+  const [open, closed] = await clis([
+    [
+      'bench',
+      '--target',
+      `resp://127.0.0.1:${openPort}`,
+      '--no-preload',
+      '--mix',
+      'set=1',
+      '--rate',
+      '500',
+      '--duration',
+      '1',
+      '--connections',
+      '1',
+      '--json',
+    ],
+    [
+      'bench',
+      '--target',
+      `resp://127.0.0.1:${closedPort}`,
+      '--no-preload',
+      '--mix',
+      'set=1',
+      '--ops',
+      '500',
+      '--connections',
+      '1',
+      '--json',
+    ],
+  ]);
+  t.equal(open!.code, 0, open!.err);
+  t.equal(closed!.code, 0, closed!.err);
+  const o = JSON.parse(open!.out) as { perOp: OpFigures[]; ops: number };
+  const c = JSON.parse(closed!.out) as { perOp: OpFigures[]; ops: number };
+  // Open loop: the ~150 ops due during the stall each wait for its end (up to 300 ms) — over 10% of 500.
+  t.ok(o.perOp[0]!.p90 >= 50_000, `open loop p90 ${o.perOp[0]!.p90} µs shows the stall`);
+  // Closed loop, one op in flight: one op waited, the next 499 did not.
+  t.ok(c.perOp[0]!.max >= 250_000, `closed loop max ${c.perOp[0]!.max} µs`);
+  t.ok(c.perOp[0]!.p90 < 50_000, `closed loop p90 ${c.perOp[0]!.p90} µs hides it`);
+});
+
+t.test('op counts are exact; flags that do not apply are refused', async (t) => {
+  const cluster = await startCluster(t, { shards: 1 });
+  const resp = await serve(t, cluster, { maxClients: 1 });
+  const other = await startCluster(t, { shards: 1 });
+  const resp2 = await serve(t, other);
+  const dir = mkdtempSync(join(tmpdir(), 'shardcache-bench-'));
+  const [few, fewThreads, full, rateAndPipeline, threadsEmbedded, pairsAlone, badHdr, compareHdr] = await clis([
+    ['bench', '--ops', '10', '--pipeline', '8', '--connections', '4', '--keys', '10', '--json'],
+    ['bench', '--target', `resp://127.0.0.1:${resp2}`, '--ops', '3', '--threads', '4', '--connections', '4', '--keys', '10', '--json'],
+    ['bench', '--target', `resp://127.0.0.1:${resp}`, '--ops', '10', '--connections', '2', '--threads', '1'],
+    ['bench', '--rate', '100', '--pipeline', '4'],
+    ['bench', '--threads', '2'],
+    ['bench', '--pairs', '2'],
+    ['bench', '--ops', '10', '--hdr-out', join(dir, 'no', 'such', 'dir', 'x.hgrm')],
+    [
+      'bench',
+      '--compare',
+      `resp://127.0.0.1:${resp2}`,
+      '--pairs',
+      '1',
+      '--ops',
+      '100',
+      '--keys',
+      '10',
+      '--connections',
+      '1',
+      '--hdr-out',
+      join(dir, 'c.hgrm'),
+    ],
+  ]);
+  t.match(JSON.parse(few!.out), { ops: 10, errors: 0 }, 'not a pipeline more');
+  t.match(JSON.parse(fewThreads!.out), { ops: 3, cpu: { threads: 3 } }, 'no thread without an op');
+  oneLineError(t, full!, /ERR max number of clients reached/, 'a server turning a connection away says why');
+  for (const [r, re] of [
+    [rateAndPipeline, /--pipeline=4 cannot also be provided when using --rate|cannot also be provided/],
+    [threadsEmbedded, /--threads applies to network targets/],
+    [pairsAlone, /--compare/],
+  ] as const) {
+    t.equal(r!.code, 2, r!.err);
+    t.match(r!.err, re);
+  }
+  oneLineError(t, badHdr!, /--hdr-out: cannot write .*x\.hgrm: ENOENT/, 'an unwritable --hdr-out, before the run');
+  t.equal(compareHdr!.code, 0, compareHdr!.err);
+  for (const side of ['a', 'b'])
+    t.match(readFileSync(join(dir, `c-${side}.hgrm`), 'utf8'), /Total count\s+=\s+100\b/, `--hdr-out with --compare: c-${side}.hgrm`);
+});

@@ -77,8 +77,8 @@ t.test('errors and usage', async (t) => {
 });
 
 t.test('a read-only replica refusing a write is the "not leader" outcome', async (t) => {
-  // The refusal as a replica's REST API sends it (403 with READONLY, and where the leader is);
-  // replication's own tests check a real replica says so.
+  // The refusal as a replica's REST API is to send it (403 with READONLY, and where the leader is);
+  // the replica itself comes with replication (issue 7), whose tests will run this against it.
   const replica = createServer((req, res) => {
     req.resume();
     req.on('end', () => {

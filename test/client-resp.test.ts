@@ -50,6 +50,31 @@ t.test('replies whole, byte by byte, and split at every boundary', async (t) => 
   }
 });
 
+t.test('a large reply in many chunks: arrays resume where they stopped, bulks are gathered whole', async (t) => {
+  const big = Buffer.alloc(3 << 20, 0x61);
+  big[0] = 0x62;
+  big[big.length - 1] = 0x63;
+  const stream = Buffer.concat([
+    Buffer.from(`*3\r\n$${big.length}\r\n`),
+    big,
+    Buffer.from(`\r\n*2\r\n:1\r\n$-1\r\n$${big.length}\r\n`),
+    big,
+    Buffer.from('\r\n+OK\r\n'),
+  ]);
+  const p = new ReplyParser();
+  const got: RespReply[] = [];
+  for (let i = 0; i < stream.length; i += 65_536) {
+    p.push(stream.subarray(i, i + 65_536));
+    for (let r = p.next(); r !== undefined; r = p.next()) got.push(r);
+  }
+  t.equal(got.length, 2, 'the array, then +OK');
+  const [arr, ok] = got as [RespReply[], string];
+  t.ok(Buffer.isBuffer(arr[0]) && (arr[0] as Buffer).equals(big), 'first bulk whole');
+  t.same(arr[1], [1, null], 'nested array');
+  t.ok((arr[2] as Buffer).equals(big), 'second bulk whole');
+  t.equal(ok, 'OK');
+});
+
 t.test('bytes that are not RESP2 are a protocol error', async (t) => {
   for (const [bad, re] of [
     ['HTTP/1.1 400 Bad Request\r\n', /unexpected reply type byte 0x48/],

@@ -12,6 +12,8 @@ export interface ClientTask {
   thread: number;
   threads: number;
   options: BenchOptions;
+  /** A reply later than this (ms) ends the run; 0: no limit. */
+  timeoutMs: number;
   /** Int32Array: [0] threads ready, [1] 0 wait / 1 go / 2 abort. */
   control: SharedArrayBuffer;
   /** Float64Array: [2t] ops measured by thread t so far, [2t+1] its share done (0..1). */
@@ -26,6 +28,7 @@ export interface ClientResult {
   errors: Partial<Record<BenchOp, number>>;
   firstError: string | null;
   histograms: Partial<Record<BenchOp, string>>;
+  startLag: string | null;
 }
 
 export const READY = 0;
@@ -34,7 +37,7 @@ export const GO = 1;
 export default async function benchClient(task: ClientTask): Promise<ClientResult> {
   const control = new Int32Array(task.control);
   const progress = new Float64Array(task.progress);
-  const target = await networkTarget(task.spec, task.options.connections);
+  const target = await networkTarget(task.spec, task.options.connections, task.timeoutMs);
   try {
     const ready = async (): Promise<void> => {
       Atomics.add(control, READY, 1);
@@ -43,7 +46,9 @@ export default async function benchClient(task: ClientTask): Promise<ClientResul
       if (w.async) await w.value;
       if (Atomics.load(control, GO) !== 1) throw new Error('aborted: another load generator thread failed');
     };
-    const r = await runBench(target, { ...task.options, preloadPart: { part: task.thread, of: task.threads }, ready }, (ops, done) => {
+    const stop = (): boolean => Atomics.load(control, GO) === 2;
+    const part = { part: task.thread, of: task.threads };
+    const r = await runBench(target, { ...task.options, preloadPart: part, ready, stop }, (ops, done) => {
       progress[2 * task.thread] = ops;
       progress[2 * task.thread + 1] = done;
     });
@@ -51,7 +56,8 @@ export default async function benchClient(task: ClientTask): Promise<ClientResul
     for (const f of r.perOp) if (f.errors > 0) errors[f.op] = f.errors;
     const histograms: Partial<Record<BenchOp, string>> = {};
     for (const [op, h] of r.histograms) histograms[op] = hdr.encodeIntoCompressedBase64(h);
-    return { seconds: r.seconds, ops: r.ops, allOps: r.allOps, errors, firstError: r.firstError, histograms };
+    const startLag = r.startLag === null ? null : hdr.encodeIntoCompressedBase64(r.startLag);
+    return { seconds: r.seconds, ops: r.ops, allOps: r.allOps, errors, firstError: r.firstError, histograms, startLag };
   } finally {
     await target.close();
   }

@@ -40,6 +40,21 @@ export interface BenchOptions {
   preloadPart?: { part: number; of: number };
   /** Awaited after the preload, before the clock starts (load generator threads start together). */
   ready?: () => Promise<void>;
+  /** Open loop: this thread's ops are due this much (ms) after the common schedule's (threads interleave). */
+  phaseMs?: number;
+  /** Polled while running: true ends the run early (another load generator thread failed). */
+  stop?: () => boolean;
+}
+
+/**
+ * A target's failure that ends the run: the connection is gone or stopped answering. Other
+ * failures (an error reply, an HTTP error status) are counted per op and the run goes on.
+ */
+export class TargetLost extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetLost';
+  }
 }
 
 /** Ops in flight at most per open-loop client; later ops wait, their latency still counts from when they were due. */
@@ -61,6 +76,7 @@ export interface OpFigures {
 export interface BenchResult {
   target: string;
   seconds: number;
+  /** Measured ops that succeeded (ops/s counts these), and those that failed. */
   ops: number;
   errors: number;
   opsPerSec: number;
@@ -69,6 +85,8 @@ export interface BenchResult {
   firstError: string | null;
   /** Ops completed including the warm-up, for CPU per op. */
   allOps: number;
+  /** Open loop: how late ops started after they were due (µs) — the generator's own lag, not the server's. */
+  startLag: hdr.Histogram | null;
   /** Latencies (µs) per op and of all ops, for merging and --hdr-out. */
   histograms: Map<BenchOp, hdr.Histogram>;
   histogram: hdr.Histogram;
@@ -125,13 +143,17 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
   if (o.preload) {
     const { part, of } = o.preloadPart ?? { part: 0, of: 1 };
     let lane = 0;
-    for (let i = part; i < o.keys; ) {
-      const batch: Promise<unknown>[] = [];
-      for (let n = 0; n < 1000 && i < o.keys; n++, i += of) {
-        batch.push(target.set(name(i), value(), lane));
-        lane = (lane + 1) % o.connections;
+    try {
+      for (let i = part; i < o.keys; ) {
+        const batch: Promise<unknown>[] = [];
+        for (let n = 0; n < 1000 && i < o.keys; n++, i += of) {
+          batch.push(target.set(name(i), value(), lane));
+          lane = (lane + 1) % o.connections;
+        }
+        await Promise.all(batch);
       }
-      await Promise.all(batch);
+    } catch (err) {
+      throw new Error(`preload of ${target.name} failed (--no-preload skips it): ${(err as Error).message}`);
     }
   }
   await o.ready?.();
@@ -146,6 +168,13 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
   let measured = 0;
   let completed = 0;
   let issued = 0;
+  /** The failure that ends the run (TargetLost), or the external stop. */
+  let lost: Error | null = null;
+  const over = (): boolean => {
+    if (lost === null && o.stop?.() === true) lost = new Error('aborted: another load generator thread failed');
+    return lost !== null;
+  };
+  const startLag = o.rate === undefined ? null : newHistogram();
   const ticker =
     progress === undefined
       ? null
@@ -195,13 +224,17 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
     }
     const t1 = performance.now();
     completed++;
+    if (failure instanceof TargetLost) {
+      lost ??= new TargetLost(`${target.name}: ${failure.message}`);
+      return;
+    }
     if (due < warmEnd) return;
-    measured++;
     if (failure !== null) {
       errors.set(op, (errors.get(op) ?? 0) + 1);
       firstError ??= `${op}: ${failure instanceof Error ? failure.message : String(failure)}`;
       return;
     }
+    measured++;
     let h = hists.get(op);
     if (h === undefined) {
       h = newHistogram();
@@ -215,13 +248,17 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
   const lane = async (n: number): Promise<void> => {
     for (;;) {
       const now = performance.now();
-      if (now >= stopAt || (now >= warmEnd && issued >= maxOps)) return;
+      if (now >= stopAt || over()) return;
       const batch: Promise<void>[] = [];
       for (let i = 0; i < o.pipeline; i++) {
         const t0 = performance.now();
-        if (t0 >= warmEnd) issued++;
+        if (t0 >= warmEnd) {
+          if (issued >= maxOps) break;
+          issued++;
+        }
         batch.push(one(n, t0));
       }
+      if (batch.length === 0) return;
       await Promise.all(batch);
     }
   };
@@ -229,35 +266,50 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
   const openLoop = (rate: number): Promise<void> =>
     new Promise((resolve) => {
       const interval = 1000 / rate;
-      let due = start;
+      // Due times from a count, not a running sum: no drift over long runs.
+      const first = start + (o.phaseMs ?? 0);
+      let k = 0;
       let inFlight = 0;
       let next = 0;
       let ended = false;
+      const end = (): void => {
+        ended = true;
+        if (inFlight === 0) resolve();
+      };
       const done = (): void => {
         inFlight--;
         if (ended && inFlight === 0) resolve();
         else if (!ended && inFlight === OPEN_LOOP_MAX_IN_FLIGHT - 1) setImmediate(tick);
       };
       const tick = (): void => {
-        const now = performance.now();
+        if (over()) {
+          end();
+          return;
+        }
+        let now = performance.now();
+        let due = first + k * interval;
         while (due <= now && inFlight < OPEN_LOOP_MAX_IN_FLIGHT) {
           if (due >= stopAt || (due >= warmEnd && issued >= maxOps)) {
-            ended = true;
-            if (inFlight === 0) resolve();
+            end();
             return;
           }
-          if (due >= warmEnd) issued++;
+          if (due >= warmEnd) {
+            issued++;
+            startLag!.recordValue(Math.max(1, Math.round((now - due) * 1000)));
+          }
           inFlight++;
           void one(next, due).then(done);
           next = (next + 1) % o.connections;
-          due += interval;
+          due = first + ++k * interval;
+          now = performance.now();
         }
         if (inFlight >= OPEN_LOOP_MAX_IN_FLIGHT) return;
-        // Timers fire at ~1 ms granularity at best: a gap shorter than that is waited out by turning
-        // the event loop (replies keep arriving meanwhile), so ops start within µs of when they are due.
-        const wait = due - performance.now();
-        if (wait < 1) setImmediate(tick);
-        else setTimeout(tick, wait - 1);
+        // Timers fire a millisecond or more late: the last 2 ms before an op is due are waited out
+        // by turning the event loop (replies keep arriving meanwhile), so ops start within µs of
+        // when they are due. At 1,000+ ops/s per thread this keeps the thread busy.
+        const wait = due - now;
+        if (wait < 2) setImmediate(tick);
+        else setTimeout(tick, wait - 2);
       };
       tick();
     });
@@ -268,6 +320,7 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
   } finally {
     if (ticker !== null) clearInterval(ticker);
   }
+  if (lost !== null) throw lost;
   const seconds = Math.max(1e-9, (performance.now() - Math.max(start, warmEnd)) / 1000);
   const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
   return {
@@ -279,6 +332,7 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
     perOp: figuresOf(hists, errors),
     firstError,
     allOps: completed,
+    startLag,
     histograms: hists,
     histogram: all,
   };

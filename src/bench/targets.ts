@@ -5,7 +5,7 @@
 import { Agent, request } from 'node:http';
 import { RespClient, RespErrorReply, type RespReply } from '../client/resp.js';
 import { createCluster } from '../cluster.js';
-import type { BenchTarget } from './runner.js';
+import { type BenchTarget, TargetLost } from './runner.js';
 import type { BenchOp } from './workload.js';
 
 /** A parsed --target. */
@@ -24,7 +24,7 @@ export function parseTarget(input: string): TargetSpec {
   try {
     url = new URL(input);
   } catch {
-    throw new RangeError(`target "${input}" is not embedded, resp://host:port or http://host:port`);
+    throw new RangeError(`target "${input}" is not a URL (embedded, resp://host:port or http://host:port)`);
   }
   const kind = url.protocol === 'resp:' || url.protocol === 'redis:' ? 'resp' : url.protocol === 'http:' ? 'http' : null;
   if (kind === null) throw new RangeError(`target "${input}": the scheme must be resp:// or http://`);
@@ -38,6 +38,7 @@ export function parseTarget(input: string): TargetSpec {
   if (kind === 'http') return { kind, name, host, port };
   const user = url.username === '' ? null : decodeURIComponent(url.username);
   const password = url.password === '' ? null : decodeURIComponent(url.password);
+  if (user !== null && password === null) throw new RangeError(`target "${input}": a user needs a password (user:password@)`);
   return { kind, name, host, port, user, password };
 }
 
@@ -62,19 +63,19 @@ export async function embeddedTarget(shards: number): Promise<BenchTarget> {
   };
 }
 
-/** The target a network spec names, with `connections` connections (one per lane). */
-export function networkTarget(spec: TargetSpec, connections: number): Promise<BenchTarget> {
-  if (spec.kind === 'resp') return respTarget(spec, connections);
-  if (spec.kind === 'http') return Promise.resolve(httpTarget(spec, connections));
+/** The target a network spec names, with `connections` connections (one per lane); a reply late by `timeoutMs` ends the run. */
+export function networkTarget(spec: TargetSpec, connections: number, timeoutMs: number): Promise<BenchTarget> {
+  if (spec.kind === 'resp') return respTarget(spec, connections, timeoutMs);
+  if (spec.kind === 'http') return Promise.resolve(httpTarget(spec, connections, timeoutMs));
   throw new RangeError('the embedded target runs in the bench process itself');
 }
 
-async function respTarget(spec: Extract<TargetSpec, { kind: 'resp' }>, connections: number): Promise<BenchTarget> {
+async function respTarget(spec: Extract<TargetSpec, { kind: 'resp' }>, connections: number, timeoutMs: number): Promise<BenchTarget> {
   const conns: RespClient[] = [];
   const closeAll = (): Promise<unknown> => Promise.all(conns.map((c) => c.close()));
   try {
     for (let i = 0; i < connections; i++) {
-      const c = await RespClient.connect(spec.host, spec.port).catch((err: Error & { code?: string }) => {
+      const c = await RespClient.connect(spec.host, spec.port, timeoutMs).catch((err: Error & { code?: string }) => {
         throw new Error(`cannot connect to ${spec.name}: ${err.code ?? err.message}`);
       });
       conns.push(c);
@@ -82,10 +83,11 @@ async function respTarget(spec: Extract<TargetSpec, { kind: 'resp' }>, connectio
         const r = await (spec.user === null ? c.call('AUTH', spec.password) : c.call('AUTH', spec.user, spec.password));
         if (r instanceof RespErrorReply) throw new Error(`${spec.name} refused AUTH: ${r.message}`);
       }
+      // A PING on each connection tells a Redis-protocol server from anything else, and a
+      // server that turned this connection away (maxclients) says so, before the clock starts.
+      const pong = await c.call('PING');
+      if (pong !== 'PONG') throw new Error(`${spec.name} answered PING with ${describe(pong)}`);
     }
-    // A first PING tells a Redis-protocol server from anything else before the clock starts.
-    const pong = await conns[0]!.call('PING');
-    if (pong !== 'PONG') throw new Error(`${spec.name} answered PING with ${describe(pong)}`);
   } catch (err) {
     await closeAll();
     throw err;
@@ -93,7 +95,8 @@ async function respTarget(spec: Extract<TargetSpec, { kind: 'resp' }>, connectio
   const cmd = (lane: number, args: string[]): Promise<RespReply> =>
     new Promise((resolve, reject) =>
       conns[lane]!.send(args, (err, reply) => {
-        if (err !== null) reject(err);
+        // The connection failed (closed, reset, silent): nothing more can be measured on it.
+        if (err !== null) reject(new TargetLost(err.message));
         else if (reply instanceof RespErrorReply) reject(new Error(reply.message));
         else resolve(reply!);
       }),
@@ -117,7 +120,7 @@ function describe(reply: RespReply): string {
 }
 
 /** REST over keep-alive connections: one agent of one socket per lane (HTTP/1.1 does not pipeline, so a lane's requests queue). */
-function httpTarget(spec: Extract<TargetSpec, { kind: 'http' }>, connections: number): BenchTarget {
+function httpTarget(spec: Extract<TargetSpec, { kind: 'http' }>, connections: number, timeoutMs: number): BenchTarget {
   const agents = Array.from({ length: connections }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
   const call = (lane: number, method: string, key: string, body: string | null, ok: (status: number) => boolean): Promise<number> =>
     new Promise((resolve, reject) => {
@@ -141,7 +144,9 @@ function httpTarget(spec: Extract<TargetSpec, { kind: 'http' }>, connections: nu
           res.on('error', reject);
         },
       );
-      req.on('error', (err: Error & { code?: string }) => reject(new Error(err.code ?? err.message)));
+      // No answer at all (refused, reset, silent): the run cannot go on.
+      req.on('error', (err: Error & { code?: string }) => reject(new TargetLost(err.code ?? err.message)));
+      if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no reply for ${timeoutMs / 1000} s`)));
       req.end(body ?? undefined);
     });
   // A miss is an answer, not an error.
@@ -169,14 +174,20 @@ function httpReason(body: Buffer): string {
 }
 
 /** Checks an http target answers as shardcache before the clock starts (GET /healthz). */
-export async function probeHttp(spec: Extract<TargetSpec, { kind: 'http' }>): Promise<void> {
+export async function probeHttp(spec: Extract<TargetSpec, { kind: 'http' }>, timeoutMs: number): Promise<void> {
   let res: Response;
+  let body: string;
   try {
-    res = await fetch(`http://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}/healthz`);
+    const url = `http://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}/healthz`;
+    res = await fetch(url, timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {});
+    body = await res.text();
   } catch (err) {
-    const cause = (err as Error).cause as (Error & { code?: string }) | undefined;
-    throw new Error(`cannot connect to ${spec.name}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    const e = err as Error & { cause?: Error & { code?: string } };
+    if (e.name === 'TimeoutError') throw new Error(`${spec.name}: no answer to GET /healthz for ${timeoutMs / 1000} s`);
+    const code = e.cause?.code ?? e.cause?.message ?? e.message;
+    // Connected, then closed with no HTTP answer: something else listens there.
+    if (code === 'UND_ERR_SOCKET') throw new Error(`${spec.name} closed the connection without an HTTP answer (not an HTTP server?)`);
+    throw new Error(`cannot connect to ${spec.name}: ${code}`);
   }
-  const body = await res.text();
   if (!/"status"/.test(body)) throw new Error(`${spec.name} is not a shardcache REST API (GET /healthz answered HTTP ${res.status})`);
 }

@@ -42,14 +42,19 @@ export function share(total: number, part: number, threads: number): number {
   return Math.floor(total / threads) + (part < total % threads ? 1 : 0);
 }
 
-/** Runs the workload on `threads` generator threads against `spec`; resolves with the merged figures. */
+/** Runs the workload on `threads` generator threads against `spec`; resolves with the merged figures; a reply later than `timeoutMs` fails the run. */
 export async function runThreaded(
   spec: TargetSpec,
   o: BenchOptions,
   threads: number,
+  timeoutMs: number,
   progress?: Progress,
 ): Promise<BenchResult & { cpu: GeneratorCpu }> {
-  const n = Math.max(1, Math.min(threads, o.connections));
+  // No thread without a connection, or (counting ops) without an op of its own.
+  const n = Math.max(
+    1,
+    Math.min(threads, o.connections, o.durationMs === undefined && o.rate === undefined ? (o.ops ?? threads) : threads),
+  );
   const control = new Int32Array(new SharedArrayBuffer(8));
   const shared = new SharedArrayBuffer(16 * n);
   const seen = new Float64Array(shared);
@@ -75,10 +80,11 @@ export async function runThreaded(
       connections: share(o.connections, t, n),
       seed: o.seed + t * 7919,
       ...(o.ops === undefined ? {} : { ops: Math.max(1, share(o.ops, t, n)) }),
-      ...(o.rate === undefined ? {} : { rate: o.rate / n }),
+      // Each thread keeps 1/n of the rate, its ops due between the others' (one schedule, interleaved).
+      ...(o.rate === undefined ? {} : { rate: o.rate / n, phaseMs: (t * 1000) / o.rate }),
     };
     return pool
-      .run({ spec, thread: t, threads: n, options, control: control.buffer as SharedArrayBuffer, progress: shared })
+      .run({ spec, thread: t, threads: n, options, timeoutMs, control: control.buffer as SharedArrayBuffer, progress: shared })
       .catch((err) => {
         abort(err);
         throw err;
@@ -134,7 +140,12 @@ function merge(name: string, parts: ClientResult[], cpu: GeneratorCpu): BenchRes
   const hists = new Map<BenchOp, hdr.Histogram>();
   const errors = new Map<BenchOp, number>();
   const all = newHistogram();
+  let startLag: hdr.Histogram | null = null;
   for (const p of parts) {
+    if (p.startLag !== null) {
+      startLag ??= newHistogram();
+      startLag.add(hdr.decodeFromCompressedBase64(p.startLag, 32, false));
+    }
     for (const [op, enc] of Object.entries(p.histograms) as [BenchOp, string][]) {
       const h = hdr.decodeFromCompressedBase64(enc, 32, false);
       let into = hists.get(op);
@@ -159,6 +170,7 @@ function merge(name: string, parts: ClientResult[], cpu: GeneratorCpu): BenchRes
     perOp: figuresOf(hists, errors),
     firstError: parts.find((p) => p.firstError !== null)?.firstError ?? null,
     allOps,
+    startLag,
     histograms: hists,
     histogram: all,
     cpu: { ...cpu, usPerOp: allOps === 0 ? 0 : Math.round((cpu.seconds * 1e6 * 10) / allOps) / 10 },

@@ -14,77 +14,112 @@ export class RespErrorReply {
 /** A RESP2 reply: simple string, error, integer, bulk (null when nil), array (null when nil). */
 export type RespReply = string | number | Buffer | null | RespErrorReply | RespReply[];
 
-/** Parsing stopped mid-reply: wait for more bytes. */
+/** Parsing stopped mid-element: wait for more bytes. */
 const INCOMPLETE = Symbol('incomplete');
+/** An array started: its elements follow. */
+const OPENED = Symbol('opened');
+
+/** An array being filled. */
+interface Frame {
+  items: RespReply[];
+  left: number;
+}
 
 /**
  * Parses RESP2 replies from a byte stream. `push` a chunk, then `next()` until it returns
- * `undefined` (more bytes needed). A reply split across chunks is parsed again once whole.
+ * `undefined` (more bytes needed). Resumable: the elements of an array already parsed are kept,
+ * and a bulk string that is still arriving is gathered until its bytes are all there, so a large
+ * reply costs its size once rather than once per chunk.
  */
 export class ReplyParser {
   #buf: Buffer = Buffer.alloc(0);
   #pos = 0;
+  /** Chunks held back while a bulk string still needs `#need` bytes past `#pos`. */
+  #more: Buffer[] = [];
+  #moreLen = 0;
+  #need = 0;
+  readonly #stack: Frame[] = [];
 
   push(chunk: Buffer): void {
-    this.#buf = this.#pos < this.#buf.length ? Buffer.concat([this.#buf.subarray(this.#pos), chunk]) : chunk;
+    const unread = this.#buf.length - this.#pos;
+    if (unread + this.#moreLen + chunk.length < this.#need) {
+      this.#more.push(chunk);
+      this.#moreLen += chunk.length;
+      return;
+    }
+    const parts = unread > 0 ? [this.#buf.subarray(this.#pos), ...this.#more, chunk] : [...this.#more, chunk];
+    this.#buf = parts.length === 1 ? chunk : Buffer.concat(parts);
     this.#pos = 0;
+    this.#more = [];
+    this.#moreLen = 0;
+    this.#need = 0;
   }
 
   /** The next whole reply, or `undefined`; throws a RespProtocolError on bytes that are not RESP2. */
   next(): RespReply | undefined {
-    const start = this.#pos;
-    const v = this.#read();
-    if (v === INCOMPLETE) {
-      this.#pos = start;
-      return undefined;
+    if (this.#moreLen > 0) return undefined;
+    for (;;) {
+      const v = this.#element();
+      if (v === INCOMPLETE) return undefined;
+      if (v === OPENED) continue;
+      // Fill the open arrays; an array that gets its last element is itself an element.
+      let done: RespReply = v;
+      for (;;) {
+        const top = this.#stack[this.#stack.length - 1];
+        if (top === undefined) return done;
+        top.items.push(done);
+        if (--top.left > 0) break;
+        this.#stack.pop();
+        done = top.items;
+      }
     }
-    return v;
   }
 
-  /** Index of the CR of the line starting at #pos, or -1. */
-  #lineEnd(): number {
-    const cr = this.#buf.indexOf(13, this.#pos);
-    return cr === -1 || cr + 1 >= this.#buf.length ? -1 : cr;
-  }
-
-  #read(): RespReply | typeof INCOMPLETE {
+  /** One element, or OPENED for an array's start (a frame for its elements); #pos moves only past whole parts. */
+  #element(): RespReply | typeof INCOMPLETE | typeof OPENED {
     const b = this.#buf;
     if (this.#pos >= b.length) return INCOMPLETE;
+    const cr = b.indexOf(13, this.#pos);
+    if (cr === -1 || cr + 1 >= b.length) return INCOMPLETE;
     const type = b[this.#pos]!;
-    const cr = this.#lineEnd();
-    if (cr === -1) return INCOMPLETE;
     const from = this.#pos + 1;
     const line = b.latin1Slice(from, cr);
-    this.#pos = cr + 2;
     switch (type) {
       case 0x2b: // +
+        this.#pos = cr + 2;
         return line;
       case 0x2d: // -
+        this.#pos = cr + 2;
         return new RespErrorReply(b.toString('utf8', from, cr));
       case 0x3a: // :
+        this.#pos = cr + 2;
         return integerOf(line);
       case 0x24: {
         // $
         const len = integerOf(line);
-        if (len === -1) return null;
+        if (len === -1) {
+          this.#pos = cr + 2;
+          return null;
+        }
         if (len < 0) throw new RespProtocolError(`bad bulk length "${line}"`);
-        if (this.#pos + len + 2 > b.length) return INCOMPLETE;
-        const v = b.subarray(this.#pos, this.#pos + len);
-        this.#pos += len + 2;
-        return v;
+        const end = cr + 2 + len;
+        if (end + 2 > b.length) {
+          // Keep the header: the bulk is parsed again, once, when all of it has arrived.
+          this.#need = end + 2 - this.#pos;
+          return INCOMPLETE;
+        }
+        this.#pos = end + 2;
+        return b.subarray(cr + 2, end);
       }
       case 0x2a: {
         // *
         const n = integerOf(line);
+        this.#pos = cr + 2;
         if (n === -1) return null;
         if (n < 0) throw new RespProtocolError(`bad array length "${line}"`);
-        const items: RespReply[] = [];
-        for (let i = 0; i < n; i++) {
-          const v = this.#read();
-          if (v === INCOMPLETE) return INCOMPLETE;
-          items.push(v);
-        }
-        return items;
+        if (n === 0) return [];
+        this.#stack.push({ items: [], left: n });
+        return OPENED;
       }
       default:
         throw new RespProtocolError(`unexpected reply type byte 0x${type.toString(16).padStart(2, '0')}`);
@@ -117,33 +152,60 @@ export class RespClient {
   #out = '';
   #scheduled = false;
   #closed: Error | null = null;
+  /** When a reply last arrived, or a command was sent with none outstanding (ms, performance clock). */
+  #progress = 0;
+  readonly #watchdog: NodeJS.Timeout | null;
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, replyTimeoutMs: number) {
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#fail(err));
     socket.on('close', () => this.#fail(new Error('connection closed')));
+    // A peer that stops answering fails the connection instead of leaving its callers waiting.
+    this.#watchdog =
+      replyTimeoutMs > 0
+        ? setInterval(
+            () => {
+              if (this.#waiting.length > this.#head && performance.now() - this.#progress > replyTimeoutMs) {
+                this.#fail(new Error(`no reply for ${replyTimeoutMs / 1000} s`));
+                socket.destroy();
+              }
+            },
+            Math.min(1000, replyTimeoutMs / 4),
+          ).unref()
+        : null;
   }
 
-  /** Connects to `host:port`; rejects with the socket error (ECONNREFUSED...) or after `timeoutMs`. */
-  static connect(host: string, port: number, timeoutMs = 5000): Promise<RespClient> {
+  /**
+   * Connects to `host:port`; rejects with the socket error (ECONNREFUSED...) or after
+   * `timeoutMs`. Later, a command unanswered for `timeoutMs` (0: never) fails the connection.
+   */
+  static connect(host: string, port: number, timeoutMs = 10_000): Promise<RespClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connecting to ${host}:${port} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              socket.destroy();
+              reject(new Error(`connecting to ${host}:${port} timed out after ${timeoutMs / 1000} s`));
+            }, timeoutMs)
+          : null;
       socket.once('error', (err) => {
-        clearTimeout(timer);
+        if (timer !== null) clearTimeout(timer);
         reject(err);
       });
       socket.once('connect', () => {
-        clearTimeout(timer);
+        if (timer !== null) clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new RespClient(socket));
+        resolve(new RespClient(socket, timeoutMs));
       });
     });
+  }
+
+  /** Commands sent and not answered yet. */
+  get pending(): number {
+    return this.#waiting.length - this.#head;
   }
 
   /** Queues one command; its reply (or the connection's failure) arrives through `cb`. */
@@ -155,6 +217,7 @@ export class RespClient {
     let s = `*${args.length}\r\n`;
     for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
     this.#out += s;
+    if (this.#waiting.length === this.#head) this.#progress = performance.now();
     this.#waiting.push(cb);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -174,6 +237,7 @@ export class RespClient {
   };
 
   #onData(chunk: Buffer): void {
+    this.#progress = performance.now();
     this.#parser.push(chunk);
     for (;;) {
       let reply: RespReply | undefined;
@@ -187,7 +251,8 @@ export class RespClient {
       if (reply === undefined) return;
       const cb = this.#waiting[this.#head];
       if (cb === undefined) {
-        this.#fail(new RespProtocolError('a reply no command asked for'));
+        // A server that turns a client away says why before it closes (max number of clients...).
+        this.#fail(reply instanceof RespErrorReply ? new Error(reply.message) : new RespProtocolError('a reply no command asked for'));
         this.#socket.destroy();
         return;
       }
@@ -207,6 +272,7 @@ export class RespClient {
   #fail(err: Error): void {
     if (this.#closed !== null) return;
     this.#closed = err;
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     const waiting = this.#waiting.splice(this.#head);
     this.#head = 0;
     this.#waiting.length = 0;
@@ -215,6 +281,7 @@ export class RespClient {
 
   /** Closes the connection; commands still waiting fail. */
   async close(): Promise<void> {
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     if (this.#socket.destroyed) return;
     const closed = new Promise((resolve) => this.#socket.once('close', resolve));
     this.#socket.end();

@@ -4,9 +4,9 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Errors, Flags } from '@oclif/core';
 import { Presets, SingleBar } from 'cli-progress';
-import * as hdr from 'hdr-histogram-js';
+import type * as hdr from 'hdr-histogram-js';
 import { type MedianFigures, medians, type Ratios, ratios } from '../bench/compare.js';
-import { type BenchOptions, type BenchResult, type OpFigures, type Progress, runBench } from '../bench/runner.js';
+import { type BenchOptions, type BenchResult, newHistogram, type OpFigures, type Progress, runBench } from '../bench/runner.js';
 import { failLine } from '../cli/rest-command.js';
 import { checkOps, embeddedTarget, parseTarget, probeHttp, type TargetSpec } from '../bench/targets.js';
 import { defaultThreads, type GeneratorCpu, runThreaded } from '../bench/threads.js';
@@ -54,7 +54,7 @@ export default class Bench extends Command {
   static override flags = {
     target: Flags.string({ description: 'embedded, resp://host:port or http://host:port', default: 'embedded' }),
     compare: Flags.string({ description: 'a second target, run alternately with --target (A B A B...)' }),
-    pairs: Flags.integer({ description: 'runs of each target with --compare', default: 3, min: 1, max: 100 }),
+    pairs: Flags.integer({ description: 'runs of each target with --compare (default 3)', min: 1, max: 100, dependsOn: ['compare'] }),
     shards: Flags.integer({ description: 'shards of the embedded cluster', default: 3, min: 1, max: 256 }),
     threads: Flags.integer({ description: 'load generator threads for a network target (default: one per core)', min: 1, max: 64 }),
     workload: Flags.string({ description: 'a YCSB preset', options: Object.keys(PRESETS), exclusive: ['mix'] }),
@@ -68,15 +68,25 @@ export default class Bench extends Command {
     'value-size': Flags.string({ description: 'value bytes: N or MIN-MAX', default: '100' }),
     'mget-keys': Flags.integer({ description: 'keys per MGET', default: 10, min: 1, max: 1000 }),
     connections: Flags.integer({ description: 'concurrent lanes (connections on a network target)', default: 50, min: 1, max: 10_000 }),
-    pipeline: Flags.integer({ description: 'ops each lane keeps in flight (closed loop)', default: 1, min: 1, max: 1024 }),
+    pipeline: Flags.integer({
+      description: 'ops each lane keeps in flight (closed loop; default 1)',
+      min: 1,
+      max: 1024,
+      exclusive: ['rate'],
+    }),
     rate: Flags.integer({ description: 'open loop: start this many ops per second, whatever the replies do', min: 1 }),
+    timeout: Flags.integer({
+      description: 'seconds without a reply after which a network target counts as lost (0: wait for ever)',
+      default: 10,
+      min: 0,
+    }),
     duration: Flags.integer({ description: 'seconds to measure (instead of --ops)', min: 1 }),
     ops: Flags.integer({ description: 'ops to measure', default: 100_000, min: 1 }),
     warmup: Flags.integer({ description: 'seconds run before measuring', default: 0, min: 0 }),
     preload: Flags.boolean({ description: 'write every key once before measuring', default: true, allowNo: true }),
     seed: Flags.integer({ description: 'seed of the op and key choices', default: 1 }),
     json: Flags.boolean({ description: 'print one JSON object instead of the table', default: false }),
-    'hdr-out': Flags.string({ description: 'write the HDR histogram of all ops (µs) here, compressed base64' }),
+    'hdr-out': Flags.string({ description: "write all ops' latency distribution (µs, HdrHistogram .hgrm text) to this file" }),
   };
 
   async run(): Promise<void> {
@@ -93,6 +103,13 @@ export default class Bench extends Command {
       await usage((m: typeof mix) => checkOps(spec, m))(mix);
       specs.push(spec);
     }
+    if (flags.threads !== undefined && specs.every((x) => x.kind === 'embedded'))
+      this.error('--threads applies to network targets (resp://, http://); the embedded target runs in this process', { exit: 2 });
+    const hdrOut = flags['hdr-out'];
+    // Found unwritable now, not after the run.
+    if (hdrOut !== undefined)
+      for (const f of hdrFiles(hdrOut, specs.length))
+        await writeFile(f, '').catch((err: Error) => failLine(this, `--hdr-out: cannot write ${f}: ${err.message}`));
     const options: BenchOptions = {
       mix,
       distribution,
@@ -101,7 +118,7 @@ export default class Bench extends Command {
       valueSize,
       mgetKeys: flags['mget-keys'],
       connections: flags.connections,
-      pipeline: flags.pipeline,
+      pipeline: flags.pipeline ?? 1,
       ...(flags.duration === undefined ? { ops: flags.ops } : { durationMs: flags.duration * 1000 }),
       ...(flags.rate === undefined ? {} : { rate: flags.rate }),
       warmupMs: flags.warmup * 1000,
@@ -109,7 +126,7 @@ export default class Bench extends Command {
       seed: flags.seed,
     };
     const threads = flags.threads ?? defaultThreads(flags.connections, flags.rate);
-    const once = (spec: TargetSpec): Promise<Run> => this.#once(spec, options, flags.shards, threads);
+    const once = (spec: TargetSpec): Promise<Run> => this.#once(spec, options, flags.shards, threads, flags.timeout * 1000);
     const about = {
       workload: flags.workload ?? (flags.mix === undefined ? 'C' : 'custom'),
       mix,
@@ -120,7 +137,7 @@ export default class Bench extends Command {
 
     if (specs.length === 1) {
       const r = await once(specs[0]!);
-      if (flags['hdr-out'] !== undefined) await writeFile(flags['hdr-out'], `${hdr.encodeIntoCompressedBase64(r.histogram)}\n`);
+      if (hdrOut !== undefined) await writeHgrm(this, hdrFiles(hdrOut, 1)[0]!, r.histogram);
       if (flags.json) {
         this.log(JSON.stringify({ ...figures(r), ...about }));
         return;
@@ -132,23 +149,30 @@ export default class Bench extends Command {
 
     // A B A B ...: both targets see the same machine state as often as each other.
     const runs: { pair: number; side: 'a' | 'b'; run: Run }[] = [];
-    for (let pair = 1; pair <= flags.pairs; pair++) {
+    const pairs = flags.pairs ?? 3;
+    for (let pair = 1; pair <= pairs; pair++) {
       runs.push({ pair, side: 'a', run: await once(specs[0]!) });
       runs.push({ pair, side: 'b', run: await once(specs[1]!) });
     }
     const a = medians(runs.filter((r) => r.side === 'a').map((r) => r.run));
     const b = medians(runs.filter((r) => r.side === 'b').map((r) => r.run));
     const q = ratios(a, b);
-    if (flags['hdr-out'] !== undefined) {
-      const all = runs.filter((r) => r.side === 'a').map((r) => r.run.histogram);
-      for (const h of all.slice(1)) all[0]!.add(h);
-      await writeFile(flags['hdr-out'], `${hdr.encodeIntoCompressedBase64(all[0]!)}\n`);
+    if (hdrOut !== undefined) {
+      const [fa, fb] = hdrFiles(hdrOut, 2) as [string, string];
+      for (const [side, file] of [
+        ['a', fa],
+        ['b', fb],
+      ] as const) {
+        const all = newHistogram();
+        for (const r of runs) if (r.side === side) all.add(r.run.histogram);
+        await writeHgrm(this, file, all);
+      }
     }
     if (flags.json) {
       this.log(
         JSON.stringify({
           compare: true,
-          pairs: flags.pairs,
+          pairs,
           ...about,
           a,
           b,
@@ -162,26 +186,27 @@ export default class Bench extends Command {
   }
 
   /** One run against `spec`, with a progress bar on a terminal. */
-  async #once(spec: TargetSpec, options: BenchOptions, shards: number, threads: number): Promise<Run> {
+  async #once(spec: TargetSpec, options: BenchOptions, shards: number, threads: number, timeoutMs: number): Promise<Run> {
     const bar = process.stderr.isTTY
       ? new SingleBar(
           { format: ' {bar} {percentage}% | {ops} ops | {rate} ops/s | {target}', stream: process.stderr, hideCursor: true },
           Presets.shades_classic,
         )
       : null;
-    let last = { ops: 0, at: performance.now() };
+    // The rate between two reports; the first report (after the preload) has none before it.
+    let last: { ops: number; at: number } | null = null;
     bar?.start(1, 0, { ops: 0, rate: 0, target: spec.name });
     const progress: Progress = (ops, done) => {
       const now = performance.now();
-      const rate = Math.round(((ops - last.ops) * 1000) / Math.max(1, now - last.at));
+      const rate = last === null ? 0 : Math.round(((ops - last.ops) * 1000) / Math.max(1, now - last.at));
       last = { ops, at: now };
       bar?.update(done, { ops: fmt(ops), rate: fmt(rate) });
     };
     try {
       if (spec.kind !== 'embedded') {
         // A target that cannot be reached or is not what it claims: one line, exit 1.
-        if (spec.kind === 'http') await probeHttp(spec).catch((err: Error) => failLine(this, err.message));
-        const r = await runThreaded(spec, options, threads, bar === null ? undefined : progress).catch((err: Error) =>
+        if (spec.kind === 'http') await probeHttp(spec, timeoutMs).catch((err: Error) => failLine(this, err.message));
+        const r = await runThreaded(spec, options, threads, timeoutMs, bar === null ? undefined : progress).catch((err: Error) =>
           failLine(this, err.message),
         );
         return { ...r, cpu: { ...r.cpu, includesServer: false } };
@@ -195,7 +220,9 @@ export default class Bench extends Command {
           cpuStart = process.cpuUsage();
           wallStart = performance.now();
         };
-        const r = await runBench(target, { ...options, ready }, bar === null ? undefined : progress);
+        const r = await runBench(target, { ...options, ready }, bar === null ? undefined : progress).catch((err: Error) =>
+          failLine(this, err.message),
+        );
         const used = process.cpuUsage(cpuStart);
         const seconds = (used.user + used.system) / 1e6;
         const wall = (performance.now() - wallStart) / 1000;
@@ -218,14 +245,15 @@ export default class Bench extends Command {
   }
 
   #table(r: Run): void {
-    this.log(`${r.target}: ${fmt(r.ops)} ops in ${r.seconds.toFixed(2)} s = ${fmt(r.opsPerSec)} ops/s, ${r.errors} errors`);
-    this.log(`${'op'.padEnd(7)}${COLUMNS.map((h) => h.padStart(10)).join('')}   (µs)`);
+    this.log(`${r.target}: ${fmt(r.ops)} ops in ${r.seconds.toFixed(2)} s = ${fmt(r.opsPerSec)} ops/s, ${fmt(r.errors)} errors`);
+    this.log(`${'op'.padEnd(7)}${COLUMNS.map((h) => h.padStart(12)).join('')}   (µs)`);
     for (const f of r.perOp)
       this.log(
-        `${f.op.padEnd(7)}${[f.count, f.errors, f.mean, f.p50, f.p90, f.p99, f.p999, f.max].map((v) => fmt(v).padStart(10)).join('')}`,
+        `${f.op.padEnd(7)}${[f.count, f.errors, f.mean, f.p50, f.p90, f.p99, f.p999, f.max].map((v) => fmt(v).padStart(12)).join('')}`,
       );
     if (r.firstError !== null) this.log(`first error: ${r.firstError}`);
-    this.log(cpuLine(r.cpu));
+    if (r.startLag !== null) this.log(lagLine(r.startLag));
+    this.log(cpuLine(r));
   }
 
   #compareTable(runs: { pair: number; side: 'a' | 'b'; run: Run }[], a: MedianFigures, b: MedianFigures, q: Ratios): void {
@@ -253,15 +281,45 @@ export default class Bench extends Command {
   }
 }
 
-/** A run's figures for --json: everything but the histograms. */
-function figures(r: Run): Omit<Run, 'histogram' | 'histograms'> {
-  const { histogram: _h, histograms: _hs, ...rest } = r;
-  return rest;
+/** A run's figures for --json: the histograms reduced to what they say. */
+function figures(r: Run): Record<string, unknown> {
+  const { histogram: _h, histograms: _hs, startLag, ...rest } = r;
+  return { ...rest, startLag: startLag === null ? null : lagOf(startLag) };
 }
 
-function cpuLine(c: Run['cpu']): string {
-  const what = c.includesServer ? 'bench process (embedded cluster included)' : `load generator (${c.threads} threads)`;
-  return `${what}: ${c.seconds.toFixed(2)} CPU s = ${c.percentOfCore}% of a core, ${c.usPerOp} µs/op`;
+/** The open loop's start lag: how late the generator started ops after they were due (µs). */
+function lagOf(h: hdr.Histogram): { p50: number; p99: number; max: number } {
+  const max = h.maxValue;
+  return { p50: Math.min(h.getValueAtPercentile(50), max), p99: Math.min(h.getValueAtPercentile(99), max), max };
+}
+
+function lagLine(h: hdr.Histogram): string {
+  const l = lagOf(h);
+  return `generator start lag (ops started after due; in the latencies above): p50 ${fmt(l.p50)} µs, p99 ${fmt(l.p99)} µs, max ${fmt(l.max)} µs`;
+}
+
+function cpuLine(r: Run): string {
+  const c = r.cpu;
+  const what = c.includesServer
+    ? 'bench process (embedded cluster included)'
+    : `load generator (${c.threads} thread${c.threads === 1 ? '' : 's'})`;
+  // An open loop polls for each op's due time: its threads look busy whatever the ops cost.
+  const note = r.startLag === null ? '' : ' (open loop: threads poll for due times, so this is not the cost of the ops)';
+  return `${what}: ${c.seconds.toFixed(2)} CPU s = ${c.percentOfCore}% of a core, ${c.usPerOp} µs/op${note}`;
+}
+
+/** The --hdr-out file(s): FILE alone, or with --compare FILE-a and FILE-b (before any extension). */
+function hdrFiles(file: string, count: number): string[] {
+  if (count === 1) return [file];
+  const m = /^(.*?)(\.[^./\\]*)?$/.exec(file)!;
+  return ['a', 'b'].map((side) => `${m[1]}-${side}${m[2] ?? ''}`);
+}
+
+/** Writes a latency distribution as HdrHistogram's percentile text (.hgrm), values in µs. */
+async function writeHgrm(command: Command, file: string, h: hdr.Histogram): Promise<void> {
+  await writeFile(file, h.outputPercentileDistribution(5, 1)).catch((err: Error) =>
+    failLine(command, `--hdr-out: cannot write ${file}: ${err.message}`),
+  );
 }
 
 export type { OpFigures };
