@@ -116,6 +116,26 @@ export let observeDispatch: (cluster: Cluster, observer: (seconds: number, ops: 
 /** Holds the cluster's posts to shards until the end of this event-loop turn (FlushGate). */
 export let corkTurn: (cluster: Cluster) => void;
 
+/** What replication (src/replication/leader.ts) hears from a cluster once it attached. */
+export interface ReplicationHooks {
+  /** A shard's effects, in its order; `flush`: a FLUSHALL came before them. */
+  onEffects(shardId: number, effects: ArrayBuffer, flush: boolean): void;
+  /** A FLUSHALL is about to go to these shards (each will report `flush`). */
+  beforeFlush(shardIds: number[]): void;
+  /** A shard's worker died: it will not report the FLUSHALLs it was sent. */
+  onCrash(shardId: number): void;
+  /** A shard died with its keys (one copy): what replicas hold is no longer what the cluster holds. */
+  onDataLoss(shardId: number): void;
+}
+/** Makes every shard, now and later, report its changes to `hooks` (one attach per cluster). */
+export let attachReplication: (cluster: Cluster, hooks: ReplicationHooks) => void;
+/** Runs `fn` with no membership change in progress or starting meanwhile (a snapshot's keys stay put). */
+export let exclusive: <T>(cluster: Cluster, fn: () => Promise<T>) => Promise<T>;
+/** The ids of the shards with a worker. */
+export let shardIdsOf: (cluster: Cluster) => number[];
+/** One op to one shard by id (RDB_DUMP). */
+export let sendToShard: (cluster: Cluster, shardId: number, op: number, arg: unknown) => Promise<unknown>;
+
 /** The cluster: a consistent-hash ring of worker-thread shards behind one async API. */
 export class Cluster extends EventEmitter<ClusterEvents> {
   readonly options: Readonly<ResolvedOptions>;
@@ -140,6 +160,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #degraded = new Set<number>();
   /** Copies per key (options.replicas), cached for the hot path. */
   #replicas: number;
+  /** Replication attached (src/replication/leader.ts), or null. */
+  #replication: ReplicationHooks | null = null;
 
   private constructor(options: ResolvedOptions) {
     super();
@@ -547,6 +569,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#ready(() => undefined);
     // A migration in flight could import keys after the flush: let membership changes finish first.
     if (this.#changes > 0) await this.#membership;
+    this.#ready(() => undefined);
+    this.#replication?.beforeFlush(this.#shardIds());
     await this.#all(Op.FLUSHALL, '');
   }
 
@@ -646,12 +670,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         policy: o.evictionPolicy,
         channelName: this.#bus.channelName,
         faults: o.faultInjection,
+        replicate: this.#replication !== null,
       },
       o,
       {
         onCrash: (h, reason, lost, restarting) => this.#onCrash(h, reason, lost, restarting),
         onReady: (h, restart) => this.#onShardReady(h, restart),
         onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
+        onEffects: (h, effects, flush) => this.#replication?.onEffects(h.id, effects, flush),
       },
       this.#gate,
     );
@@ -670,6 +696,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // Shards find the keys to move by hashing them with farmhash: another hash would move the wrong keys.
       return Promise.reject(einval('membership changes need the default hash (options.hash is for placement tests only)'));
     }
+    return this.#exclusive(fn);
+  }
+
+  /** Runs `fn` after the membership changes queued before it, and before any queued after. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     this.#changes++;
     const run = this.#membership.then(fn).finally(() => this.#changes--);
     this.#membership = run.catch(() => undefined);
@@ -801,6 +832,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // A refill already queued or running for this shard starts over on the new replacement.
       if (restarting && !queued) this.#change(() => this.#refill(h.id)).catch(() => undefined);
     }
+    // Keys gone with one copy: replicas still hold them (they resynchronise from scratch).
+    this.#replication?.onCrash(h.id);
+    if (keysLost > 0) this.#replication?.onDataLoss(h.id);
     const event = { shardId: h.id, name: h.name, epoch: this.epoch, reason };
     this.#bus.publish({ type: 'crash', ...event });
     this.emit('crash', { ...event, lost, restarting, keysLost });
@@ -923,6 +957,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     observeDispatch = (cluster, observer) => {
       cluster.#gate.observers.add(observer);
       return () => cluster.#gate.observers.delete(observer);
+    };
+    attachReplication = (cluster, hooks) => {
+      if (cluster.#replication !== null) throw new Error('replication is already attached to this cluster');
+      cluster.#replication = hooks;
+      for (const h of cluster.#handles.values()) h.replicate();
+    };
+    exclusive = (cluster, fn) => cluster.#exclusive(fn);
+    shardIdsOf = (cluster) => cluster.#shardIds();
+    sendToShard = (cluster, id, op, arg) => {
+      const h = cluster.#handles.get(id);
+      return h === undefined ? Promise.reject(new CacheError('CLOSED', `no shard ${id}`)) : h.send(op, '', arg);
     };
   }
 

@@ -86,6 +86,11 @@ export const Op = {
    * result is a ValueRef into them (null when missing; the value itself past MAX_REF_BYTES).
    */
   GET_BYTES: 36,
+  /**
+   * Replication snapshot: arg [from slot, most entries, most bytes]. Result: [RDB records
+   * (src/replication/rdb.ts), next slot or -1 at the end, entries, entries with an expiry].
+   */
+  RDB_DUMP: 37,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -137,6 +142,8 @@ export interface ShardInit {
   faults: boolean;
   /** Fault injection: exit before ready, to test the boot-failure limit. */
   bootFault?: boolean;
+  /** Record replication effects from the start (a leader with replicas; see 'replicate'). */
+  replicate?: boolean;
   /** The shard's end of its dedicated channel to the coordinator (set when the worker is spawned). */
   port?: MessagePort;
 }
@@ -151,6 +158,8 @@ export type ToShard =
   | { t: 'batch'; id: number; epoch: number; ops: unknown[]; bytes?: ArrayBuffer; base?: number }
   | { t: 'ping'; id: number }
   | { t: 'epoch'; epoch: number }
+  /** From now on, report every change as a replication effect (workers/effects.ts). */
+  | { t: 'replicate' }
   | { t: 'fault'; kind: FaultKind };
 
 /** Faults a test or the chaos check can inject into a shard (with `faultInjection: true`). */
@@ -160,10 +169,23 @@ export type FaultKind = 'exit' | 'throw' | 'hang' | 'boot-loop';
  * Shard → coordinator. `errors` is flat `[opIndex, WireError, ...]`, absent when none failed.
  * `bytes` holds the values of the batch's GET_BYTES ops (transferred).
  * `keys` is the shard's key count after the batch: what a crash would lose with one copy.
+ * Every message's effects come in the order the shard made them (one port, FIFO).
  */
 export type FromShard =
   | { t: 'ready'; shardId: number }
-  | { t: 'reply'; id: number; results: unknown[]; keys: number; errors?: (number | WireError)[]; bytes?: ArrayBuffer }
+  | {
+      t: 'reply';
+      id: number;
+      results: unknown[];
+      keys: number;
+      errors?: (number | WireError)[];
+      bytes?: ArrayBuffer;
+      /** Replication effects of the batch (RESP commands), and whether a FLUSHALL precedes them. */
+      effects?: ArrayBuffer;
+      flush?: boolean;
+    }
+  /** Replication effects of work outside batches (the expiry sweep). */
+  | { t: 'effects'; effects: ArrayBuffer }
   | { t: 'wrong-epoch'; id: number; epoch: number; bytes?: ArrayBuffer }
   | { t: 'pong'; id: number; keys: number };
 

@@ -117,6 +117,8 @@ export interface ShardHandleEvents {
   onReady(handle: ShardHandle, restart: boolean): void;
   /** A batch was routed under an epoch the shard no longer has: its ops must be routed again. */
   onWrongEpoch(handle: ShardHandle, ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void;
+  /** Replication effects (RESP commands) the shard made, in its order; `flush`: a FLUSHALL came first. */
+  onEffects?(handle: ShardHandle, effects: ArrayBuffer, flush: boolean): void;
 }
 
 const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
@@ -224,6 +226,12 @@ export class ShardHandle {
     const gone = this.#unavailable();
     if (gone !== null) return Promise.reject(gone);
     return new Promise((resolve, reject) => this.#bootWaiters.push({ resolve, reject }));
+  }
+
+  /** Makes the shard report its changes as replication effects, now and after any restart. */
+  replicate(): void {
+    this.#init.replicate = true;
+    this.#port?.postMessage({ t: 'replicate' } satisfies ToShard);
   }
 
   /** The epoch the next batches are routed under; the marker goes on the port first (DESIGN §1). */
@@ -482,7 +490,12 @@ export class ShardHandle {
     switch (msg.t) {
       case 'reply':
         this.#keys = msg.keys;
+        // Into the replication stream before the callers hear: a WAIT after the reply counts it.
+        if (msg.effects !== undefined) this.#events.onEffects?.(this, msg.effects, msg.flush === true);
         this.#onReply(msg.id, msg.results, msg.errors, msg.bytes);
+        return;
+      case 'effects':
+        this.#events.onEffects?.(this, msg.effects, false);
         return;
       case 'pong':
         this.#keys = msg.keys;

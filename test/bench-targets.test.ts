@@ -1,7 +1,6 @@
 // `shardcache bench` against network targets, as a user runs it: resp:// (a shardcache RESP port
 // in this process; a real redis-server when installed) and http:// (shardcache REST), driven from
 // load generator threads; the JSON schema; --compare; an open loop that keeps its rate; errors.
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { parseTarget } from '../src/bench/targets.js';
 import { listen } from '../src/server/rest.js';
 import { cli, clis, oneLineError } from './helpers/cli.js';
 import { serveRest, startCluster } from './helpers/cluster.js';
+import { hasRedis, startRedis } from './helpers/redis.js';
 import { serve } from './helpers/resp.js';
 
 const OPS = ['get', 'set', 'del', 'incr', 'mget', 'update', 'insert', 'rmw'];
@@ -268,27 +268,11 @@ t.test('errors: counted per op with the first one shown; unusable targets refuse
   t.match(badTarget!.err, /scheme must be resp:\/\/ or http:\/\//);
 });
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 t.test(
   'a real redis-server as the target',
   { skip: hasRedis ? false : 'redis-server not installed (apt-get install redis-server)' },
   async (t) => {
-    // A free port for redis-server: listen(0), close, hand it over.
-    const probe = createServer();
-    const { port } = await listen(probe, 0, '127.0.0.1');
-    await new Promise((r) => probe.close(r));
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    t.teardown(() => redis.kill('SIGKILL'));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      redis.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (/Ready to accept connections/.test(out)) resolve();
-      });
-      redis.once('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
-    });
+    const port = await startRedis(t);
     const r = await cli(
       'bench',
       '--target',

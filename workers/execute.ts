@@ -4,6 +4,7 @@ import { isAscii } from 'node:buffer';
 import { CacheError, toWire, type WireError } from '../src/errors.js';
 import { Op, REPLICA_COPY, SetFlag } from '../src/protocol.js';
 import { packValues, refLength, refOffset, valueFromBytes } from '../src/value-bytes.js';
+import { dumpPart } from './effects.js';
 import { MigrationSource, importEntries } from './migration.js';
 import type { ShardStore, Value } from './store.js';
 
@@ -70,13 +71,31 @@ export function executeBatch(shard: Shard, ops: unknown[], bytes?: ArrayBuffer, 
 
 export function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {
   if (op & REPLICA_COPY) {
+    // A copy's changes are its primary's, which reports them to replication.
+    const changes = shard.store.changes;
     shard.store.forceWrites = true;
+    shard.store.changes = null;
     try {
       return executeOp(shard, op & ~REPLICA_COPY, key, arg);
     } finally {
       shard.store.forceWrites = false;
+      shard.store.changes = changes;
     }
   }
+  if (op >= Op.MIG_PLAN && op <= Op.MIG_REPLACE) {
+    // Keys moving between shards change no data a replica holds.
+    const changes = shard.store.changes;
+    shard.store.changes = null;
+    try {
+      return executeOp2(shard, op, key, arg);
+    } finally {
+      shard.store.changes = changes;
+    }
+  }
+  return executeOp2(shard, op, key, arg);
+}
+
+function executeOp2(shard: Shard, op: number, key: string, arg: unknown): unknown {
   const store = shard.store;
   switch (op) {
     case Op.GET:
@@ -172,6 +191,10 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
     case Op.MIG_END:
       shard.migration.end();
       return true;
+    case Op.RDB_DUMP: {
+      const [from, maxEntries, maxBytes] = arg as [number, number, number];
+      return dumpPart(store, from, maxEntries, maxBytes);
+    }
     default:
       throw new Error(`unknown op ${op}`);
   }

@@ -2,6 +2,7 @@
 // the shard's store. It must never hold logic a test cannot reach through workers/execute.ts.
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import type { FromShard, MembershipEvent, ShardInit, ToShard } from '../src/protocol.js';
+import { takeEffects } from './effects.js';
 import { Shard, executeBatch } from './execute.js';
 import { ShardStore } from './store.js';
 
@@ -10,6 +11,7 @@ if (init.faults && init.bootFault === true) process.exit(3);
 const port = init.port!;
 const store = new ShardStore({ maxBytes: init.maxBytes, policy: init.policy });
 const shard = new Shard(store);
+if (init.replicate === true) store.changes = new Set();
 let epoch = init.epoch;
 
 // Membership announcements: informational only (routing never depends on them, DESIGN §1).
@@ -19,8 +21,12 @@ channel.onmessage = (event) => {
 };
 channel.unref();
 
-// Active expiry: a bounded sweep ten times a second.
-setInterval(() => store.sweep(), 100).unref();
+// Active expiry: a bounded sweep ten times a second; what it removes goes to replication.
+setInterval(() => {
+  store.sweep();
+  const e = takeEffects(store);
+  if (e !== null) send({ t: 'effects', effects: e.bytes }, [e.bytes]);
+}, 100).unref();
 
 function send(msg: FromShard, transfer?: ArrayBuffer[]): void {
   if (transfer === undefined) port.postMessage(msg);
@@ -39,11 +45,18 @@ port.on('message', (msg: ToShard) => {
       const { results, errors, transfer, bytes } = executeBatch(shard, msg.ops, msg.bytes, msg.base);
       const reply: FromShard = { t: 'reply', id: msg.id, results, keys: store.size };
       if (errors !== undefined) reply.errors = errors;
-      if (bytes === undefined) send(reply, transfer);
-      else {
+      let moved = transfer;
+      if (bytes !== undefined) {
         reply.bytes = bytes;
-        send(reply, transfer === undefined ? [bytes] : [...transfer, bytes]);
+        moved = moved === undefined ? [bytes] : [...moved, bytes];
       }
+      const e = takeEffects(store);
+      if (e !== null) {
+        reply.effects = e.bytes;
+        if (e.flush) reply.flush = true;
+        moved = moved === undefined ? [e.bytes] : [...moved, e.bytes];
+      }
+      send(reply, moved);
       return;
     }
     case 'ping':
@@ -51,6 +64,9 @@ port.on('message', (msg: ToShard) => {
       return;
     case 'epoch':
       epoch = msg.epoch;
+      return;
+    case 'replicate':
+      store.changes ??= new Set();
       return;
     case 'fault':
       if (!init.faults) return;

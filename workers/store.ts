@@ -92,6 +92,12 @@ export class ShardStore {
   #announcements = 0;
   /** Keys inserted while a migration plan is open (null: not recording). */
   #insertLog: string[] | null = null;
+  /**
+   * Replication (src/replication): the keys whose value, expiry or existence changed since the
+   * last takeChanges(), and whether everything was flushed meanwhile; null while not recorded.
+   */
+  changes: Set<string> | null = null;
+  flushed = false;
   #announcedEpoch = 0;
 
   constructor(options: StoreOptions = {}) {
@@ -415,6 +421,34 @@ export class ShardStore {
     return null;
   }
 
+  /**
+   * A key's state for replication, without expiring it: [value, absolute expiry or 0], or null
+   * when absent or past its expiry.
+   */
+  peek(key: string): [Value, number] | null {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return null;
+    const at = this.#meta[slot * 2]!;
+    return at !== 0 && at <= this.#now() ? null : [this.#vals[slot]!, at];
+  }
+
+  /**
+   * Calls fn with the live entries from slot `from` on, until fn returns false or the slots end.
+   * Returns the slot to go on from, or -1 at the end. Slots never move while a key lives, so a
+   * walk across many calls sees every key that lives throughout it.
+   */
+  entriesFrom(from: number, fn: (key: string, value: Value, expireAt: number) => boolean): number {
+    const now = this.#now();
+    for (let slot = from; slot < this.#top; slot++) {
+      const k = this.#keys[slot];
+      if (k === undefined) continue;
+      const at = this.#meta[slot * 2]!;
+      if (at !== 0 && at <= now) continue;
+      if (!fn(k, this.#vals[slot]!, at)) return slot + 1;
+    }
+    return -1;
+  }
+
   /** Calls fn for every stored key (expired ones included) with its ring hash. */
   eachKey(fn: (key: string, hash: number) => void): void {
     for (let slot = 0; slot < this.#top; slot++) {
@@ -446,6 +480,11 @@ export class ShardStore {
   }
 
   flushAll(): void {
+    if (this.changes !== null) {
+      // What changed before the flush is gone with it: the flush alone says so.
+      this.changes.clear();
+      this.flushed = true;
+    }
     this.#index.clear();
     this.#keys = [];
     this.#vals = [];
@@ -540,6 +579,7 @@ export class ShardStore {
     this.#vals[slot] = value;
     this.#meta[slot * 2 + 1] = size;
     this.#bytes += size - oldSize;
+    this.changes?.add(key);
     return slot;
   }
 
@@ -591,6 +631,7 @@ export class ShardStore {
 
   #remove(slot: number): void {
     const key = this.#keys[slot]!;
+    this.changes?.add(key);
     this.#bytes -= this.#meta[slot * 2 + 1]!;
     this.#meta[slot * 2 + 1] = 0;
     this.#index.delete(key);
@@ -602,6 +643,10 @@ export class ShardStore {
   }
 
   #setExpiry(slot: number, at: number): void {
+    if (this.changes !== null && this.#meta[slot * 2] !== at) {
+      const key = this.#keys[slot];
+      if (key !== undefined) this.changes.add(key);
+    }
     this.#meta[slot * 2] = at;
     const pos = this.#ttlPos[slot]!;
     if (at !== 0 && pos < 0) {

@@ -1,7 +1,9 @@
 // The RESP command table: one entry per command with Redis 7's arity, flags and key positions
 // (what COMMAND reports) and a handler that turns arguments into a reply through the cluster's
 // public API. Handlers never touch shard data directly.
+import type { Socket } from 'node:net';
 import { type Cluster, sendTo } from '../../cluster.js';
+import { leaderOf, type ReplicaHello } from '../../replication/leader.js';
 import { keyArg } from '../../args.js';
 import { Op } from '../../protocol.js';
 import { NAME, VERSION } from '../../version.js';
@@ -26,6 +28,13 @@ export interface Session {
   reading(): boolean;
   /** Closes the connection at once (CLIENT KILL). */
   kill(): void;
+  /** The connection's socket: a replica's stream is written to it directly. */
+  socket: Socket;
+  /** Runs `fn` once every reply queued so far is written (PSYNC: the stream follows its reply). */
+  afterReplies(fn: () => void): void;
+  /** What REPLCONF told about a replica-to-be; `replica` once PSYNC attached it (no replies from then on). */
+  hello: ReplicaHello | null;
+  replica: boolean;
 }
 
 /** What every handler may use. */
@@ -39,6 +48,8 @@ export interface ServerContext {
   stats: { commands: number; connections: number; rejected: number; calls: number[] };
   /** What CONFIG GET reports besides the cluster's own settings (maxclients, proto-max-bulk-len...). */
   config: Record<string, string>;
+  /** Bytes of replication backlog the cluster's leader side keeps (repl-backlog-size). */
+  backlogBytes: number;
 }
 
 type Reply = Buffer | Promise<Buffer>;
@@ -346,6 +357,91 @@ function flush(ctx: ServerContext, a: Buffer[]): Reply {
 def('flushall', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
 def('flushdb', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
 
+// ---- replication (leader side: src/replication/leader.ts) ---------------------------------------
+
+/** A reply of no bytes: what an attached replica's commands get (it never reads replies). */
+export const NO_REPLY = Buffer.alloc(0);
+
+def('replconf', -1, ['admin', 'noscript', 'loading', 'stale'], NONE, (ctx, s, a) => {
+  if (a.length % 2 === 0) throw new RespError(SYNTAX);
+  for (let i = 1; i < a.length; i += 2) {
+    const option = a[i]!.toString().toLowerCase();
+    const value = a[i + 1]!.toString();
+    s.hello ??= { listeningPort: 0, ipAddress: null, capa: new Set() };
+    const hello = s.hello;
+    switch (option) {
+      case 'listening-port': {
+        const port = intArg(a[i + 1]!);
+        if (port < 0 || port > 65535) throw new RespError('ERR invalid listening-port');
+        hello.listeningPort = port;
+        break;
+      }
+      case 'ip-address':
+        hello.ipAddress = value;
+        break;
+      case 'capa':
+        hello.capa.add(value.toLowerCase());
+        break;
+      case 'ack':
+        // An attached replica's acknowledgement: never answered.
+        if (s.replica) leaderOf(ctx.cluster).ack(s.socket, Number(int64Arg(a[i + 1]!)));
+        return NO_REPLY;
+      case 'getack':
+      case 'rdb-only':
+      case 'rdb-filter-only':
+        break;
+      default:
+        throw new RespError(`ERR Unrecognized REPLCONF option: ${a[i]!.toString()}`);
+    }
+  }
+  return OK;
+});
+
+/** PSYNC or SYNC (`replid` null): the connection becomes a replica link. */
+function startSync(ctx: ServerContext, s: Session, replid: string | null, offset: number): Buffer {
+  if (s.replica) throw new RespError('ERR this connection is already a replica');
+  const hello = s.hello ?? { listeningPort: 0, ipAddress: null, capa: new Set<string>() };
+  const { reply, start } = leaderOf(ctx.cluster, ctx.backlogBytes).psync(s.socket, s.addr, hello, replid, offset);
+  s.replica = true;
+  // The snapshot or the backlog follows the reply line on the socket, never before it.
+  s.afterReplies(start);
+  return reply;
+}
+def('psync', -3, ['admin', 'noscript', 'stale'], NONE, (ctx, s, a) => {
+  const offset = Number(a[2]!.toString());
+  if (!Number.isSafeInteger(offset)) throw new RespError(NOT_INTEGER);
+  return startSync(ctx, s, a[1]!.toString(), offset);
+});
+def('sync', 1, ['admin', 'noscript', 'stale'], NONE, (ctx, s) => startSync(ctx, s, null, -1));
+
+def('wait', 3, ['noscript'], NONE, (ctx, _s, a) => {
+  const want = intArg(a[1]!);
+  const timeout = intArg(a[2]!);
+  if (timeout < 0) throw new RespError('ERR timeout is negative');
+  return run(leaderOf(ctx.cluster, ctx.backlogBytes).wait(want, timeout), integer);
+});
+
+def('role', 1, ['noscript', 'loading', 'stale', 'fast'], NONE, (ctx) => {
+  const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
+  return array([
+    bulk('master'),
+    integer(leader.offset),
+    array(leader.replicas().map((r) => array([bulk(r.ip), bulk(String(r.port)), bulk(String(r.offset))]))),
+  ]);
+});
+
+/** INFO replication's lines. */
+function replicationInfo(ctx: ServerContext): string[] {
+  const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
+  const replicas = leader.replicas();
+  return [
+    'role:master',
+    `connected_slaves:${replicas.length}`,
+    ...replicas.map((r, i) => `slave${i}:ip=${r.ip},port=${r.port},state=${r.state},offset=${r.offset},lag=${r.lag}`),
+    ...leader.infoFields(),
+  ];
+}
+
 def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
   const resp3 = s.resp3;
   return run(ctx.cluster.stats(), (st) => {
@@ -379,9 +475,12 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
           `keyspace_misses:${st.totals.misses}`,
           `evicted_keys:${st.totals.evictions}`,
           `expired_keys:${st.totals.expired}`,
+          `sync_full:${leaderOf(ctx.cluster, ctx.backlogBytes).stats.fullSyncs}`,
+          `sync_partial_ok:${leaderOf(ctx.cluster, ctx.backlogBytes).stats.partialOk}`,
+          `sync_partial_err:${leaderOf(ctx.cluster, ctx.backlogBytes).stats.partialErr}`,
         ],
       ],
-      ['replication', ['role:master', 'connected_slaves:0']],
+      ['replication', replicationInfo(ctx)],
       ['keyspace', st.totals.keys === 0 ? [] : [`db0:keys=${st.totals.keys},expires=${st.totals.volatileKeys},avg_ttl=0`]],
       ['commandstats', ctx.stats.calls.flatMap((calls, id) => (calls === 0 ? [] : [`cmdstat_${commandNames[id]}:calls=${calls}`]))],
       [

@@ -5,7 +5,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { type Cluster, corkTurn } from '../../cluster.js';
 import { RespError, replyError } from './args.js';
-import { commandNames, commandSpec, type ServerContext, type Session } from './commands.js';
+import { DEFAULT_BACKLOG_BYTES } from '../../replication/leader.js';
+import { commandNames, commandSpec, NO_REPLY, type ServerContext, type Session } from './commands.js';
 import { error } from './encode.js';
 import { fastCommand } from './fast.js';
 import { DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
@@ -20,6 +21,8 @@ export interface RespServerOptions {
   maxQueryBuffer?: number;
   /** Parser limits (proto-max-bulk-len and friends). */
   limits?: Partial<ParserLimits>;
+  /** Replication backlog bytes (repl-backlog-size), for replicas that reconnect. Default 1 MB. */
+  replBacklogBytes?: number;
 }
 
 const NOAUTH = error('NOAUTH Authentication required.');
@@ -70,10 +73,12 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
     startedAt: Date.now(),
     sessions: new Map(),
     stats: { commands: 0, connections: 0, rejected: 0, calls: commandNames.map(() => 0) },
+    backlogBytes: options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES,
     config: {
       maxclients: String(maxClients),
       'proto-max-bulk-len': String(options.limits?.maxBulkBytes ?? DEFAULT_LIMITS.maxBulkBytes),
       'client-query-buffer-limit': String(maxQuery),
+      'repl-backlog-size': String(options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES),
     },
   };
   let nextId = 1;
@@ -106,9 +111,13 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
         ctx.sessions.delete(id);
         socket.destroy();
       },
+      socket,
+      afterReplies: (fn) => connection.afterReplies(fn),
+      hello: null,
+      replica: false,
     };
     ctx.sessions.set(session.id, session);
-    new Connection(ctx, session, socket, new RespParser(options.limits), maxQuery, flushes);
+    const connection = new Connection(ctx, session, socket, new RespParser(options.limits), maxQuery, flushes);
   }) as RespServer;
   server.context = ctx;
   server.destroyConnections = () => {
@@ -137,6 +146,7 @@ class Connection implements ReplyOwner {
   /** Not read until its replies go out (#backlogged). */
   #held = false;
   #awaitingDrain = false;
+  #afterReplies: (() => void) | null = null;
   readonly #newReply = (kind: number): Reply => this.#add(new Reply(this, kind, null, false, this.#session.resp3));
 
   constructor(ctx: ServerContext, session: Session, socket: Socket, parser: RespParser, maxQuery: number, flushes: FlushQueue) {
@@ -149,6 +159,12 @@ class Connection implements ReplyOwner {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => ctx.sessions.delete(session.id));
+  }
+
+  /** Runs `fn` once the replies queued so far are written. */
+  afterReplies(fn: () => void): void {
+    this.#afterReplies = fn;
+    this.replyReady();
   }
 
   replyReady(): void {
@@ -179,7 +195,10 @@ class Connection implements ReplyOwner {
       if (!r.ready) break;
       if (r.boundary) end = i + 1;
     }
-    if (end === from) return;
+    if (end === from) {
+      this.#runAfterReplies();
+      return;
+    }
     const out = encodeReplies(replies, from, end - from);
     // Written: let go of their values (a GET's may be a view of a whole batch's bytes).
     for (let i = from; i < end; i++) replies[i]!.value = null;
@@ -195,12 +214,20 @@ class Connection implements ReplyOwner {
     }
     const socket = this.#socket;
     socket.write(out);
+    this.#runAfterReplies();
     if (this.#closeAfterFlush && this.#head === this.#replies.length) {
       socket.end();
       return;
     }
     if (socket.writableLength > OUTPUT_HIGH_WATER) this.#hold();
     this.#release();
+  }
+
+  #runAfterReplies(): void {
+    const fn = this.#afterReplies;
+    if (fn === null || this.#head !== this.#replies.length) return;
+    this.#afterReplies = null;
+    fn();
   }
 
   /**
@@ -291,7 +318,7 @@ class Connection implements ReplyOwner {
         const argc = parser.fast();
         if (argc > 0) {
           const { buf, starts, ends } = parser;
-          const cmd = session.authed ? fastCommand(buf, starts[0]!, ends[0]!) : undefined;
+          const cmd = session.authed && !session.replica ? fastCommand(buf, starts[0]!, ends[0]!) : undefined;
           if (cmd?.run(ctx.cluster, buf, starts, ends, argc, this.#newReply)) {
             ctx.stats.commands++;
             ctx.stats.calls[cmd.id]!++;
@@ -340,6 +367,8 @@ export function execute(ctx: ServerContext, session: Session, args: Buffer[]): B
     return error(`ERR unknown command '${args[0]!.toString().slice(0, 128)}', with args beginning with: ${shown}`);
   }
   if (!session.authed && spec.noAuth !== true) return NOAUTH;
+  // An attached replica only acknowledges (REPLCONF ACK); nothing is ever written back to it.
+  if (session.replica && name !== 'replconf') return NO_REPLY;
   if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
     return error(`ERR wrong number of arguments for '${name}' command`);
   }

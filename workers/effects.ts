@@ -1,0 +1,74 @@
+// What a shard tells replication after a batch (or an expiry sweep): each key its ops changed,
+// as the one command that sets the key to its state now — SET key value [PXAT ms] or DEL key —
+// in RESP bytes. Such commands are idempotent: replaying a stretch twice, or on top of a snapshot
+// that already holds part of it, ends in the same state (src/replication/leader.ts relies on it).
+// A FLUSHALL in the batch is reported as a flag: the coordinator orders it across shards.
+import { BINARY_MARK } from '../src/keys.js';
+import { ByteWriter } from '../src/replication/bytes.js';
+import { writeEntry } from '../src/replication/rdb.js';
+import type { ShardStore, Value } from './store.js';
+
+const out = new ByteWriter(64 * 1024);
+
+/** A key's bytes as RESP and RDB carry them. */
+function keyBytesOf(key: string): Buffer {
+  return key.charCodeAt(0) === BINARY_MARK.charCodeAt(0) ? Buffer.from(key.slice(1), 'latin1') : Buffer.from(key, 'utf8');
+}
+
+function bulk(w: ByteWriter, b: Uint8Array | string): void {
+  if (typeof b === 'string') {
+    const n = Buffer.byteLength(b);
+    w.ascii(`$${n}\r\n`);
+    w.utf8(b);
+  } else {
+    w.ascii(`$${b.length}\r\n`);
+    w.bytes(b);
+  }
+  w.ascii('\r\n');
+}
+
+/** Appends the command that gives `key` its current state. */
+function writeEffect(w: ByteWriter, key: string, entry: [Value, number] | null): void {
+  const k = keyBytesOf(key);
+  if (entry === null) {
+    w.ascii('*2\r\n$3\r\nDEL\r\n');
+    bulk(w, k);
+    return;
+  }
+  const [value, at] = entry;
+  w.ascii(at === 0 ? '*3\r\n$3\r\nSET\r\n' : '*5\r\n$3\r\nSET\r\n');
+  bulk(w, k);
+  bulk(w, value);
+  if (at !== 0) {
+    w.ascii('$4\r\nPXAT\r\n');
+    bulk(w, String(at));
+  }
+}
+
+/** The effects recorded since the last call (null: none, or not recording). */
+export function takeEffects(store: ShardStore): { bytes: ArrayBuffer; flush: boolean } | null {
+  const changes = store.changes;
+  if (changes === null || (changes.size === 0 && !store.flushed)) return null;
+  for (const key of changes) writeEffect(out, key, store.peek(key));
+  changes.clear();
+  const flush = store.flushed;
+  store.flushed = false;
+  return { bytes: out.take(), flush };
+}
+
+/**
+ * The next part of a snapshot: RDB records of the live entries from slot `from` on, up to
+ * `maxEntries` or `maxBytes`. Returns the records, the slot to go on from (-1: done), and how many
+ * entries and how many with an expiry the part holds.
+ */
+export function dumpPart(store: ShardStore, from: number, maxEntries: number, maxBytes: number): [ArrayBuffer, number, number, number] {
+  let entries = 0;
+  let expires = 0;
+  const next = store.entriesFrom(from, (key, value, at) => {
+    writeEntry(out, keyBytesOf(key), value, at);
+    entries++;
+    if (at !== 0) expires++;
+    return entries < maxEntries && out.length < maxBytes;
+  });
+  return [out.take(), next, entries, expires];
+}
