@@ -6,6 +6,7 @@ import t from 'tap';
 import { RespClient, type RespReply } from '../src/client/resp.js';
 import { Crc64 } from '../src/replication/rdb.js';
 import { startCluster } from './helpers/cluster.js';
+import { differences, dumpAll } from './helpers/dataset.js';
 import { hasRedis, startRedisServer } from './helpers/redis.js';
 import { serve } from './helpers/resp.js';
 
@@ -151,27 +152,14 @@ t.test(
     t.teardown(() => w.close());
     const replica = await startRedisServer(t, ['--replicaof', '127.0.0.1', String(port)]);
     const synced = replica.logLine(/MASTER <-> REPLICA sync: Finished with success/);
-    const dump = async (c: RespClient): Promise<Map<string, string>> => {
-      const out = new Map<string, string>();
-      let cursor = '0';
-      do {
-        const [next, keys] = (await c.call('SCAN', cursor, 'COUNT', '1000')) as [Buffer, Buffer[]];
-        cursor = next.toString();
-        const names = keys.map((k) => k.toString());
-        const vals = await Promise.all(names.map((k) => Promise.all([c.call('GET', k), c.call('PEXPIRETIME', k)])));
-        for (let i = 0; i < names.length; i++) out.set(names[i]!, `${String(vals[i]![0])} @${String(vals[i]![1])}`);
-      } while (cursor !== '0');
-      return out;
-    };
     let r: RespClient | null = null;
     /** Waits for the replica to acknowledge everything, then compares both data sets whole. */
     const same = async (what: string): Promise<Map<string, string>> => {
       t.equal(await w.call('WAIT', '1', '0'), 1, `${what}: the replica acknowledged everything`);
       r ??= await RespClient.connect('127.0.0.1', replica.port);
-      const [leader, follower] = [await dump(w), await dump(r)];
+      const [leader, follower] = [await dumpAll(w), await dumpAll(r)];
       t.equal(follower.size, leader.size, `${what}: as many keys (${leader.size})`);
-      const differ = [...leader].filter(([k, v]) => follower.get(k) !== v);
-      t.same(differ.slice(0, 5), [], `${what}: every value and absolute expiry equal`);
+      t.same(differences(leader, follower), [], `${what}: every value and absolute expiry equal`);
       return leader;
     };
     t.teardown(() => r?.close());

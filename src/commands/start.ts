@@ -12,6 +12,14 @@ import { createLogger, type LogLevel, LOG_LEVELS, logCluster } from '../server/l
 import { parseBytes } from '../units.js';
 import { NAME, VERSION } from '../version.js';
 
+/** `HOST:PORT` (an IPv6 host in brackets), or null. */
+function parseHostPort(input: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(input);
+  const port = Number(m?.[3]);
+  if (m === null || !(port >= 1 && port <= 65535)) return null;
+  return { host: m[1] ?? m[2]!, port };
+}
+
 export default class Start extends Command {
   static override summary = 'Start a local shardcache cluster with its REST API.';
   static override description =
@@ -23,6 +31,7 @@ export default class Start extends Command {
     '<%= config.bin %> start',
     '<%= config.bin %> start --shards 4 --http-port 9090',
     '<%= config.bin %> start --maxmemory 256mb --maxmemory-policy allkeys-lru',
+    '<%= config.bin %> start --port 6380 --http-port 8081 --replicaof 127.0.0.1:6379',
   ];
 
   static override flags = {
@@ -51,6 +60,9 @@ export default class Start extends Command {
       options: [...LOG_LEVELS],
       default: 'info',
     }),
+    replicaof: Flags.string({ description: 'start as a read-only replica of the leader at HOST:PORT (shardcache or redis-server)' }),
+    masterauth: Flags.string({ description: 'password to AUTH with to the leader (--replicaof)' }),
+    'repl-backlog-size': Flags.string({ description: 'stream kept for replicas that reconnect (partial resync)', default: '1mb' }),
     'max-shards': Flags.integer({
       description: 'most shards `cluster add` may grow the cluster to (default: 64, or --shards if larger)',
       min: 1,
@@ -66,6 +78,13 @@ export default class Start extends Command {
     if (maxBulk === null || maxBulk < 1 || maxBulk > 2 ** 31 - 1) {
       this.error(`--proto-max-bulk-len must be a size from 1 byte to 2gb, like 512mb, got "${flags['proto-max-bulk-len']}"`, { exit: 2 });
     }
+
+    const replicaOf = flags.replicaof === undefined ? null : parseHostPort(flags.replicaof);
+    if (replicaOf === null && flags.replicaof !== undefined)
+      this.error(`--replicaof must be HOST:PORT (a port from 1 to 65535), got "${flags.replicaof}"`, { exit: 2 });
+    const backlog = parseBytes(flags['repl-backlog-size']);
+    if (backlog === null || backlog < 16 * 1024)
+      this.error(`--repl-backlog-size must be a size of at least 16kb, got "${flags['repl-backlog-size']}"`, { exit: 2 });
 
     const log = createLogger(flags['log-level'] as LogLevel);
     let cluster: Cluster;
@@ -87,8 +106,18 @@ export default class Start extends Command {
       password: flags.requirepass ?? null,
       maxClients: flags.maxclients,
       limits: { maxBulkBytes: maxBulk },
+      replicaOf,
+      masterauth: flags.masterauth ?? null,
+      replBacklogBytes: backlog,
+      log,
     });
-    const server = createRestServer(cluster, { metrics: createMetrics(cluster, resp.context) });
+    const server = createRestServer(cluster, {
+      metrics: createMetrics(cluster, resp.context),
+      readOnly: () => {
+        const r = resp.context.replicaOf;
+        return r === null ? null : `${r.host}:${r.port}`;
+      },
+    });
     const bind = async (s: typeof server | typeof resp, port: number): Promise<AddressInfo> => {
       try {
         return await listen(s, port, flags.host);

@@ -25,6 +25,8 @@ const DUMP_ENTRIES = 4096;
 const DUMP_BYTES = 1024 * 1024;
 
 const FLUSHALL = Buffer.from('*1\r\n$8\r\nFLUSHALL\r\n');
+const PING = Buffer.from('*1\r\n$4\r\nPING\r\n');
+const PING_PERIOD_MS = 10_000;
 const GETACK = Buffer.from('*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n');
 
 /** The last `size` bytes of the stream, for replicas that reconnect. */
@@ -136,6 +138,10 @@ export class Leader {
   #attach(): void {
     if (this.#attached) return;
     this.#attached = true;
+    // A PING in the stream every 10 s (repl-ping-replica-period): replicas tell a quiet leader from a lost one.
+    setInterval(() => {
+      if ([...this.links].some((l) => l.state === 'online')) this.#append(PING);
+    }, PING_PERIOD_MS).unref();
     this.#backlog = new Backlog(this.backlogSize, this.offset + 1);
     attachReplication(this.cluster, {
       onEffects: (id, effects, flush) => this.#onEffects(id, Buffer.from(effects), flush),

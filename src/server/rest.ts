@@ -153,6 +153,15 @@ function health(cluster: Cluster, res: ServerResponse): void {
 export interface RestServerOptions {
   /** What GET /metrics serves; by default a registry of the cluster alone (createMetrics). */
   metrics?: Registry;
+  /** The leader's address while this server is a read-only replica (writes get 403), else null. */
+  readOnly?: () => string | null;
+}
+
+/** A data write of the REST API (what a read-only replica refuses). */
+function isWrite(req: IncomingMessage): boolean {
+  const path = (req.url ?? '').split('?')[0]!;
+  if (path.startsWith('/keys/')) return req.method === 'PUT' || req.method === 'DELETE';
+  return (path === '/set' && req.method === 'POST') || (path === '/del' && req.method === 'DELETE');
 }
 
 /** GET, or HEAD (answered as GET; Node leaves the body out). */
@@ -221,6 +230,13 @@ export function createRestServer(cluster: Cluster, options: RestServerOptions = 
   return createServer((req, res) => {
     // Only PUT /keys/:key reads a body: drain any other so the connection stays usable.
     if (!(req.method === 'PUT' && req.url?.startsWith('/keys/'))) req.resume();
+    const leader = options.readOnly?.() ?? null;
+    if (leader !== null && isWrite(req)) {
+      // The body is not read: the connection closes after the answer.
+      if (req.method === 'PUT') res.setHeader('connection', 'close');
+      send(res, 403, { error: "READONLY You can't write against a read only replica.", leader });
+      return;
+    }
     handle(cluster, req, res, registry).catch((err: unknown) => {
       if (res.headersSent) res.destroy();
       else send(res, statusOf(err), { error: err instanceof Error ? err.message : String(err) });

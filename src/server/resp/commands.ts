@@ -35,6 +35,8 @@ export interface Session {
   /** What REPLCONF told about a replica-to-be; `replica` once PSYNC attached it (no replies from then on). */
   hello: ReplicaHello | null;
   replica: boolean;
+  /** The link to this server's leader, applying its stream: its writes are not refused. */
+  fromLeader?: boolean;
 }
 
 /** What every handler may use. */
@@ -50,6 +52,27 @@ export interface ServerContext {
   config: Record<string, string>;
   /** Bytes of replication backlog the cluster's leader side keeps (repl-backlog-size). */
   backlogBytes: number;
+  /** Set while this server is a replica (REPLICAOF / --replicaof): clients' writes are refused. */
+  replicaOf: ReplicaRole | null;
+  /** Becomes a replica of host:port (REPLICAOF), or stops being one (REPLICAOF NO ONE). */
+  follow(host: string, port: number): void;
+  unfollow(): void;
+  /** A snapshot from the leader is being loaded: clients get LOADING. */
+  loading: boolean;
+}
+
+/** What the RESP server needs of its replica link (src/replication/replica.ts). */
+export interface ReplicaRole {
+  readonly host: string;
+  readonly port: number;
+  /** ROLE's state: connect, connecting, sync or connected. */
+  readonly state: string;
+  /** INFO replication's lines after role:slave. */
+  info(): string[];
+  /** The leader's replication ID (null before the first sync) and our offset in its stream. */
+  readonly replid: string | null;
+  readonly offset: number;
+  stop(): void;
 }
 
 type Reply = Buffer | Promise<Buffer>;
@@ -421,7 +444,25 @@ def('wait', 3, ['noscript'], NONE, (ctx, _s, a) => {
   return run(leaderOf(ctx.cluster, ctx.backlogBytes).wait(want, timeout), integer);
 });
 
+def('replicaof', 3, ['admin', 'noscript', 'stale'], NONE, (ctx, _s, a) => {
+  const host = a[1]!.toString();
+  const portText = a[2]!.toString();
+  if (host.toLowerCase() === 'no' && portText.toLowerCase() === 'one') {
+    if (ctx.replicaOf !== null) ctx.unfollow();
+    return OK;
+  }
+  const port = intArg(a[2]!);
+  if (port < 1 || port > 65535) throw new RespError('ERR Invalid master port');
+  const r = ctx.replicaOf;
+  if (r !== null && r.host === host && r.port === port) return simple('OK Already connected to specified master');
+  ctx.follow(host, port);
+  return OK;
+});
+commands.set('slaveof', { ...commands.get('replicaof')!, id: commandId('slaveof') });
+
 def('role', 1, ['noscript', 'loading', 'stale', 'fast'], NONE, (ctx) => {
+  const r = ctx.replicaOf;
+  if (r !== null) return array([bulk('slave'), bulk(r.host), integer(r.port), bulk(r.state), integer(Math.max(0, r.offset))]);
   const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
   return array([
     bulk('master'),
@@ -434,11 +475,23 @@ def('role', 1, ['noscript', 'loading', 'stale', 'fast'], NONE, (ctx) => {
 function replicationInfo(ctx: ServerContext): string[] {
   const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
   const replicas = leader.replicas();
+  const r = ctx.replicaOf;
   return [
-    'role:master',
+    ...(r === null ? ['role:master'] : ['role:slave', ...r.info()]),
     `connected_slaves:${replicas.length}`,
     ...replicas.map((r, i) => `slave${i}:ip=${r.ip},port=${r.port},state=${r.state},offset=${r.offset},lag=${r.lag}`),
-    ...leader.infoFields(),
+    // A replica reports the history it follows, as Redis does.
+    ...leader
+      .infoFields()
+      .map((l) =>
+        r === null
+          ? l
+          : l.startsWith('master_replid:')
+            ? `master_replid:${r.replid ?? '0'.repeat(40)}`
+            : l.startsWith('master_repl_offset:')
+              ? `master_repl_offset:${Math.max(0, r.offset)}`
+              : l,
+      ),
   ];
 }
 

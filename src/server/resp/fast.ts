@@ -22,6 +22,8 @@ interface FastCommand {
   name: string;
   /** Its commandId (the general table's number for the same command). */
   id: number;
+  /** Changes data (a read-only replica sends it to the general path, which refuses it). */
+  write: boolean;
   run: FastHandler;
 }
 
@@ -37,7 +39,8 @@ function nameCode(buf: Uint8Array, start: number, end: number): number {
 const table = new Map<number, FastCommand>();
 function fast(name: string, run: FastHandler): void {
   const bytes = Buffer.from(name, 'latin1');
-  table.set(nameCode(bytes, 0, bytes.length), { name, id: commandId(name), run });
+  const write = name !== 'get' && name !== 'mget' && name !== 'exists';
+  table.set(nameCode(bytes, 0, bytes.length), { name, id: commandId(name), write, run });
 }
 
 /**

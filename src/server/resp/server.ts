@@ -6,6 +6,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { type Cluster, corkTurn } from '../../cluster.js';
 import { RespError, replyError } from './args.js';
 import { DEFAULT_BACKLOG_BYTES } from '../../replication/leader.js';
+import type { RdbContents } from '../../replication/rdb.js';
+import { Replica, type ReplicaLog } from '../../replication/replica.js';
 import { commandNames, commandSpec, NO_REPLY, type ServerContext, type Session } from './commands.js';
 import { error } from './encode.js';
 import { fastCommand } from './fast.js';
@@ -23,9 +25,22 @@ export interface RespServerOptions {
   limits?: Partial<ParserLimits>;
   /** Replication backlog bytes (repl-backlog-size), for replicas that reconnect. Default 1 MB. */
   replBacklogBytes?: number;
+  /** Start as a replica of this leader (--replicaof). */
+  replicaOf?: { host: string; port: number } | null;
+  /** AUTH to the leader (masterauth; masteruser for an ACL user). */
+  masterauth?: string | null;
+  masteruser?: string | null;
+  /** The replica link's connect timeout and longest leader silence (repl-timeout). Default 60 s. */
+  replTimeoutMs?: number;
+  /** Reconnect backoff of the replica link. Default 100 ms doubling to 5 s. */
+  replBackoffMs?: [number, number];
+  /** Where the replica link logs (a pino logger fits). */
+  log?: ReplicaLog;
 }
 
 const NOAUTH = error('NOAUTH Authentication required.');
+const READONLY = error("READONLY You can't write against a read only replica.");
+const LOADING = error('LOADING shardcache is loading the dataset in memory');
 
 /** A RESP server: a net.Server with its context, and a way to drop every connection at shutdown. */
 export type RespServer = Server & { context: ServerContext; destroyConnections(): void };
@@ -74,6 +89,13 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
     sessions: new Map(),
     stats: { commands: 0, connections: 0, rejected: 0, calls: commandNames.map(() => 0) },
     backlogBytes: options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES,
+    replicaOf: null,
+    loading: false,
+    follow: (host, port) => follow(host, port),
+    unfollow: () => {
+      ctx.replicaOf?.stop();
+      ctx.replicaOf = null;
+    },
     config: {
       maxclients: String(maxClients),
       'proto-max-bulk-len': String(options.limits?.maxBulkBytes ?? DEFAULT_LIMITS.maxBulkBytes),
@@ -123,11 +145,77 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
   server.destroyConnections = () => {
     for (const s of sockets) s.destroy();
   };
+
+  // The replica link runs the leader's stream through the command table as this session, whose
+  // writes are not refused.
+  const leader: Session = {
+    id: 0,
+    resp3: false,
+    authed: true,
+    name: 'leader',
+    addr: 'leader',
+    createdAt: Date.now(),
+    lastCommand: 'NULL',
+    closing: false,
+    outputBytes: () => 0,
+    reading: () => true,
+    kill: () => undefined,
+    socket: null as unknown as Socket,
+    afterReplies: (fn) => fn(),
+    hello: null,
+    replica: false,
+    fromLeader: true,
+  };
+  const follow = (host: string, port: number): void => {
+    ctx.replicaOf?.stop();
+    const replica = new Replica({
+      host,
+      port,
+      masterauth: options.masterauth ?? null,
+      masteruser: options.masteruser ?? null,
+      listeningPort: ctx.port,
+      ...(options.log === undefined ? {} : { log: options.log }),
+      ...(options.replTimeoutMs === undefined ? {} : { timeoutMs: options.replTimeoutMs }),
+      ...(options.replBackoffMs === undefined ? {} : { backoffMinMs: options.replBackoffMs[0], backoffMaxMs: options.replBackoffMs[1] }),
+      apply: (args) => execute(ctx, leader, args),
+      load: async (rdb) => {
+        ctx.loading = true;
+        try {
+          return await loadSnapshot(ctx, leader, rdb);
+        } finally {
+          ctx.loading = false;
+        }
+      },
+    });
+    ctx.replicaOf = replica;
+    replica.start();
+  };
   server.on('listening', () => {
     const addr = server.address();
     if (addr !== null && typeof addr === 'object') ctx.port = addr.port;
+    if (options.replicaOf != null && ctx.replicaOf === null) follow(options.replicaOf.host, options.replicaOf.port);
   });
+  server.on('close', () => ctx.unfollow());
   return server;
+}
+
+/** Replaces the data set with a snapshot's string keys (expired ones left out); returns how many were refused. */
+async function loadSnapshot(ctx: ServerContext, leader: Session, rdb: RdbContents): Promise<number> {
+  await ctx.cluster.flushall();
+  const SET = Buffer.from('SET');
+  const PXAT = Buffer.from('PXAT');
+  const now = Date.now();
+  let refused = 0;
+  for (let i = 0; i < rdb.entries.length; i += 1000) {
+    const replies = rdb.entries.slice(i, i + 1000).flatMap((e) => {
+      if (e.expireAt !== 0 && e.expireAt <= now) return [];
+      return [
+        execute(ctx, leader, e.expireAt === 0 ? [SET, e.key, e.value] : [SET, e.key, e.value, PXAT, Buffer.from(String(e.expireAt))]),
+      ];
+    });
+    for (const r of await Promise.all(replies)) if (r[0] === 0x2d) refused++;
+  }
+  return refused;
 }
 
 /** One client: its parser, and its replies in request order. */
@@ -318,7 +406,9 @@ class Connection implements ReplyOwner {
         const argc = parser.fast();
         if (argc > 0) {
           const { buf, starts, ends } = parser;
-          const cmd = session.authed && !session.replica ? fastCommand(buf, starts[0]!, ends[0]!) : undefined;
+          const found = session.authed && !session.replica ? fastCommand(buf, starts[0]!, ends[0]!) : undefined;
+          // A replica's clients may not write: their writes take the general path, which refuses them.
+          const cmd = (found?.write === true && ctx.replicaOf !== null) || ctx.loading ? undefined : found;
           if (cmd?.run(ctx.cluster, buf, starts, ends, argc, this.#newReply)) {
             ctx.stats.commands++;
             ctx.stats.calls[cmd.id]!++;
@@ -371,6 +461,10 @@ export function execute(ctx: ServerContext, session: Session, args: Buffer[]): B
   if (session.replica && name !== 'replconf') return NO_REPLY;
   if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
     return error(`ERR wrong number of arguments for '${name}' command`);
+  }
+  if (session.fromLeader !== true) {
+    if (ctx.replicaOf !== null && spec.flags.includes('write')) return READONLY;
+    if (ctx.loading && !spec.flags.includes('loading')) return LOADING;
   }
   ctx.stats.calls[spec.id]!++;
   session.lastCommand = name;
