@@ -171,7 +171,12 @@ t.test('a shardcache replica of a shardcache leader', async (t) => {
  * A leader of our own making for the bad cases: answers the handshake, then `onPsync` decides
  * what the replica gets.
  */
-async function fakeLeader(t: Test, onPsync: (socket: Socket, args: string[]) => void, password?: string): Promise<number> {
+async function fakeLeader(
+  t: Test,
+  onPsync: (socket: Socket, args: string[]) => void,
+  password?: string,
+  onAck?: (socket: Socket, offset: number) => void,
+): Promise<number> {
   const server: Server = createServer((socket) => {
     let buf = '';
     socket.on('data', (d: Buffer) => {
@@ -194,6 +199,7 @@ async function fakeLeader(t: Test, onPsync: (socket: Socket, args: string[]) => 
           socket.write(args[1] === password ? '+OK\r\n' : '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
         else if (name === 'REPLCONF') {
           if (args[1]?.toUpperCase() !== 'ACK') socket.write('+OK\r\n');
+          else onAck?.(socket, Number(args[2]));
         } else if (name === 'PSYNC') onPsync(socket, args);
       }
     });
@@ -215,6 +221,46 @@ function rdbOf(entries: [string, string][]): Buffer {
   crc.update(body);
   return Buffer.concat([body, crc.bytes()]);
 }
+
+t.test('the offset counts every byte of commands that arrive in pieces', async (t) => {
+  const id = 'b'.repeat(40);
+  const rdb = rdbOf([]);
+  const cmd = (k: string, v: string): string => `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
+  const first = cmd('a', 'x'.repeat(300));
+  const second = cmd('b', 'y'.repeat(70_000));
+  const getack = '*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n';
+  const acks: number[] = [];
+  let step = 0;
+  let answered: (offset: number) => void = () => undefined;
+  const got = new Promise<number>((resolve) => {
+    answered = resolve;
+  });
+  const port = await fakeLeader(
+    t,
+    (socket) => {
+      socket.write(`+FULLRESYNC ${id} 1000\r\n$${rdb.length}\r\n`);
+      socket.write(rdb);
+    },
+    undefined,
+    (socket, offset) => {
+      acks.push(offset);
+      // Each piece after the replica's previous ACK: it has parsed what came before, mid-command.
+      step++;
+      if (step === 1) socket.write(first.slice(0, 150));
+      if (step === 2) socket.write(first.slice(150) + second.slice(0, 20_000));
+      if (step === 3) socket.write(second.slice(20_000) + getack);
+      if (step === 4) answered(offset);
+    },
+  );
+  const cluster = await startCluster(t, { shards: 1 });
+  const replica = await respOn(t, cluster, { replicaOf: { host: '127.0.0.1', port }, replAckIntervalMs: 50 });
+  // The periodic ACK drives the pieces; the GETACK's answer is the offset after both commands.
+  const link = linkOf(replica);
+  const offset = await got;
+  t.equal(offset, 1000 + first.length + second.length, `ACK ${offset} after ${acks.join(', ')}`);
+  t.equal((await cluster.get('b'))?.length, 70_000);
+  link.stop();
+});
 
 t.test('bad leaders: a clear reason, retries, the data kept, nothing half-applied', async (t) => {
   const id = 'a'.repeat(40);

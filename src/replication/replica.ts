@@ -339,6 +339,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Applies the command stream, in order, until the link fails. */
   async #stream(reader: Reader, socket: Socket): Promise<void> {
     const parser = new RespParser();
+    /** Bytes given to the parser, and those of the commands it returned so far. */
+    let fed = 0;
+    let counted = 0;
     let db = 0;
     let chunk: Buffer | null = reader.buf.length > 0 ? reader.buf : null;
     reader.buf = Buffer.alloc(0);
@@ -372,6 +375,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         chunk = queue.length === 1 ? queue.pop()! : Buffer.concat(queue.splice(0));
       }
       parser.feed(chunk);
+      fed += chunk.length;
       chunk = null;
       // The whole commands of what arrived, in order: sent on at once (each shard applies its
       // share in order), then awaited; the offset counts them once applied.
@@ -384,11 +388,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         size = 0;
       };
       for (;;) {
-        const before = parser.buffered;
         const req = parser.next();
         if (req === null) break;
         if (req instanceof ProtocolError) throw new LinkError(`the leader's stream is not RESP: ${req.message}`);
-        const bytes = before - parser.buffered;
+        // The parser consumes a command's bytes over several calls: count from what it has left.
+        const consumed = fed - parser.buffered;
+        const bytes = consumed - counted;
+        counted = consumed;
         const name = req[0]?.toString().toLowerCase() ?? '';
         if (name === 'replconf' && req[1]?.toString().toLowerCase() === 'getack') {
           // What was applied before it; the GETACK itself counts after, as in Redis.

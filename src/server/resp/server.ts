@@ -34,6 +34,8 @@ export interface RespServerOptions {
   replTimeoutMs?: number;
   /** Reconnect backoff of the replica link. Default 100 ms doubling to 5 s. */
   replBackoffMs?: [number, number];
+  /** How often the replica link acknowledges its offset. Default 1 s. */
+  replAckIntervalMs?: number;
   /** Where the replica link logs (a pino logger fits). */
   log?: ReplicaLog;
 }
@@ -177,6 +179,7 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
       ...(options.log === undefined ? {} : { log: options.log }),
       ...(options.replTimeoutMs === undefined ? {} : { timeoutMs: options.replTimeoutMs }),
       ...(options.replBackoffMs === undefined ? {} : { backoffMinMs: options.replBackoffMs[0], backoffMaxMs: options.replBackoffMs[1] }),
+      ...(options.replAckIntervalMs === undefined ? {} : { ackIntervalMs: options.replAckIntervalMs }),
       apply: (args) => execute(ctx, leader, args),
       load: async (rdb) => {
         ctx.loading = true;
@@ -323,6 +326,8 @@ class Connection implements ReplyOwner {
    * not read them), or too many requests still waiting for theirs.
    */
   #backlogged(): boolean {
+    // A replica's socket carries the replication stream, not replies: its ACKs are always read.
+    if (this.#session.replica) return false;
     return this.#socket.writableLength > OUTPUT_HIGH_WATER || this.#replies.length - this.#head >= MAX_PENDING_REPLIES;
   }
 
