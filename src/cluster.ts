@@ -118,8 +118,8 @@ export let corkTurn: (cluster: Cluster) => void;
 
 /** What replication (src/replication/leader.ts) hears from a cluster once it attached. */
 export interface ReplicationHooks {
-  /** A shard's effects, in its order; `flush`: a FLUSHALL came before them. */
-  onEffects(shardId: number, effects: ArrayBuffer, flush: boolean): void;
+  /** A shard's effects, in its order, after `flushes` FLUSHALLs. */
+  onEffects(shardId: number, effects: ArrayBuffer, flushes: number): void;
   /** A FLUSHALL is about to go to these shards (each will report `flush`). */
   beforeFlush(shardIds: number[]): void;
   /** A shard's worker died: it will not report the FLUSHALLs it was sent. */
@@ -570,7 +570,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // A migration in flight could import keys after the flush: let membership changes finish first.
     if (this.#changes > 0) await this.#membership;
     this.#ready(() => undefined);
-    this.#replication?.beforeFlush(this.#shardIds());
+    // A shard left down refuses the op at once and never reports a flush: not waited for.
+    this.#replication?.beforeFlush(this.#shardIds().filter((id) => this.#handles.get(id)!.state !== 'down'));
     await this.#all(Op.FLUSHALL, '');
   }
 
@@ -677,7 +678,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         onCrash: (h, reason, lost, restarting) => this.#onCrash(h, reason, lost, restarting),
         onReady: (h, restart) => this.#onShardReady(h, restart),
         onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
-        onEffects: (h, effects, flush) => this.#replication?.onEffects(h.id, effects, flush),
+        onEffects: (h, effects, flushes) => this.#replication?.onEffects(h.id, effects, flushes),
       },
       this.#gate,
     );

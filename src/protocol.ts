@@ -180,9 +180,9 @@ export type FromShard =
       keys: number;
       errors?: (number | WireError)[];
       bytes?: ArrayBuffer;
-      /** Replication effects of the batch (RESP commands), and whether a FLUSHALL precedes them. */
+      /** Replication effects of the batch (RESP commands), and how many FLUSHALLs precede them. */
       effects?: ArrayBuffer;
-      flush?: boolean;
+      flushes?: number;
     }
   /** Replication effects of work outside batches (the expiry sweep). */
   | { t: 'effects'; effects: ArrayBuffer }

@@ -117,8 +117,8 @@ export interface ShardHandleEvents {
   onReady(handle: ShardHandle, restart: boolean): void;
   /** A batch was routed under an epoch the shard no longer has: its ops must be routed again. */
   onWrongEpoch(handle: ShardHandle, ops: unknown[], resolves: Receiver[], rejects: Rejecter[]): void;
-  /** Replication effects (RESP commands) the shard made, in its order; `flush`: a FLUSHALL came first. */
-  onEffects?(handle: ShardHandle, effects: ArrayBuffer, flush: boolean): void;
+  /** Replication effects (RESP commands) the shard made, in its order, after `flushes` FLUSHALLs. */
+  onEffects?(handle: ShardHandle, effects: ArrayBuffer, flushes: number): void;
 }
 
 const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
@@ -491,11 +491,11 @@ export class ShardHandle {
       case 'reply':
         this.#keys = msg.keys;
         // Into the replication stream before the callers hear: a WAIT after the reply counts it.
-        if (msg.effects !== undefined) this.#events.onEffects?.(this, msg.effects, msg.flush === true);
+        if (msg.effects !== undefined) this.#events.onEffects?.(this, msg.effects, msg.flushes ?? 0);
         this.#onReply(msg.id, msg.results, msg.errors, msg.bytes);
         return;
       case 'effects':
-        this.#events.onEffects?.(this, msg.effects, false);
+        this.#events.onEffects?.(this, msg.effects, 0);
         return;
       case 'pong':
         this.#keys = msg.keys;

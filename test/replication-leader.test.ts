@@ -89,10 +89,19 @@ t.test('PSYNC by hand: full resync, the stream, partial resync, a gap too old', 
     t.teardown(() => c.close());
     return c;
   })();
-  const seen = Number(offset) + Buffer.byteLength(stream);
+  let seen = Number(offset) + Buffer.byteLength(stream);
   const [kind, leaderOffset] = (await role.call('ROLE')) as [Buffer, number, RespReply[]];
   t.equal(kind.toString(), 'master');
   t.equal(leaderOffset, seen, 'ROLE: the offset is the bytes of the stream so far');
+
+  // Two FLUSHALLs in one pipeline (one shard batch) are two barriers passed: the stream goes on.
+  const f = await RespClient.connect('127.0.0.1', port);
+  t.teardown(() => f.close());
+  t.same(await Promise.all([f.call('FLUSHALL'), f.call('FLUSHALL'), f.call('SET', 'after', 'flushes')]), ['OK', 'OK', 'OK']);
+  const flushed = (await a.until('$7\r\nflushes\r\n')).toString();
+  t.equal(flushed.split('FLUSHALL').length - 1, 2, 'two FLUSHALLs, then the SET');
+  t.match(flushed, /FLUSHALL\r\n\*3\r\n\$3\r\nSET\r\n\$5\r\nafter\r\n\$7\r\nflushes\r\n$/);
+  seen += Buffer.byteLength(flushed);
 
   // The link drops; the replica comes back asking for what follows what it saw.
   a.close();
@@ -116,6 +125,15 @@ t.test('PSYNC by hand: full resync, the stream, partial resync, a gap too old', 
   t.match(info, /sync_full:2\r\n/);
   t.match(info, /sync_partial_ok:1\r\n/);
   t.match(info, /sync_partial_err:1\r\n/);
+});
+
+t.test('a cluster with copies on several shards refuses PSYNC clearly (not supported yet)', async (t) => {
+  const cluster = await startCluster(t, { shards: 3, replicas: 2 });
+  const port = await serve(t, cluster);
+  const c = await RespClient.connect('127.0.0.1', port);
+  t.teardown(() => c.close());
+  t.match(await c.call('PSYNC', '?', '-1'), { message: /^ERR replication of a cluster with --replicas above 1 is not supported yet/ });
+  t.equal(await c.call('PING'), 'PONG', 'the connection still serves');
 });
 
 t.test('WAIT: no replicas answers 0 at once; acknowledgements are counted', async (t) => {

@@ -5,6 +5,7 @@
 // (refusing, wrong password, not Redis, a corrupt snapshot, a stream cut mid-command). Leader and
 // replica are separate clusters talking over loopback; waits are on events and offsets.
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { RespClient, RespErrorReply } from '../src/client/resp.js';
@@ -122,6 +123,18 @@ t.test('a shardcache replica of a shardcache leader', async (t) => {
   t.equal(put.status, 403);
   t.same(await put.json(), { error: "READONLY You can't write against a read only replica.", leader: '127.0.0.1:1' });
   t.equal((await fetch(`http://127.0.0.1:${restAddr.port}/keys/n:3`)).status, 200, 'REST reads served');
+  // Sent as written (fetch would resolve the dot segments itself); the router resolves them.
+  for (const path of ['/set?key=a&value=1', '/./set?key=a&value=1', '/x/../set?key=a&value=1']) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: restAddr.port, method: 'POST', path }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    t.equal(status, 403, `POST ${path} refused`);
+  }
   oneLineError(t, await cli('set', 'x', '1', '--url', `http://127.0.0.1:${restAddr.port}`), /not leader: READONLY/, 'shardcache set');
   const role = (await r.call('ROLE')) as unknown[];
   t.same(
@@ -350,6 +363,8 @@ t.test(
       w.call('ZADD', 'zset', '1', 'a'),
     );
     writes.push(w.call('XADD', 'stream', '*', 'f', 'v'));
+    // A consumer group writes entries_read as -1 (2^64-1), past what a JS number holds exactly.
+    writes.push(w.call('XGROUP', 'CREATE', 'stream', 'g1', '0'));
     await Promise.all(writes);
     const cluster = await startCluster(t, { shards: 2 });
     const replica = await respOn(t, cluster, { replicaOf: { host: '127.0.0.1', port: redis.port } });

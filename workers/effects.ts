@@ -2,7 +2,7 @@
 // as the one command that sets the key to its state now — SET key value [PXAT ms] or DEL key —
 // in RESP bytes. Such commands are idempotent: replaying a stretch twice, or on top of a snapshot
 // that already holds part of it, ends in the same state (src/replication/leader.ts relies on it).
-// A FLUSHALL in the batch is reported as a flag: the coordinator orders it across shards.
+// FLUSHALLs in the batch are reported as a count: the coordinator orders them across shards.
 import { BINARY_MARK } from '../src/keys.js';
 import { ByteWriter } from '../src/replication/bytes.js';
 import { writeEntry } from '../src/replication/rdb.js';
@@ -46,14 +46,14 @@ function writeEffect(w: ByteWriter, key: string, entry: [Value, number] | null):
 }
 
 /** The effects recorded since the last call (null: none, or not recording). */
-export function takeEffects(store: ShardStore): { bytes: ArrayBuffer; flush: boolean } | null {
+export function takeEffects(store: ShardStore): { bytes: ArrayBuffer; flushes: number } | null {
   const changes = store.changes;
-  if (changes === null || (changes.size === 0 && !store.flushed)) return null;
+  if (changes === null || (changes.size === 0 && store.flushed === 0)) return null;
   for (const key of changes) writeEffect(out, key, store.peek(key));
   changes.clear();
-  const flush = store.flushed;
-  store.flushed = false;
-  return { bytes: out.take(), flush };
+  const flushes = store.flushed;
+  store.flushed = 0;
+  return { bytes: out.take(), flushes };
 }
 
 /**

@@ -53,7 +53,7 @@ port.on('message', (msg: ToShard) => {
       const e = takeEffects(store);
       if (e !== null) {
         reply.effects = e.bytes;
-        if (e.flush) reply.flush = true;
+        if (e.flushes > 0) reply.flushes = e.flushes;
         moved = moved === undefined ? [e.bytes] : [...moved, e.bytes];
       }
       send(reply, moved);

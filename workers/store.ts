@@ -97,7 +97,8 @@ export class ShardStore {
    * last takeChanges(), and whether everything was flushed meanwhile; null while not recorded.
    */
   changes: Set<string> | null = null;
-  flushed = false;
+  /** FLUSHALLs since the last takeChanges() (each is one of the coordinator's cross-shard barriers). */
+  flushed = 0;
   #announcedEpoch = 0;
 
   constructor(options: StoreOptions = {}) {
@@ -483,7 +484,7 @@ export class ShardStore {
     if (this.changes !== null) {
       // What changed before the flush is gone with it: the flush alone says so.
       this.changes.clear();
-      this.flushed = true;
+      this.flushed++;
     }
     this.#index.clear();
     this.#keys = [];

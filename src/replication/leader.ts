@@ -27,6 +27,7 @@ const DUMP_BYTES = 1024 * 1024;
 const FLUSHALL = Buffer.from('*1\r\n$8\r\nFLUSHALL\r\n');
 const PING = Buffer.from('*1\r\n$4\r\nPING\r\n');
 const PING_PERIOD_MS = 10_000;
+const EMPTY = Buffer.alloc(0);
 const GETACK = Buffer.from('*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n');
 
 /** The last `size` bytes of the stream, for replicas that reconnect. */
@@ -144,7 +145,7 @@ export class Leader {
     }, PING_PERIOD_MS).unref();
     this.#backlog = new Backlog(this.backlogSize, this.offset + 1);
     attachReplication(this.cluster, {
-      onEffects: (id, effects, flush) => this.#onEffects(id, Buffer.from(effects), flush),
+      onEffects: (id, effects, flushes) => this.#onEffects(id, Buffer.from(effects), flushes),
       beforeFlush: (ids) => {
         this.#barriers.push({ waiting: new Set(ids), held: [] });
         for (const id of ids) if (!this.#passed.has(id)) this.#passed.set(id, this.#completed);
@@ -159,15 +160,14 @@ export class Leader {
     });
   }
 
-  #onEffects(shardId: number, bytes: Buffer, flush: boolean): void {
+  #onEffects(shardId: number, bytes: Buffer, flushes: number): void {
     let gen = this.#passed.get(shardId) ?? this.#completed;
-    if (flush) {
+    for (let i = 0; i < flushes; i++) {
       const b = this.#barriers[gen - this.#completed];
-      if (b !== undefined) {
-        gen++;
-        this.#passed.set(shardId, gen);
-        b.waiting.delete(shardId);
-      }
+      if (b === undefined) break;
+      gen++;
+      this.#passed.set(shardId, gen);
+      b.waiting.delete(shardId);
     }
     if (gen <= this.#completed) {
       if (bytes.length > 0) this.#append(bytes);
@@ -231,6 +231,10 @@ export class Leader {
    * connection, and what to run once it is written (the backlog, or the snapshot, then the stream).
    */
   psync(socket: Socket, addr: string, hello: ReplicaHello, replid: string | null, offset: number): { reply: Buffer; start: () => void } {
+    // With copies on several shards, which copy is the key's is the ring's business: a snapshot
+    // or stream from every copy would repeat keys (a redis-server replica refuses such an RDB).
+    if (this.cluster.options.replicas > 1)
+      throw new Error('ERR replication of a cluster with --replicas above 1 is not supported yet (start the leader with --replicas 1)');
     this.#attach();
     const link: ReplicaLink = {
       id: this.#nextLink++,
@@ -250,14 +254,19 @@ export class Leader {
     const backlog = this.#backlog!;
     const known = replid === this.replid || (replid === this.replid2 && offset <= this.secondOffset + 1);
     if (replid !== null && known && offset >= backlog.first && offset <= backlog.first + backlog.histlen) {
-      // Partial resync: what it missed is still in the backlog.
+      // Partial resync: what it missed is still in the backlog. The stream from now on waits in
+      // `pending` until the reply line and the missed bytes are written.
       this.stats.partialOk++;
       const missed = backlog.from(offset);
-      link.pending = null;
-      link.state = 'online';
       link.ack = offset - 1;
       const reply = Buffer.from(hello.capa.has('psync2') ? `+CONTINUE ${this.replid}\r\n` : '+CONTINUE\r\n');
-      return { reply, start: () => socket.write(missed) };
+      return {
+        reply,
+        start: () => {
+          socket.write(missed);
+          this.#online(link);
+        },
+      };
     }
     if (replid !== null && replid !== '?') this.stats.partialErr++;
     this.stats.fullSyncs++;
@@ -298,19 +307,27 @@ export class Leader {
       'repl-offset': String(at),
     });
     await send(Buffer.from(head.take()));
+    // The shards' parts are taken with membership changes held (keys stay put), into memory: a
+    // replica that reads slowly must not hold FLUSHALL or a shard's addition while it does.
+    const parts: Buffer[] = [];
     await exclusive(this.cluster, async () => {
       for (const id of shardIdsOf(this.cluster)) {
         let from = 0;
         while (from >= 0) {
+          if (!this.links.has(link)) throw new Error('replica gone');
           const [records, next] = (await sendToShard(this.cluster, id, Op.RDB_DUMP, [from, DUMP_ENTRIES, DUMP_BYTES])) as [
             ArrayBuffer,
             number,
           ];
-          if (records.byteLength > 0) await send(Buffer.from(records));
+          if (records.byteLength > 0) parts.push(Buffer.from(records));
           from = next;
         }
       }
     });
+    for (let i = 0; i < parts.length; i++) {
+      await send(parts[i]!);
+      parts[i] = EMPTY;
+    }
     await send(Buffer.from([RDB.EOF]));
     const sum = crc.bytes();
     if (eof) {

@@ -235,6 +235,26 @@ export function parseRdb(buf: Buffer): RdbContents {
         return -1 - (b & 0x3f);
     }
   };
+  /** A length that is only skipped: IDs and counters may pass 2^53 (a stream group's entries_read is -1 as 2^64-1). */
+  const skipLen = (): void => {
+    const b = u8();
+    if (b >> 6 === 1) u8();
+    else if (b === 0x80) skip(4);
+    else if (b === 0x81) skip(8);
+    else if (b >> 6 !== 0) throw new RdbError(`bad length byte 0x${b.toString(16)}`);
+  };
+  /** A module value (type 7, MODULE_2, and MODULE_AUX): typed fields up to an end opcode. */
+  const skipModuleFields = (): void => {
+    for (;;) {
+      const op = plainLen();
+      if (op === 0) return;
+      if (op === 1 || op === 2) skipLen();
+      else if (op === 3) skip(4);
+      else if (op === 4) skip(8);
+      else if (op === 5) str();
+      else throw new RdbError(`bad module field opcode ${op}`);
+    }
+  };
   const plainLen = (): number => {
     const n = len();
     if (n < 0) throw new RdbError('an encoded string where a length belongs');
@@ -331,27 +351,27 @@ export function parseRdb(buf: Buffer): RdbContents {
       case 19:
       case 21: {
         skipStrings(plainLen() * 2); // listpacks: master ID, listpack
-        plainLen(); // items
-        plainLen(); // last ID ms
-        plainLen(); // last ID seq
+        skipLen(); // items
+        skipLen(); // last ID ms
+        skipLen(); // last ID seq
         if (type >= 19) {
-          plainLen(); // first ID ms
-          plainLen(); // first ID seq
-          plainLen(); // max deleted ID ms
-          plainLen(); // max deleted ID seq
-          plainLen(); // entries added
+          skipLen(); // first ID ms
+          skipLen(); // first ID seq
+          skipLen(); // max deleted ID ms
+          skipLen(); // max deleted ID seq
+          skipLen(); // entries added
         }
         const groups = plainLen();
         for (let g = 0; g < groups; g++) {
           str(); // name
-          plainLen(); // last ID ms
-          plainLen(); // last ID seq
-          if (type >= 19) plainLen(); // entries read
+          skipLen(); // last ID ms
+          skipLen(); // last ID seq
+          if (type >= 19) skipLen(); // entries read (-1 when unknown)
           const pel = plainLen();
           for (let i = 0; i < pel; i++) {
             skip(16); // ID
             skip(8); // delivery time
-            plainLen(); // delivery count
+            skipLen(); // delivery count
           }
           const consumers = plainLen();
           for (let c = 0; c < consumers; c++) {
@@ -364,6 +384,10 @@ export function parseRdb(buf: Buffer): RdbContents {
         }
         return;
       }
+      case 7:
+        skipLen(); // module id
+        skipModuleFields();
+        return;
       default:
         throw new RdbError(`cannot skip a value of type ${type} (${TYPE_NAMES[type] ?? 'unknown'}) in RDB version ${version}`);
     }
@@ -429,8 +453,13 @@ export function parseRdb(buf: Buffer): RdbContents {
         str();
         count('function');
         continue;
-      case 0xf7: // MODULE_AUX
-        throw new RdbError('module data (MODULE_AUX) cannot be skipped');
+      case 0xf7: // MODULE_AUX: module id, when-opcode, when, then the module's fields
+        skipLen();
+        skipLen();
+        skipLen();
+        skipModuleFields();
+        count('module-aux');
+        continue;
       default: {
         const key = str();
         if (op === RDB.TYPE_STRING) {

@@ -168,6 +168,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   #socket: Socket | null = null;
   #stopped = false;
   #retry: NodeJS.Timeout | null = null;
+  #wakeRetry: (() => void) | null = null;
+  /** The database the stream selected: it stays selected across a partial resync (Redis sends SELECT once). */
+  #db = 0;
   #backoff: number;
   #running: Promise<void> | null = null;
 
@@ -189,6 +192,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   stop(): void {
     this.#stopped = true;
     if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#wakeRetry?.();
     this.#socket?.destroy();
   }
 
@@ -213,8 +217,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       if (this.downSince === 0) this.downSince = Date.now();
       if (this.#stopped) break;
       await new Promise<void>((resolve) => {
+        this.#wakeRetry = resolve;
         this.#retry = setTimeout(resolve, this.#backoff);
       });
+      this.#wakeRetry = null;
       this.#backoff = Math.min(this.#backoff * 2, this.#o.backoffMaxMs ?? 5000);
     }
   }
@@ -272,6 +278,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       const cont = /^\+CONTINUE(?: ([0-9a-zA-Z]{40}))?$/.exec(psync);
       if (full !== null) {
         await this.#fullSync(reader, socket);
+        this.#db = 0;
         this.replid = full[1]!;
         this.offset = Number(full[2]);
         this.stats.fullSyncs++;
@@ -318,6 +325,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     socket.pause();
     const refused = await this.#o.load(contents);
     socket.resume();
+    // A long load is not the leader's silence.
+    this.lastIoAt = Date.now();
     if (refused > 0) {
       this.applyErrors += refused;
       this.#log.warn({ refused }, 'keys of the snapshot were refused here (maxmemory?)');
@@ -342,7 +351,6 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     /** Bytes given to the parser, and those of the commands it returned so far. */
     let fed = 0;
     let counted = 0;
-    let db = 0;
     let chunk: Buffer | null = reader.buf.length > 0 ? reader.buf : null;
     reader.buf = Buffer.alloc(0);
     const queue: Buffer[] = [];
@@ -401,9 +409,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           await settle();
           socket.write(command('REPLCONF', 'ACK', String(this.offset)));
         } else if (name === 'select') {
-          db = Number(req[1]?.toString());
+          this.#db = Number(req[1]?.toString());
         } else if (name !== 'ping' && name !== 'multi' && name !== 'exec' && req.length > 0) {
-          if (db !== 0) this.#skip(`db${db}`);
+          if (this.#db !== 0) this.#skip(`db${this.#db}`);
           else {
             const reply = this.#o.apply(req);
             if (Buffer.isBuffer(reply)) this.#check(name, reply);

@@ -159,8 +159,15 @@ export interface RestServerOptions {
 
 /** A data write of the REST API (what a read-only replica refuses). */
 function isWrite(req: IncomingMessage): boolean {
-  const path = (req.url ?? '').split('?')[0]!;
-  if (path.startsWith('/keys/')) return req.method === 'PUT' || req.method === 'DELETE';
+  const raw = req.url ?? '/';
+  // Classified as the router routes: /keys/ by the raw path, the rest by the parsed one (`/./set` is /set).
+  if (/^\/keys\/[^?]/.test(raw)) return req.method === 'PUT' || req.method === 'DELETE';
+  let path: string;
+  try {
+    path = new URL(raw, 'http://localhost').pathname;
+  } catch {
+    return false;
+  }
   return (path === '/set' && req.method === 'POST') || (path === '/del' && req.method === 'DELETE');
 }
 

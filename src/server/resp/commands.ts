@@ -424,7 +424,13 @@ def('replconf', -1, ['admin', 'noscript', 'loading', 'stale'], NONE, (ctx, s, a)
 function startSync(ctx: ServerContext, s: Session, replid: string | null, offset: number): Buffer {
   if (s.replica) throw new RespError('ERR this connection is already a replica');
   const hello = s.hello ?? { listeningPort: 0, ipAddress: null, capa: new Set<string>() };
-  const { reply, start } = leaderOf(ctx.cluster, ctx.backlogBytes).psync(s.socket, s.addr, hello, replid, offset);
+  let sync: { reply: Buffer; start: () => void };
+  try {
+    sync = leaderOf(ctx.cluster, ctx.backlogBytes).psync(s.socket, s.addr, hello, replid, offset);
+  } catch (err) {
+    throw new RespError((err as Error).message);
+  }
+  const { reply, start } = sync;
   s.replica = true;
   // The snapshot or the backlog follows the reply line on the socket, never before it.
   s.afterReplies(start);

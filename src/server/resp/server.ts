@@ -452,6 +452,16 @@ class Connection implements ReplyOwner {
 /** Runs one request; never throws (errors become error replies). */
 export function execute(ctx: ServerContext, session: Session, args: Buffer[]): Buffer | Promise<Buffer> {
   const name = args[0]!.toString().toLowerCase();
+  // An attached replica only acknowledges (REPLCONF ACK); nothing, not even an error, is ever
+  // written back into its stream.
+  if (session.replica) {
+    try {
+      if (name === 'replconf') commandSpec(name)!.handler(ctx, session, args);
+    } catch {
+      // A malformed acknowledgement is dropped.
+    }
+    return NO_REPLY;
+  }
   const spec = commandSpec(name);
   ctx.stats.commands++;
   if (spec === undefined) {
@@ -462,8 +472,6 @@ export function execute(ctx: ServerContext, session: Session, args: Buffer[]): B
     return error(`ERR unknown command '${args[0]!.toString().slice(0, 128)}', with args beginning with: ${shown}`);
   }
   if (!session.authed && spec.noAuth !== true) return NOAUTH;
-  // An attached replica only acknowledges (REPLCONF ACK); nothing is ever written back to it.
-  if (session.replica && name !== 'replconf') return NO_REPLY;
   if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
     return error(`ERR wrong number of arguments for '${name}' command`);
   }
