@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import type { OpFigures } from '../src/bench/runner.js';
 import { parseTarget } from '../src/bench/targets.js';
@@ -12,7 +12,7 @@ import { listen } from '../src/server/rest.js';
 import { cli, clis, oneLineError } from './helpers/cli.js';
 import { serveRest, startCluster } from './helpers/cluster.js';
 import { hasRedis, startRedis } from './helpers/redis.js';
-import { serve } from './helpers/resp.js';
+import { commandServer, serve } from './helpers/resp.js';
 
 const OPS = ['get', 'set', 'del', 'incr', 'mget', 'update', 'insert', 'rmw'];
 
@@ -301,81 +301,38 @@ t.test(
  * A RESP server of our own making for the failure cases: answers PING with PONG and any other
  * command with OK, and lets `behave` decide per command what happens (answer, hold, hang up).
  */
-async function fakeServer(
-  t: Test,
-  behave: (n: number, socket: import('node:net').Socket) => 'answer' | 'silent' | 'close',
-): Promise<number> {
+async function fakeServer(t: Test, behave: (n: number, socket: Socket) => 'answer' | 'silent' | 'close'): Promise<number> {
   let n = 0;
-  const server = createServer((socket) => {
-    let buf = '';
-    socket.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      // Commands from the bench client are arrays; count them by their "*N\r\n$len\r\nNAME" heads.
-      for (;;) {
-        const m = /^\*(\d+)\r\n/.exec(buf);
-        if (m === null) return;
-        let at = m[0].length;
-        const args: string[] = [];
-        for (let i = 0; i < Number(m[1]); i++) {
-          const h = /^\$(\d+)\r\n/.exec(buf.slice(at));
-          if (h === null || buf.length < at + h[0].length + Number(h[1]) + 2) return;
-          args.push(buf.slice(at + h[0].length, at + h[0].length + Number(h[1])));
-          at += h[0].length + Number(h[1]) + 2;
-        }
-        buf = buf.slice(at);
-        if (args[0] === 'PING') {
-          socket.write('+PONG\r\n');
-          continue;
-        }
-        const what = behave(n++, socket);
-        if (what === 'answer') socket.write('+OK\r\n');
-        else if (what === 'close') return void socket.destroy();
-      }
-    });
-    socket.on('error', () => undefined);
+  return commandServer(t, (args, socket) => {
+    if (args[0] === 'PING') {
+      socket.write('+PONG\r\n');
+      return;
+    }
+    const what = behave(n++, socket);
+    if (what === 'answer') socket.write('+OK\r\n');
+    else if (what === 'close') socket.destroy();
   });
-  const { port } = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => {
-    server.close();
-  });
-  return port;
 }
 
 t.test('a target that hangs up or goes silent mid-run ends the bench: one line, exit 1', async (t) => {
   const hangsUp = await fakeServer(t, (n) => (n < 300 ? 'answer' : 'close'));
   const silent = await fakeServer(t, (n) => (n < 300 ? 'answer' : 'silent'));
-  const [closed, quiet] = await clis([
-    [
-      'bench',
-      '--target',
-      `resp://127.0.0.1:${hangsUp}`,
-      '--no-preload',
-      '--mix',
-      'set=1',
-      '--ops',
-      '100000',
-      '--connections',
-      '2',
-      '--threads',
-      '1',
-    ],
-    [
-      'bench',
-      '--target',
-      `resp://127.0.0.1:${silent}`,
-      '--no-preload',
-      '--mix',
-      'set=1',
-      '--ops',
-      '100000',
-      '--connections',
-      '2',
-      '--threads',
-      '1',
-      '--timeout',
-      '1',
-    ],
-  ]);
+  const writes = (port: number, ...more: string[]): string[] => [
+    'bench',
+    '--target',
+    `resp://127.0.0.1:${port}`,
+    '--no-preload',
+    '--mix',
+    'set=1',
+    '--ops',
+    '100000',
+    '--connections',
+    '2',
+    '--threads',
+    '1',
+    ...more,
+  ];
+  const [closed, quiet] = await clis([writes(hangsUp), writes(silent, '--timeout', '1')]);
   oneLineError(t, closed!, new RegExp(`resp://127\\.0\\.0\\.1:${hangsUp}: (connection closed|read ECONNRESET)`), 'hung up');
   oneLineError(t, quiet!, new RegExp(`resp://127\\.0\\.0\\.1:${silent}: no reply for 1 s`), 'silent');
 });

@@ -6,7 +6,7 @@
 // replica are separate clusters talking over loopback; waits are on events and offsets.
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { RespClient, RespErrorReply } from '../src/client/resp.js';
 import type { Cluster } from '../src/index.js';
@@ -20,6 +20,7 @@ import { cli, oneLineError, run, waitFor } from './helpers/cli.js';
 import { startCluster } from './helpers/cluster.js';
 import { differences, dumpAll } from './helpers/dataset.js';
 import { hasRedis, startRedisServer } from './helpers/redis.js';
+import { commandServer } from './helpers/resp.js';
 
 /** A RESP server on a free loopback port (or `port`), closed with the test. */
 async function respOn(t: Test, cluster: Cluster, options: RespServerOptions = {}, port = 0): Promise<RespServer> {
@@ -190,37 +191,16 @@ async function fakeLeader(
   password?: string,
   onAck?: (socket: Socket, offset: number) => void,
 ): Promise<number> {
-  const server: Server = createServer((socket) => {
-    let buf = '';
-    socket.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (;;) {
-        const m = /^\*(\d+)\r\n/.exec(buf);
-        if (m === null) return;
-        let at = m[0].length;
-        const args: string[] = [];
-        for (let i = 0; i < Number(m[1]); i++) {
-          const h = /^\$(\d+)\r\n/.exec(buf.slice(at));
-          if (h === null || buf.length < at + h[0].length + Number(h[1]) + 2) return;
-          args.push(buf.slice(at + h[0].length, at + h[0].length + Number(h[1])));
-          at += h[0].length + Number(h[1]) + 2;
-        }
-        buf = buf.slice(at);
-        const name = args[0]!.toUpperCase();
-        if (name === 'PING') socket.write(password === undefined ? '+PONG\r\n' : '-NOAUTH Authentication required.\r\n');
-        else if (name === 'AUTH')
-          socket.write(args[1] === password ? '+OK\r\n' : '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
-        else if (name === 'REPLCONF') {
-          if (args[1]?.toUpperCase() !== 'ACK') socket.write('+OK\r\n');
-          else onAck?.(socket, Number(args[2]));
-        } else if (name === 'PSYNC') onPsync(socket, args);
-      }
-    });
-    socket.on('error', () => undefined);
+  return commandServer(t, (args, socket) => {
+    const name = args[0]!.toUpperCase();
+    if (name === 'PING') socket.write(password === undefined ? '+PONG\r\n' : '-NOAUTH Authentication required.\r\n');
+    else if (name === 'AUTH')
+      socket.write(args[1] === password ? '+OK\r\n' : '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+    else if (name === 'REPLCONF') {
+      if (args[1]?.toUpperCase() !== 'ACK') socket.write('+OK\r\n');
+      else onAck?.(socket, Number(args[2]));
+    } else if (name === 'PSYNC') onPsync(socket, args);
   });
-  const { port } = await listen(server, 0, '127.0.0.1');
-  t.teardown(() => server.close());
-  return port;
 }
 
 /** An RDB of `entries` (key, value), checksummed. */

@@ -1,7 +1,7 @@
 // A RESP server on a free loopback port for a test, and a raw connection to it that reads
 // replies byte-exact.
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import type { Test } from 'tap';
 import type { Cluster } from '../../src/index.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp/server.js';
@@ -99,4 +99,37 @@ export class Raw {
 /** Reads as many bytes as `want` from `r` and compares. */
 export async function check(t: Test, r: Raw, want: string, msg?: string): Promise<void> {
   t.equal(await r.expect(want), want, msg ?? JSON.stringify(want));
+}
+
+/**
+ * A server of our own making that speaks just enough RESP for failure cases: it splits what each
+ * client sends into commands (arrays of bulk strings) and hands each to `onCommand` with the
+ * socket, which answers (or not) as the case needs. Closed with the test; resolves with its port.
+ */
+export async function commandServer(t: Teardown, onCommand: (args: string[], socket: Socket) => void): Promise<number> {
+  const server = createNetServer((socket) => {
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        const m = /^\*(\d+)\r\n/.exec(buf);
+        if (m === null) return;
+        let at = m[0].length;
+        const args: string[] = [];
+        for (let i = 0; i < Number(m[1]); i++) {
+          const h = /^\$(\d+)\r\n/.exec(buf.slice(at));
+          if (h === null || buf.length < at + h[0].length + Number(h[1]) + 2) return;
+          args.push(buf.slice(at + h[0].length, at + h[0].length + Number(h[1])));
+          at += h[0].length + Number(h[1]) + 2;
+        }
+        buf = buf.slice(at);
+        onCommand(args, socket);
+        if (socket.destroyed) return;
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  const { port } = await listen(server, 0, '127.0.0.1');
+  t.teardown(() => server.close());
+  return port;
 }
