@@ -45,14 +45,15 @@ function writeEffect(w: ByteWriter, key: string, entry: [Value, number] | null):
   }
 }
 
-/** The effects recorded since the last call (null: none, or not recording). */
-export function takeEffects(store: ShardStore): { bytes: ArrayBuffer; flushes: number } | null {
+/** The effects recorded since the last call (null: none, or not recording); `skip`: keys that are another shard's to report. */
+export function takeEffects(store: ShardStore, skip?: (key: string) => boolean): { bytes: ArrayBuffer; flushes: number } | null {
   const changes = store.changes;
   if (changes === null || (changes.size === 0 && store.flushed === 0)) return null;
-  for (const key of changes) writeEffect(out, key, store.peek(key));
+  for (const key of changes) if (skip === undefined || !skip(key)) writeEffect(out, key, store.peek(key));
   changes.clear();
   const flushes = store.flushed;
   store.flushed = 0;
+  if (out.length === 0 && flushes === 0) return null;
   return { bytes: out.take(), flushes };
 }
 

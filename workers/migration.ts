@@ -10,6 +10,12 @@ export class MigrationSource {
   #ranges: number[] = [];
   /** Keys per range, collected at plan time and from inserts since. May hold deleted keys. */
   #buckets: string[][] = [];
+  /**
+   * Ranges whose export began in an earlier batch (their keys are the new owner's now), and in
+   * the current one (the batch's earlier writes are still this shard's to report).
+   */
+  #exporting = new Set<number>();
+  #exportingNow = new Set<number>();
 
   constructor(store: ShardStore) {
     this.#store = store;
@@ -37,6 +43,7 @@ export class MigrationSource {
    * Chunks keep each op short, so ops queued behind it on this shard wait little.
    */
   export(idx: number, offset = 0, limit = Infinity, maxBytes = Infinity): ArrayBuffer {
+    if (!this.#exporting.has(idx)) this.#exportingNow.add(idx);
     this.#bucket(this.#store.takeInserted());
     const keys = this.#buckets[idx] ?? [];
     const end = Math.min(keys.length, offset + limit);
@@ -91,7 +98,27 @@ export class MigrationSource {
   end(): void {
     this.#ranges = [];
     this.#buckets = [];
+    this.#exporting.clear();
+    this.#exportingNow.clear();
     this.#store.logInserts(false);
+  }
+
+  /**
+   * Whether `key` lies in a range whose export began. No write reaches this shard for such a key
+   * any more (the coordinator holds them, then sends them to the new owner); what still changes it
+   * here — expiry — is the new owner's to report, since it holds the key with the same expiry and
+   * maybe a newer value (replication must not hear a DEL from here after the new owner's SET).
+   */
+  handedOver(key: string): boolean {
+    if (this.#exporting.size === 0) return false;
+    const idx = this.#rangeOf(this.#store.hashKey(key));
+    return idx >= 0 && this.#exporting.has(idx);
+  }
+
+  /** After a batch's effects are taken: the exports it began count from the next batch on. */
+  settleExports(): void {
+    for (const idx of this.#exportingNow) this.#exporting.add(idx);
+    this.#exportingNow.clear();
   }
 
   #bucket(keys: string[]): void {

@@ -11,6 +11,13 @@ if (init.faults && init.bootFault === true) process.exit(3);
 const port = init.port!;
 const store = new ShardStore({ maxBytes: init.maxBytes, policy: init.policy });
 const shard = new Shard(store);
+/** Keys of ranges this shard is handing over: their changes here are the new owner's to report. */
+const handedOver = (key: string): boolean => shard.migration.handedOver(key);
+const effects = (): ReturnType<typeof takeEffects> => {
+  const e = takeEffects(store, shard.migration.active ? handedOver : undefined);
+  shard.migration.settleExports();
+  return e;
+};
 if (init.replicate === true) store.changes = new Set();
 let epoch = init.epoch;
 
@@ -24,7 +31,7 @@ channel.unref();
 // Active expiry: a bounded sweep ten times a second; what it removes goes to replication.
 setInterval(() => {
   store.sweep();
-  const e = takeEffects(store);
+  const e = effects();
   if (e !== null) send({ t: 'effects', effects: e.bytes }, [e.bytes]);
 }, 100).unref();
 
@@ -50,7 +57,7 @@ port.on('message', (msg: ToShard) => {
         reply.bytes = bytes;
         moved = moved === undefined ? [bytes] : [...moved, bytes];
       }
-      const e = takeEffects(store);
+      const e = effects();
       if (e !== null) {
         reply.effects = e.bytes;
         if (e.flushes > 0) reply.flushes = e.flushes;

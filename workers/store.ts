@@ -459,6 +459,11 @@ export class ShardStore {
   }
 
   /** The ring hash of a stored key; -1 when absent. */
+  /** The ring hash of any key, stored or not. */
+  hashKey(key: string): number {
+    return hashInternal(fingerprint32, key);
+  }
+
   hashOf(key: string): number {
     const slot = this.#index.get(key);
     return slot === undefined ? -1 : this.#hashes[slot]!;

@@ -1,0 +1,236 @@
+// shardcache as a replica in the hard cases: commands that arrive in pieces (exact offsets), bad
+// leaders (refusing, wrong password, not Redis, a corrupt snapshot, a stream cut mid-command), a
+// real redis-server leader (strings and TTLs copied, other types skipped and counted), and a
+// replica process started with --replicaof.
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import t, { type Test } from 'tap';
+import { ByteWriter } from '../src/replication/bytes.js';
+import { Crc64, RDB, writeEntry, writeHeader } from '../src/replication/rdb.js';
+import { listen } from '../src/server/rest.js';
+import { cli, oneLineError, run, waitFor } from './helpers/cli.js';
+import { startCluster } from './helpers/cluster.js';
+import { differences, dumpAll } from './helpers/dataset.js';
+import { hasRedis, startRedisServer } from './helpers/redis.js';
+import { client, linkOf, respOn } from './helpers/replication.js';
+import { commandServer } from './helpers/resp.js';
+
+/**
+ * A leader of our own making for the bad cases: answers the handshake, then `onPsync` decides
+ * what the replica gets.
+ */
+async function fakeLeader(
+  t: Test,
+  onPsync: (socket: Socket, args: string[]) => void,
+  password?: string,
+  onAck?: (socket: Socket, offset: number) => void,
+): Promise<number> {
+  return commandServer(t, (args, socket) => {
+    const name = args[0]!.toUpperCase();
+    if (name === 'PING') socket.write(password === undefined ? '+PONG\r\n' : '-NOAUTH Authentication required.\r\n');
+    else if (name === 'AUTH')
+      socket.write(args[1] === password ? '+OK\r\n' : '-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+    else if (name === 'REPLCONF') {
+      if (args[1]?.toUpperCase() !== 'ACK') socket.write('+OK\r\n');
+      else onAck?.(socket, Number(args[2]));
+    } else if (name === 'PSYNC') onPsync(socket, args);
+  });
+}
+
+/** An RDB of `entries` (key, value), checksummed. */
+function rdbOf(entries: [string, string][]): Buffer {
+  const w = new ByteWriter();
+  writeHeader(w, {});
+  for (const [k, v] of entries) writeEntry(w, Buffer.from(k), v, 0);
+  w.byte(RDB.EOF);
+  const body = Buffer.from(w.take());
+  const crc = new Crc64();
+  crc.update(body);
+  return Buffer.concat([body, crc.bytes()]);
+}
+
+t.test('the offset counts every byte of commands that arrive in pieces', async (t) => {
+  const id = 'b'.repeat(40);
+  const rdb = rdbOf([]);
+  const cmd = (k: string, v: string): string => `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
+  const first = cmd('a', 'x'.repeat(300));
+  const second = cmd('b', 'y'.repeat(70_000));
+  const getack = '*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n';
+  const acks: number[] = [];
+  let step = 0;
+  let answered: (offset: number) => void = () => undefined;
+  const got = new Promise<number>((resolve) => {
+    answered = resolve;
+  });
+  const port = await fakeLeader(
+    t,
+    (socket) => {
+      socket.write(`+FULLRESYNC ${id} 1000\r\n$${rdb.length}\r\n`);
+      socket.write(rdb);
+    },
+    undefined,
+    (socket, offset) => {
+      acks.push(offset);
+      // Each piece after the replica's previous ACK: it has parsed what came before, mid-command.
+      step++;
+      if (step === 1) socket.write(first.slice(0, 150));
+      if (step === 2) socket.write(first.slice(150) + second.slice(0, 20_000));
+      if (step === 3) socket.write(second.slice(20_000) + getack);
+      if (step === 4) answered(offset);
+    },
+  );
+  const cluster = await startCluster(t, { shards: 1 });
+  const replica = await respOn(t, cluster, { replicaOf: { host: '127.0.0.1', port }, replAckIntervalMs: 50 });
+  // The periodic ACK drives the pieces; the GETACK's answer is the offset after both commands.
+  const link = linkOf(replica);
+  const offset = await got;
+  t.equal(offset, 1000 + first.length + second.length, `ACK ${offset} after ${acks.join(', ')}`);
+  t.equal((await cluster.get('b'))?.length, 70_000);
+  link.stop();
+});
+
+t.test('bad leaders: a clear reason, retries, the data kept, nothing half-applied', async (t) => {
+  const id = 'a'.repeat(40);
+  const good = rdbOf([['kept', '1']]);
+  const corrupt = Buffer.from(good);
+  corrupt[12] = corrupt[12]! ^ 0xff;
+  let syncs = 0;
+  const psyncs: string[][] = [];
+  // First a good snapshot, then a stream cut in the middle of a command; on the way back: a
+  // corrupt snapshot (refused: the data stays).
+  const port = await fakeLeader(t, (socket, args) => {
+    psyncs.push(args);
+    syncs++;
+    if (syncs === 1) {
+      socket.write(`+FULLRESYNC ${id} 100\r\n$${good.length}\r\n`);
+      socket.write(good);
+      socket.write('*3\r\n$3\r\nSET\r\n$4\r\nwhol\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$4\r\nhalf');
+      socket.end();
+    } else {
+      socket.write(`+FULLRESYNC ${id} 500\r\n$${corrupt.length}\r\n`);
+      socket.write(corrupt);
+    }
+  });
+  const cluster = await startCluster(t, { shards: 1 });
+  const replica = await respOn(t, cluster, { replicaOf: { host: '127.0.0.1', port } });
+  const link = linkOf(replica);
+  await once(link, 'synced');
+  const cut = await once(link, 'failed');
+  t.match(cut[0], { reason: 'the leader closed the connection' });
+  t.equal(await cluster.get('whol'), '1', 'the whole command applied');
+  t.equal(await cluster.get('half'), null, 'the cut one not');
+  const bad = await once(link, 'failed');
+  t.match(bad[0].reason, /snapshot cannot be loaded \(RDB: checksum mismatch \(corrupt\)\); keeping the current data/);
+  t.same(
+    psyncs[1],
+    ['PSYNC', id, String(100 + '*3\r\n$3\r\nSET\r\n$4\r\nwhol\r\n$1\r\n1\r\n'.length + 1)],
+    'PSYNC from after the last whole command',
+  );
+  t.equal(await cluster.get('kept'), '1', 'the data kept');
+  t.equal(await cluster.get('whol'), '1');
+  link.stop();
+
+  // Refused, wrong password, not Redis: each a reason, and retries.
+  const closed = await (async () => {
+    const probe = createServer();
+    const { port: p } = await listen(probe, 0, '127.0.0.1');
+    await new Promise((r) => probe.close(r));
+    return p;
+  })();
+  const locked = await fakeLeader(t, () => undefined, 'sesame');
+  const http = createServer((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
+  const { port: httpPort } = await listen(http, 0, '127.0.0.1');
+  t.teardown(() => http.close());
+  for (const [leaderPort, opts, re] of [
+    [closed, {}, /cannot connect: ECONNREFUSED/],
+    [locked, {}, /the leader needs a password \(masterauth\)/],
+    [locked, { masterauth: 'wrong' }, /the leader refused masterauth: WRONGPASS/],
+    [httpPort, {}, /not a Redis-protocol server \(PING answered "HTTP\/1.1 400 Bad Request"\)/],
+  ] as const) {
+    const c = await startCluster(t, { shards: 1 });
+    await c.set('mine', 'x');
+    const s = await respOn(t, c, { replicaOf: { host: '127.0.0.1', port: leaderPort }, ...opts });
+    const l = linkOf(s);
+    const [f1] = await once(l, 'failed');
+    t.match(f1.reason, re);
+    const [f2] = await once(l, 'failed');
+    t.equal(f2.reason, f1.reason, 'retried');
+    t.match(((await (await client(t, s.context.port)).call('INFO', 'replication')) as Buffer).toString(), /master_link_status:down/);
+    t.equal(await c.get('mine'), 'x', 'its data served meanwhile');
+    l.stop();
+  }
+});
+
+t.test(
+  'a shardcache replica of a real redis-server: strings and TTLs copied, other types skipped and counted',
+  { skip: hasRedis ? false : 'redis-server not installed (apt-get install redis-server)' },
+  async (t) => {
+    const redis = await startRedisServer(t, ['--repl-diskless-sync-delay', '0']);
+    const w = await client(t, redis.port);
+    const writes = [];
+    for (let i = 0; i < 5000; i++) writes.push(w.call('SET', `s:${i}`, i % 3 === 0 ? 'x'.repeat(100 + i) : String(i)));
+    for (let i = 0; i < 5000; i += 5) writes.push(w.call('PEXPIRE', `s:${i}`, String(3_600_000 + i)));
+    writes.push(
+      w.call('LPUSH', 'list', 'a', 'b'),
+      w.call('HSET', 'hash', 'f', 'v'),
+      w.call('SADD', 'set', 'a'),
+      w.call('ZADD', 'zset', '1', 'a'),
+    );
+    writes.push(w.call('XADD', 'stream', '*', 'f', 'v'));
+    // A consumer group writes entries_read as -1 (2^64-1), past what a JS number holds exactly.
+    writes.push(w.call('XGROUP', 'CREATE', 'stream', 'g1', '0'));
+    await Promise.all(writes);
+    const cluster = await startCluster(t, { shards: 2 });
+    const replica = await respOn(t, cluster, { replicaOf: { host: '127.0.0.1', port: redis.port } });
+    const link = linkOf(replica);
+    await once(link, 'synced');
+    // Live writes: strings apply; a list command is skipped and counted.
+    const live = [];
+    for (let i = 0; i < 1000; i++)
+      live.push(w.call('SET', `s:${i}`, `live${i}`), w.call('INCR', 'counter'), w.call('DEL', `s:${4000 + i}`));
+    live.push(w.call('RPUSH', 'list', 'c'), w.call('EXPIRE', 's:1', '500'));
+    await Promise.all(live);
+    t.equal(await w.call('WAIT', '1', '0'), 1, 'redis-server counts our acknowledgement');
+    const r = await client(t, replica.context.port);
+    const [a, b] = [await dumpAll(w), await dumpAll(r)];
+    const strings = new Map([...a].filter(([k]) => !['list', 'hash', 'set', 'zset', 'stream'].includes(k)));
+    t.equal(b.size, strings.size, `every string key (${strings.size})`);
+    t.same(differences(strings, b), [], 'values and absolute expiries equal');
+    t.same(Object.fromEntries(link.skipped), { list: 1, hash: 1, set: 1, zset: 1, stream: 1, 'cmd:rpush': 1 });
+    t.match(((await r.call('INFO', 'replication')) as Buffer).toString(), /shardcache_skipped_keys:.*list=1/);
+  },
+);
+
+t.test('shardcache start --replicaof: a replica process', async (t) => {
+  const leaderCluster = await startCluster(t, { shards: 2 });
+  const leader = await respOn(t, leaderCluster);
+  await leaderCluster.set('from', 'leader');
+  const bad = await cli('start', '--replicaof', 'nowhere', '--port', '0', '--http-port', '0');
+  t.equal(bad.code, 2);
+  t.match(bad.err, /--replicaof must be HOST:PORT/);
+  const proc = run(['start', '--port', '0', '--http-port', '0', '--replicaof', `127.0.0.1:${leader.context.port}`, '--log-level', 'info']);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const [, restPort, respPort] = (await waitFor(
+    proc,
+    /REST http:\/\/127\.0\.0\.1:(\d+), RESP redis:\/\/127\.0\.0\.1:(\d+)/,
+  )) as unknown as string[];
+  // Its log says when the snapshot is loaded; then the leader waits for its acknowledgement.
+  await new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (/full resync: snapshot loaded/.test(proc.err())) resolve();
+    };
+    proc.child.stderr!.on('data', check);
+    check();
+  });
+  const w = await client(t, leader.context.port);
+  t.equal(await w.call('WAIT', '1', '0'), 1);
+  const r = await client(t, Number(respPort));
+  t.equal(String(await r.call('GET', 'from')), 'leader');
+  oneLineError(
+    t,
+    await cli('set', 'x', '1', '--url', `http://127.0.0.1:${restPort}`),
+    /^ › {3}Error: not leader: READONLY .*\(the leader is 127\.0\.0\.1:\d+\)$/,
+    'set',
+  );
+  t.match(proc.err(), /"msg":"full resync: snapshot loaded"/);
+});
