@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'NOT_INTEGER' // INCR-family on a value that is not a 64-bit integer
   | 'NOT_FLOAT' // INCRBYFLOAT on a value that is not a float
   | 'OVERFLOW' // INCR-family result out of the signed 64-bit range
+  | 'READONLY' // a write to a read-only replica (createReplica): the seed client's "not leader"
   | 'WRONG_EPOCH' // internal: a batch routed under another ring epoch (re-routed, never surfaced)
   | 'INTERNAL'; // a bug in shardcache: an unexpected exception inside a shard
 
@@ -29,6 +30,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'NOT_INTEGER',
   'NOT_FLOAT',
   'OVERFLOW',
+  'READONLY',
   'WRONG_EPOCH',
   'INTERNAL',
 ];

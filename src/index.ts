@@ -1,5 +1,7 @@
 // The one entry for host apps: createCluster, the Cluster type, errors and public types.
 export { Cluster, createCluster } from './cluster.js';
+export { createReplica } from './replication/embedded.js';
+export type { ReplicaCluster, ReplicaClusterOptions } from './replication/embedded.js';
 export type { ClusterEvents, ClusterState, ClusterStats, ShardInfo, ShardReport } from './cluster.js';
 export type { ExpireMode, Key, SetOptions, Value } from './args.js';
 export { CacheError, ERROR_CODES } from './errors.js';

@@ -1,10 +1,11 @@
 // shardcache as a replica in the hard cases: commands that arrive in pieces (exact offsets), bad
 // leaders (refusing, wrong password, not Redis, a corrupt snapshot, a stream cut mid-command), a
 // real redis-server leader (strings and TTLs copied, other types skipped and counted), and a
-// replica process started with --replicaof.
+// replica process started with --replicaof; a replica inside a host app (createReplica).
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
+import { createReplica } from '../src/index.js';
 import { ByteWriter } from '../src/replication/bytes.js';
 import { Crc64, RDB, writeEntry, writeHeader } from '../src/replication/rdb.js';
 import { listen } from '../src/server/rest.js';
@@ -233,4 +234,33 @@ t.test('shardcache start --replicaof: a replica process', async (t) => {
     'set',
   );
   t.match(proc.err(), /"msg":"full resync: snapshot loaded"/);
+});
+
+t.test('createReplica: a replica inside a host app — reads follow the leader, writes reject with READONLY', async (t) => {
+  const leaderCluster = await startCluster(t, { shards: 2 });
+  const leader = await respOn(t, leaderCluster);
+  await leaderCluster.set('a', '1');
+  await t.rejects(createReplica({ leader: 'nowhere' }), { code: 'EINVAL', message: /options.leader must be HOST:PORT/ });
+  const replica = await createReplica({ leader: `127.0.0.1:${leader.context.port}`, shards: 1 });
+  t.teardown(() => replica.close());
+  await once(replica.replication, 'synced');
+  t.equal(await replica.get('a'), '1', 'the snapshot');
+  const w = await client(t, leader.context.port);
+  await w.call('SET', 'b', '2');
+  t.equal(await w.call('WAIT', '1', '0'), 1);
+  t.same(await replica.mget(['a', 'b', 'c']), ['1', '2', null], 'the stream');
+  const writes: (() => Promise<unknown>)[] = [
+    () => replica.set('x', '1'),
+    () => replica.del('a'),
+    () => replica.incr('n'),
+    () => replica.flushall(),
+  ];
+  for (const write of writes)
+    await t.rejects(write() as Promise<void>, {
+      name: 'CacheError',
+      code: 'READONLY',
+      message: new RegExp(`the leader is 127\\.0\\.0\\.1:${leader.context.port}`),
+    });
+  t.equal(await replica.get('a'), '1', 'nothing changed');
+  t.equal(replica.replication.state, 'connected');
 });

@@ -30,6 +30,8 @@ export function statusOf(err: unknown): number {
       return 404;
     case 'LIMIT':
       return 409;
+    case 'READONLY':
+      return 403;
     case 'OOM':
       return 507;
     case 'CLOSED':

@@ -54,6 +54,8 @@ export function replyError(err: unknown): string {
         return "OOM command not allowed when used memory > 'maxmemory'.";
       case 'CLOSED':
         return 'ERR server is shutting down';
+      case 'READONLY':
+        return err.message;
       case 'SHARD_CRASHED':
       case 'SHARD_UNAVAILABLE':
         return `TRYAGAIN ${err.message}`;

@@ -1,0 +1,86 @@
+// A read-only replica inside a host app: `createReplica({ leader: 'host:6379' })` gives the app a
+// cluster that follows a leader (shardcache or redis-server) through the same replica link as
+// `shardcache start --replicaof`; its reads work as usual and its writes reject with a CacheError
+// of code READONLY — the seed client's "not leader" outcome, in the API.
+import { type Cluster, createCluster } from '../cluster.js';
+import { CacheError } from '../errors.js';
+import type { ClusterOptions } from '../options.js';
+import { createRespServer } from '../server/resp/server.js';
+import type { Replica, ReplicaLog } from './replica.js';
+
+export interface ReplicaClusterOptions extends ClusterOptions {
+  /** The leader to follow, `HOST:PORT`. */
+  leader: string;
+  /** AUTH to the leader. */
+  masterauth?: string;
+  /** Where the link logs (a pino logger fits). Default: silent. */
+  log?: ReplicaLog;
+}
+
+/** The Cluster methods that change data: a replica's reject with READONLY. */
+const WRITES = new Set<string>([
+  'set',
+  'incr',
+  'incrBy',
+  'decr',
+  'decrBy',
+  'incrByFloat',
+  'append',
+  'setRange',
+  'getDel',
+  'getEx',
+  'rename',
+  'copy',
+  'mset',
+  'msetNx',
+  'del',
+  'expire',
+  'pexpire',
+  'expireAt',
+  'pexpireAt',
+  'persist',
+  'flushall',
+]);
+
+/** A cluster following a leader: reads as a Cluster's, writes rejected (READONLY), and its link. */
+export type ReplicaCluster = Cluster & {
+  /** The link to the leader: state, offset, lastError; 'synced' and 'failed' events. */
+  readonly replication: Replica;
+};
+
+function parseLeader(leader: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(leader);
+  const port = Number(m?.[3]);
+  if (m === null || !(port >= 1 && port <= 65535)) throw new CacheError('EINVAL', `options.leader must be HOST:PORT, got "${leader}"`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/** Starts a cluster that follows `options.leader`; resolves once its shards are ready (the first sync follows). */
+export async function createReplica(options: ReplicaClusterOptions): Promise<ReplicaCluster> {
+  const { leader, masterauth, log, ...clusterOptions } = options;
+  const { host, port } = parseLeader(leader);
+  const cluster = await createCluster(clusterOptions);
+  // The replica link applies the leader's stream through the RESP command table; nothing listens.
+  const server = createRespServer(cluster, { masterauth: masterauth ?? null, ...(log === undefined ? {} : { log }) });
+  server.context.follow(host, port);
+  const link = server.context.replicaOf as unknown as Replica;
+  const readonly = (): Promise<never> =>
+    Promise.reject(new CacheError('READONLY', `READONLY You can't write against a read only replica (the leader is ${host}:${port})`));
+  const stop = (): void => server.context.unfollow();
+  return new Proxy(cluster, {
+    get(target, prop) {
+      if (prop === 'replication') return link;
+      if (typeof prop === 'string' && WRITES.has(prop)) return readonly;
+      if (prop === 'close' || prop === 'destroy') {
+        const end = Reflect.get(target, prop, target) as () => Promise<void>;
+        return () => {
+          stop();
+          return end.call(target);
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      // Methods run on the cluster itself (its private fields are not the proxy's).
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as ReplicaCluster;
+}
