@@ -93,3 +93,20 @@ t.test('a range being handed over: its expiries are the new owner’s to report'
   executeBatch(shard, [Op.GET, 'other', undefined]);
   t.match(text(takeEffects(store, skip)), '*2\r\n$3\r\nDEL\r\n$5\r\nother\r\n', 'no plan: expiries reported again');
 });
+
+t.test('keys the shard evicts or expires by itself are reported as DEL', async (t) => {
+  let clock = 1_000;
+  const store = new ShardStore({ now: () => clock, maxBytes: 2_000, policy: 'allkeys-lru' });
+  store.changes = new Set();
+  const shard = new Shard(store);
+  for (let i = 0; i < 30; i++) executeBatch(shard, [Op.SET, `k${i}`, 'x'.repeat(40)]);
+  const evicted = Array.from({ length: 30 }, (_, i) => `k${i}`).filter((k) => store.get(k) === null);
+  t.ok(evicted.length > 0, `${evicted.length} evicted`);
+  const s = text(takeEffects(store));
+  for (const k of evicted) t.match(s, `*2\r\n$3\r\nDEL\r\n$${k.length}\r\n${k}\r\n`, `DEL ${k}`);
+  executeBatch(shard, [Op.SET_EX, 'ttl', ['v', 0, 1_500]]);
+  takeEffects(store);
+  clock = 2_000;
+  store.sweep();
+  t.match(text(takeEffects(store)), '*2\r\n$3\r\nDEL\r\n$3\r\nttl\r\n', 'the sweep’s expiry');
+});

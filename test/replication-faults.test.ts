@@ -139,6 +139,8 @@ t.test('bad leaders: a clear reason, retries, the data kept, nothing half-applie
     return p;
   })();
   const locked = await fakeLeader(t, () => undefined, 'sesame');
+  // Answers the handshake, then says nothing to PSYNC.
+  const mute = await fakeLeader(t, () => undefined);
   const http = createServer((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
   const { port: httpPort } = await listen(http, 0, '127.0.0.1');
   t.teardown(() => http.close());
@@ -147,6 +149,7 @@ t.test('bad leaders: a clear reason, retries, the data kept, nothing half-applie
     [locked, {}, /the leader needs a password \(masterauth\)/],
     [locked, { masterauth: 'wrong' }, /the leader refused masterauth: WRONGPASS/],
     [httpPort, {}, /not a Redis-protocol server \(PING answered "HTTP\/1.1 400 Bad Request"\)/],
+    [mute, { replTimeoutMs: 300 }, /no data from the leader for 0\.3 s/],
   ] as const) {
     const c = await startCluster(t, { shards: 1 });
     await c.set('mine', 'x');
