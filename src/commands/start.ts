@@ -9,23 +9,16 @@ import { createRespServer } from '../server/resp/server.js';
 import { createMetrics } from '../server/metrics.js';
 import { createRestServer, listen } from '../server/rest.js';
 import { createLogger, type LogLevel, LOG_LEVELS, logCluster } from '../server/log.js';
+import { parseHostPort } from '../replication/replica.js';
 import { parseBytes } from '../units.js';
 import { NAME, VERSION } from '../version.js';
-
-/** `HOST:PORT` (an IPv6 host in brackets), or null. */
-function parseHostPort(input: string): { host: string; port: number } | null {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(input);
-  const port = Number(m?.[3]);
-  if (m === null || !(port >= 1 && port <= 65535)) return null;
-  return { host: m[1] ?? m[2]!, port };
-}
 
 export default class Start extends Command {
   static override summary = 'Start a local shardcache cluster with its REST API.';
   static override description =
     'Starts SHARDS shard worker threads on a consistent-hash ring behind one coordinator, and serves ' +
     'the REST API (POST /set, GET /get, DELETE /del, and /cluster to add and remove shards) on HOST:HTTP-PORT. ' +
-    'Stops cleanly on SIGINT or SIGTERM.';
+    'With --replicaof it is a read-only replica of that leader (shardcache or redis-server). Stops cleanly on SIGINT or SIGTERM.';
 
   static override examples = [
     '<%= config.bin %> start',
@@ -135,7 +128,7 @@ export default class Start extends Command {
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const copies = flags.replicas > 1 ? ` × ${flags.replicas} copies` : '';
     this.log(
-      `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}`,
+      `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}${replicaOf === null ? '' : `, replica of ${flags.replicaof}`}`,
     );
     log.info(
       {

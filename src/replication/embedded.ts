@@ -6,7 +6,7 @@ import { type Cluster, createCluster } from '../cluster.js';
 import { CacheError } from '../errors.js';
 import type { ClusterOptions } from '../options.js';
 import { createRespServer } from '../server/resp/server.js';
-import type { Replica, ReplicaLog } from './replica.js';
+import { parseHostPort, type Replica, type ReplicaLog } from './replica.js';
 
 export interface ReplicaClusterOptions extends ClusterOptions {
   /** The leader to follow, `HOST:PORT`. */
@@ -48,17 +48,12 @@ export type ReplicaCluster = Cluster & {
   readonly replication: Replica;
 };
 
-function parseLeader(leader: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(leader);
-  const port = Number(m?.[3]);
-  if (m === null || !(port >= 1 && port <= 65535)) throw new CacheError('EINVAL', `options.leader must be HOST:PORT, got "${leader}"`);
-  return { host: m[1] ?? m[2]!, port };
-}
-
 /** Starts a cluster that follows `options.leader`; resolves once its shards are ready (the first sync follows). */
 export async function createReplica(options: ReplicaClusterOptions): Promise<ReplicaCluster> {
   const { leader, masterauth, log, ...clusterOptions } = options;
-  const { host, port } = parseLeader(leader);
+  const address = parseHostPort(leader);
+  if (address === null) throw new CacheError('EINVAL', `options.leader must be HOST:PORT, got "${leader}"`);
+  const { host, port } = address;
   const cluster = await createCluster(clusterOptions);
   // The replica link applies the leader's stream through the RESP command table; nothing listens.
   const server = createRespServer(cluster, { masterauth: masterauth ?? null, ...(log === undefined ? {} : { log }) });

@@ -44,6 +44,14 @@ export interface ReplicaOptions {
   ackIntervalMs?: number;
 }
 
+/** `HOST:PORT` (an IPv6 host in brackets) as --replicaof and createReplica take it, or null. */
+export function parseHostPort(input: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(input);
+  const port = Number(m?.[3]);
+  if (m === null || !(port >= 1 && port <= 65535)) return null;
+  return { host: m[1] ?? m[2]!, port };
+}
+
 const quiet: ReplicaLog = { info: () => undefined, warn: () => undefined };
 
 function command(...args: string[]): string {
