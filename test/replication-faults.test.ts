@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { createReplica } from '../src/index.js';
+import { RespClient } from '../src/client/resp.js';
 import { ByteWriter } from '../src/replication/bytes.js';
 import { Crc64, RDB, writeEntry, writeHeader } from '../src/replication/rdb.js';
 import { listen } from '../src/server/rest.js';
@@ -205,38 +206,67 @@ t.test(
   },
 );
 
-t.test('shardcache start --replicaof: a replica process', async (t) => {
-  const leaderCluster = await startCluster(t, { shards: 2 });
-  const leader = await respOn(t, leaderCluster);
-  await leaderCluster.set('from', 'leader');
+/** Resolves once `proc`'s stderr holds `re` at least `times` times (its JSON log lines). */
+function logged(proc: ReturnType<typeof run>, re: RegExp, times = 1): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if ((proc.err().match(new RegExp(re.source, 'g')) ?? []).length >= times) {
+        proc.child.stderr!.off('data', check);
+        resolve();
+      }
+    };
+    proc.child.stderr!.on('data', check);
+    void proc.exit.then((code) => reject(new Error(`exited ${code} before ${times}× ${re}: ${proc.err()}`)));
+    check();
+  });
+}
+
+t.test('processes: a leader and a `start --replicaof` replica; the leader killed and restarted', async (t) => {
   const bad = await cli('start', '--replicaof', 'nowhere', '--port', '0', '--http-port', '0');
   t.equal(bad.code, 2);
   t.match(bad.err, /--replicaof must be HOST:PORT/);
-  const proc = run(['start', '--port', '0', '--http-port', '0', '--replicaof', `127.0.0.1:${leader.context.port}`, '--log-level', 'info']);
-  t.teardown(() => proc.child.kill('SIGKILL'));
+  const startLeader = async (port: number): Promise<{ proc: ReturnType<typeof run>; port: number }> => {
+    const proc = run(['start', '--port', String(port), '--http-port', '0', '--log-level', 'warn']);
+    t.teardown(() => proc.child.kill('SIGKILL'));
+    const [, p] = (await waitFor(proc, /RESP redis:\/\/127\.0\.0\.1:(\d+)/)) as unknown as string[];
+    return { proc, port: Number(p) };
+  };
+  const first = await startLeader(0);
+  const w = await RespClient.connect('127.0.0.1', first.port);
+  for (let i = 0; i < 1000; i++) void w.call('SET', `k${i}`, `v${i}`, 'PX', String(3_600_000 + i));
+  t.equal(await w.call('SET', 'from', 'leader'), 'OK');
+  const replica = run(['start', '--port', '0', '--http-port', '0', '--replicaof', `127.0.0.1:${first.port}`, '--log-level', 'info']);
+  t.teardown(() => replica.child.kill('SIGKILL'));
   const [, restPort, respPort] = (await waitFor(
-    proc,
-    /REST http:\/\/127\.0\.0\.1:(\d+), RESP redis:\/\/127\.0\.0\.1:(\d+)/,
+    replica,
+    /REST http:\/\/127\.0\.0\.1:(\d+), RESP redis:\/\/127\.0\.0\.1:(\d+), replica of 127\.0\.0\.1:\d+/,
   )) as unknown as string[];
-  // Its log says when the snapshot is loaded; then the leader waits for its acknowledgement.
-  await new Promise<void>((resolve) => {
-    const check = (): void => {
-      if (/full resync: snapshot loaded/.test(proc.err())) resolve();
-    };
-    proc.child.stderr!.on('data', check);
-    check();
-  });
-  const w = await client(t, leader.context.port);
-  t.equal(await w.call('WAIT', '1', '0'), 1);
+  await logged(replica, /full resync: snapshot loaded/);
+  t.equal(await w.call('WAIT', '1', '0'), 1, 'the replica process acknowledged');
   const r = await client(t, Number(respPort));
-  t.equal(String(await r.call('GET', 'from')), 'leader');
+  t.same(differences(await dumpAll(w), await dumpAll(r)), [], 'the same data, expiries included');
   oneLineError(
     t,
     await cli('set', 'x', '1', '--url', `http://127.0.0.1:${restPort}`),
     /^ › {3}Error: not leader: READONLY .*\(the leader is 127\.0\.0\.1:\d+\)$/,
     'set',
   );
-  t.match(proc.err(), /"msg":"full resync: snapshot loaded"/);
+  await w.close();
+
+  // The leader dies; the replica keeps serving, says why, and retries.
+  first.proc.child.kill('SIGKILL');
+  await first.proc.exit;
+  await logged(replica, /replication link failed; retrying/);
+  t.equal(String(await r.call('GET', 'from')), 'leader', 'reads served while the leader is gone');
+  t.match(String(await r.call('INFO', 'replication')), /master_link_status:down/);
+  // A new leader process on the same port, with other data: a new history, so a full resync.
+  const second = await startLeader(first.port);
+  const w2 = await RespClient.connect('127.0.0.1', second.port);
+  t.teardown(() => w2.close());
+  t.equal(await w2.call('SET', 'fresh', 'start'), 'OK');
+  await logged(replica, /full resync: snapshot loaded/, 2);
+  t.equal(await w2.call('WAIT', '1', '0'), 1);
+  t.same(differences(await dumpAll(w2), await dumpAll(r)), [], 'the new leader’s data only');
 });
 
 t.test('createReplica: a replica inside a host app — reads follow the leader, writes reject with READONLY', async (t) => {
