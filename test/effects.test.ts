@@ -110,3 +110,40 @@ t.test('keys the shard evicts or expires by itself are reported as DEL', async (
   store.sweep();
   t.match(text(takeEffects(store)), '*2\r\n$3\r\nDEL\r\n$3\r\nttl\r\n', 'the sweep’s expiry');
 });
+
+t.test('hand-over is per key: a moving key not exported yet is still reported; imports report what they evict or refuse', async (t) => {
+  let clock = 1_000;
+  const { shard, store } = recording(() => clock);
+  for (let i = 0; i < 10; i++) executeBatch(shard, [Op.SET_EX, `m${i}`, ['v', 0, 2_000]]);
+  takeEffects(store);
+  executeBatch(shard, [Op.MIG_PLAN, '', [0, 0xffffffff]]);
+  // One chunk of one entry: one key exported, nine still here.
+  executeBatch(shard, [Op.MIG_EXPORT, '', [0, 0, 1, 1 << 20]]);
+  const skip = (key: string): boolean => shard.migration.handedOver(key);
+  takeEffects(store, skip);
+  shard.migration.settleExports();
+  const exported = Array.from({ length: 10 }, (_, i) => `m${i}`).filter(skip);
+  t.equal(exported.length, 1, 'one key handed over');
+  clock = 3_000;
+  store.sweep(1_000);
+  const s = text(takeEffects(store, skip));
+  t.equal((s.match(/DEL/g) ?? []).length, 9, 'the nine not exported: their expiry is still this shard’s');
+  t.notMatch(s, new RegExp(`\\$2\\r\\n${exported[0]}\\r\\n`), 'the exported one: the new owner’s');
+
+  // The new owner's side: an import that evicts its own keys, or refuses an entry expired in transit.
+  const n = new ShardStore({ now: () => clock, maxBytes: 1_500, policy: 'allkeys-lru' });
+  n.changes = new Set();
+  const nShard = new Shard(n);
+  for (let i = 0; i < 8; i++) executeBatch(nShard, [Op.SET, `own${i}`, 'x'.repeat(40)]);
+  takeEffects(n);
+  executeBatch(nShard, [Op.MIG_PLAN, '', [0, 0xffffffff]]);
+  const { encodeEntries } = await import('../workers/entries.js');
+  const entries = encodeEntries(['late', 'v', 2_000, 'big', 'y'.repeat(600), 0]);
+  executeBatch(nShard, [Op.MIG_REPLACE, '', [0, entries, false]]);
+  const ns = text(takeEffects(n));
+  t.match(ns, '*2\r\n$3\r\nDEL\r\n$4\r\nlate\r\n', 'expired in transit: reported here');
+  t.notMatch(ns, /\$3\r\nbig\r\n/, 'the import itself changes nothing a replica holds');
+  const evicted = Array.from({ length: 8 }, (_, i) => `own${i}`).filter((k) => n.peek(k) === null);
+  t.ok(evicted.length > 0, `${evicted.length} of its own keys evicted by the import`);
+  for (const k of evicted) t.match(ns, `$${k.length}\r\n${k}\r\n`, `DEL ${k}`);
+});

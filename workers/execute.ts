@@ -83,13 +83,18 @@ export function executeOp(shard: Shard, op: number, key: string, arg: unknown): 
     }
   }
   if (op >= Op.MIG_PLAN && op <= Op.MIG_REPLACE) {
-    // Keys moving between shards change no data a replica holds.
-    const changes = shard.store.changes;
-    shard.store.changes = null;
+    // Keys moving between shards change no data a replica holds; what the store evicts or
+    // expires by itself meanwhile still does.
+    const store = shard.store;
+    const changes = store.changes;
+    store.changes = null;
+    store.removedMeanwhile = changes === null ? null : new Set();
     try {
       return executeOp2(shard, op, key, arg);
     } finally {
-      shard.store.changes = changes;
+      if (changes !== null) for (const k of store.removedMeanwhile!) changes.add(k);
+      store.changes = changes;
+      store.removedMeanwhile = null;
     }
   }
   return executeOp2(shard, op, key, arg);

@@ -11,11 +11,11 @@ export class MigrationSource {
   /** Keys per range, collected at plan time and from inserts since. May hold deleted keys. */
   #buckets: string[][] = [];
   /**
-   * Ranges whose export began in an earlier batch (their keys are the new owner's now), and in
-   * the current one (the batch's earlier writes are still this shard's to report).
+   * Keys exported in an earlier batch (the new owner holds them now), and in the current one (the
+   * batch's earlier writes are still this shard's to report).
    */
-  #exporting = new Set<number>();
-  #exportingNow = new Set<number>();
+  #exported = new Set<string>();
+  #exportedNow: string[] = [];
 
   constructor(store: ShardStore) {
     this.#store = store;
@@ -43,7 +43,6 @@ export class MigrationSource {
    * Chunks keep each op short, so ops queued behind it on this shard wait little.
    */
   export(idx: number, offset = 0, limit = Infinity, maxBytes = Infinity): ArrayBuffer {
-    if (!this.#exporting.has(idx)) this.#exportingNow.add(idx);
     this.#bucket(this.#store.takeInserted());
     const keys = this.#buckets[idx] ?? [];
     const end = Math.min(keys.length, offset + limit);
@@ -55,6 +54,7 @@ export class MigrationSource {
       const e = this.#store.entry(keys[i]!);
       if (e === null) continue;
       out.push(keys[i], e[0], e[1]);
+      this.#exportedNow.push(keys[i]!);
       bytes += typeof e[0] === 'string' ? e[0].length * 2 : e[0].byteLength;
     }
     return encodeEntries(out, i < keys.length ? i : DONE);
@@ -98,27 +98,26 @@ export class MigrationSource {
   end(): void {
     this.#ranges = [];
     this.#buckets = [];
-    this.#exporting.clear();
-    this.#exportingNow.clear();
+    this.#exported.clear();
+    this.#exportedNow = [];
     this.#store.logInserts(false);
   }
 
   /**
-   * Whether `key` lies in a range whose export began. No write reaches this shard for such a key
-   * any more (the coordinator holds them, then sends them to the new owner); what still changes it
-   * here — expiry — is the new owner's to report, since it holds the key with the same expiry and
-   * maybe a newer value (replication must not hear a DEL from here after the new owner's SET).
+   * Whether `key` was exported (in an earlier batch). No write reaches this shard for it any more
+   * (the coordinator holds them, then sends them to the new owner); what still changes it here —
+   * expiry, eviction — is the new owner's to report, since it holds the key with the same expiry
+   * and maybe a newer value (replication must not hear a DEL from here after the new owner's SET).
+   * A key of a moving range not exported yet is still this shard's: its removal is reported.
    */
   handedOver(key: string): boolean {
-    if (this.#exporting.size === 0) return false;
-    const idx = this.#rangeOf(this.#store.hashKey(key));
-    return idx >= 0 && this.#exporting.has(idx);
+    return this.#exported.has(key);
   }
 
-  /** After a batch's effects are taken: the exports it began count from the next batch on. */
+  /** After a batch's effects are taken: the keys it exported count from the next batch on. */
   settleExports(): void {
-    for (const idx of this.#exportingNow) this.#exporting.add(idx);
-    this.#exportingNow.clear();
+    for (const k of this.#exportedNow) this.#exported.add(k);
+    this.#exportedNow = [];
   }
 
   #bucket(keys: string[]): void {

@@ -15,6 +15,7 @@ const shard = new Shard(store);
 const handedOver = (key: string): boolean => shard.migration.handedOver(key);
 const effects = (): ReturnType<typeof takeEffects> => {
   const e = takeEffects(store, shard.migration.active ? handedOver : undefined);
+  // Keys exported by this batch are the new owner's from the next one on.
   shard.migration.settleExports();
   return e;
 };

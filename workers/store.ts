@@ -99,6 +99,11 @@ export class ShardStore {
   changes: Set<string> | null = null;
   /** FLUSHALLs since the last takeChanges() (each is one of the coordinator's cross-shard barriers). */
   flushed = 0;
+  /**
+   * While `changes` is suspended for a migration op (its own imports and drops change nothing a
+   * replica holds), the keys the store evicts or expires by itself meanwhile, still to report.
+   */
+  removedMeanwhile: Set<string> | null = null;
   #announcedEpoch = 0;
 
   constructor(options: StoreOptions = {}) {
@@ -459,11 +464,6 @@ export class ShardStore {
   }
 
   /** The ring hash of a stored key; -1 when absent. */
-  /** The ring hash of any key, stored or not. */
-  hashKey(key: string): number {
-    return hashInternal(fingerprint32, key);
-  }
-
   hashOf(key: string): number {
     const slot = this.#index.get(key);
     return slot === undefined ? -1 : this.#hashes[slot]!;
@@ -480,7 +480,11 @@ export class ShardStore {
    * (a move must not lose keys; the source frees as much), evicting under an LRU policy.
    */
   importEntry(key: string, value: Value, expireAt: number): void {
-    if (expireAt !== 0 && expireAt <= this.#now()) return;
+    if (expireAt !== 0 && expireAt <= this.#now()) {
+      // Expired in transit: the old owner handed it over, so its removal is reported from here.
+      this.removedMeanwhile?.add(key);
+      return;
+    }
     const slot = this.#write(key, this.#find(key), value, true);
     this.#setExpiry(slot, expireAt);
   }
@@ -559,6 +563,7 @@ export class ShardStore {
     if (slot === undefined) return -1;
     const at = this.#meta[slot * 2]!;
     if (at !== 0 && at <= this.#now()) {
+      this.removedMeanwhile?.add(key);
       this.#remove(slot);
       this.#expired++;
       return -1;
@@ -599,6 +604,7 @@ export class ShardStore {
     while (this.#bytes + need > this.maxBytes && victim >= 0) {
       const prev = this.#prev[victim]!;
       if (victim !== keep) {
+        this.removedMeanwhile?.add(this.#keys[victim]!);
         this.#remove(victim);
         this.#evictions++;
       }

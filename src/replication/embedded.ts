@@ -42,7 +42,11 @@ const WRITES = new Set<string>([
   'flushall',
 ]);
 
-/** A cluster following a leader: reads as a Cluster's, writes rejected (READONLY), and its link. */
+/**
+ * A cluster following a leader: reads as a Cluster's, writes rejected (READONLY), and its link.
+ * A proxy over the Cluster: for the public API only (shardcache's own servers and metrics take a
+ * Cluster itself).
+ */
 export type ReplicaCluster = Cluster & {
   /** The link to the leader: state, offset, lastError; 'synced' and 'failed' events. */
   readonly replication: Replica;
@@ -61,16 +65,15 @@ export async function createReplica(options: ReplicaClusterOptions): Promise<Rep
   const link = server.context.replicaOf as unknown as Replica;
   const readonly = (): Promise<never> =>
     Promise.reject(new CacheError('READONLY', `READONLY You can't write against a read only replica (the leader is ${host}:${port})`));
-  const stop = (): void => server.context.unfollow();
   return new Proxy(cluster, {
     get(target, prop) {
       if (prop === 'replication') return link;
       if (typeof prop === 'string' && WRITES.has(prop)) return readonly;
       if (prop === 'close' || prop === 'destroy') {
         const end = Reflect.get(target, prop, target) as () => Promise<void>;
-        return () => {
-          stop();
-          return end.call(target);
+        return async () => {
+          await link.stopped();
+          await end.call(target);
         };
       }
       const v = Reflect.get(target, prop, target);

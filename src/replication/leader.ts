@@ -28,6 +28,8 @@ const FLUSHALL = Buffer.from('*1\r\n$8\r\nFLUSHALL\r\n');
 const PING = Buffer.from('*1\r\n$4\r\nPING\r\n');
 const PING_PERIOD_MS = 10_000;
 const EMPTY = Buffer.alloc(0);
+/** Snapshot bytes a full resync may hold in memory before it streams under the membership lock. */
+const SNAPSHOT_BUFFER_BYTES = 64 * 1024 * 1024;
 const GETACK = Buffer.from('*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n');
 
 /** The last `size` bytes of the stream, for replicas that reconnect. */
@@ -307,9 +309,19 @@ export class Leader {
       'repl-offset': String(at),
     });
     await send(Buffer.from(head.take()));
-    // The shards' parts are taken with membership changes held (keys stay put), into memory: a
-    // replica that reads slowly must not hold FLUSHALL or a shard's addition while it does.
+    // The shards' parts are taken with membership changes held (keys stay put), into memory up
+    // to SNAPSHOT_BUFFER_BYTES, so a replica that reads slowly does not hold FLUSHALL or a shard's
+    // addition while it does; past that, they are sent as they come (the lock held meanwhile).
     const parts: Buffer[] = [];
+    let buffered = 0;
+    const sendParts = async (): Promise<void> => {
+      for (let i = 0; i < parts.length; i++) {
+        await send(parts[i]!);
+        parts[i] = EMPTY;
+      }
+      parts.length = 0;
+      buffered = 0;
+    };
     await exclusive(this.cluster, async () => {
       for (const id of shardIdsOf(this.cluster)) {
         let from = 0;
@@ -319,15 +331,16 @@ export class Leader {
             ArrayBuffer,
             number,
           ];
-          if (records.byteLength > 0) parts.push(Buffer.from(records));
+          if (records.byteLength > 0) {
+            parts.push(Buffer.from(records));
+            buffered += records.byteLength;
+            if (buffered > SNAPSHOT_BUFFER_BYTES) await sendParts();
+          }
           from = next;
         }
       }
     });
-    for (let i = 0; i < parts.length; i++) {
-      await send(parts[i]!);
-      parts[i] = EMPTY;
-    }
+    await sendParts();
     await send(Buffer.from([RDB.EOF]));
     const sum = crc.bytes();
     if (eof) {

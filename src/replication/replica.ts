@@ -231,6 +231,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       this.#wakeRetry = null;
       this.#backoff = Math.min(this.#backoff * 2, this.#o.backoffMaxMs ?? 5000);
     }
+    this.state = 'connect';
   }
 
   /** One connection: handshake, sync, then the stream until the link fails. */
