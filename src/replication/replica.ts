@@ -52,6 +52,9 @@ export function parseHostPort(input: string): { host: string; port: number } | n
   return { host: m[1] ?? m[2]!, port };
 }
 
+/** Stream bytes read ahead of what is applied before the link stops reading. */
+const STREAM_QUEUE_BYTES = 16 * 1024 * 1024;
+
 const quiet: ReplicaLog = { info: () => undefined, warn: () => undefined };
 
 function command(...args: string[]): string {
@@ -366,9 +369,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     let wake: (() => void) | null = null;
     let ended: Error | null = null;
     socket.removeAllListeners('data');
+    let queued = 0;
     socket.on('data', (d: Buffer) => {
       this.lastIoAt = Date.now();
       queue.push(d);
+      queued += d.length;
+      // A leader that writes faster than this replica applies pushes back through TCP.
+      if (queued > STREAM_QUEUE_BYTES) socket.pause();
       wake?.();
     });
     const end = (err: Error): void => {
@@ -390,6 +397,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           wake = null;
         }
         chunk = queue.length === 1 ? queue.pop()! : Buffer.concat(queue.splice(0));
+        queued = 0;
+        if (socket.isPaused()) socket.resume();
       }
       parser.feed(chunk);
       fed += chunk.length;
