@@ -253,7 +253,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     });
     const watchdog = setInterval(
       () => {
-        if (Date.now() - this.lastIoAt > timeoutMs) reader.fail(new LinkError(`no data from the leader for ${timeoutMs / 1000} s`));
+        if (Date.now() - this.lastIoAt <= timeoutMs) return;
+        const err = new LinkError(`no data from the leader for ${timeoutMs / 1000} s`);
+        reader.fail(err);
+        // A connect that never completes (a silent address) ends here too.
+        socket.destroy(err);
       },
       Math.min(1000, timeoutMs / 4),
     );
