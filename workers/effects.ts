@@ -3,17 +3,12 @@
 // in RESP bytes. Such commands are idempotent: replaying a stretch twice, or on top of a snapshot
 // that already holds part of it, ends in the same state (src/replication/leader.ts relies on it).
 // FLUSHALLs in the batch are reported as a count: the coordinator orders them across shards.
-import { BINARY_MARK } from '../src/keys.js';
+import { keyBytes } from '../src/keys.js';
 import { ByteWriter } from '../src/replication/bytes.js';
 import { writeEntry } from '../src/replication/rdb.js';
 import type { ShardStore, Value } from './store.js';
 
 const out = new ByteWriter(64 * 1024);
-
-/** A key's bytes as RESP and RDB carry them. */
-function keyBytesOf(key: string): Buffer {
-  return key.charCodeAt(0) === BINARY_MARK.charCodeAt(0) ? Buffer.from(key.slice(1), 'latin1') : Buffer.from(key, 'utf8');
-}
 
 function bulk(w: ByteWriter, b: Uint8Array | string): void {
   if (typeof b === 'string') {
@@ -29,7 +24,7 @@ function bulk(w: ByteWriter, b: Uint8Array | string): void {
 
 /** Appends the command that gives `key` its current state. */
 function writeEffect(w: ByteWriter, key: string, entry: [Value, number] | null): void {
-  const k = keyBytesOf(key);
+  const k = keyBytes(key);
   if (entry === null) {
     w.ascii('*2\r\n$3\r\nDEL\r\n');
     bulk(w, k);
@@ -66,7 +61,7 @@ export function dumpPart(store: ShardStore, from: number, maxEntries: number, ma
   let entries = 0;
   let expires = 0;
   const next = store.entriesFrom(from, (key, value, at) => {
-    writeEntry(out, keyBytesOf(key), value, at);
+    writeEntry(out, keyBytes(key), value, at);
     entries++;
     if (at !== 0) expires++;
     return entries < maxEntries && out.length < maxBytes;

@@ -303,6 +303,7 @@ export function parseRdb(buf: Buffer): RdbContents {
     switch (type) {
       case 1:
       case 2:
+      case 14: // list, set, quicklist (of ziplists): a count of strings
         skipStrings(plainLen());
         return;
       case 3: {
@@ -335,9 +336,6 @@ export function parseRdb(buf: Buffer): RdbContents {
       case 17:
       case 20:
         str();
-        return;
-      case 14:
-        skipStrings(plainLen());
         return;
       case 18: {
         const n = plainLen();

@@ -505,6 +505,7 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
   const resp3 = s.resp3;
   return run(ctx.cluster.stats(), (st) => {
     const wanted = new Set(a.slice(1).map((b) => b.toString().toLowerCase()));
+    const syncs = leaderOf(ctx.cluster, ctx.backlogBytes).stats;
     const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
     const sections: [string, string[]][] = [
       [
@@ -534,9 +535,9 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
           `keyspace_misses:${st.totals.misses}`,
           `evicted_keys:${st.totals.evictions}`,
           `expired_keys:${st.totals.expired}`,
-          `sync_full:${leaderOf(ctx.cluster, ctx.backlogBytes).stats.fullSyncs}`,
-          `sync_partial_ok:${leaderOf(ctx.cluster, ctx.backlogBytes).stats.partialOk}`,
-          `sync_partial_err:${leaderOf(ctx.cluster, ctx.backlogBytes).stats.partialErr}`,
+          `sync_full:${syncs.fullSyncs}`,
+          `sync_partial_ok:${syncs.partialOk}`,
+          `sync_partial_err:${syncs.partialErr}`,
         ],
       ],
       ['replication', replicationInfo(ctx)],
