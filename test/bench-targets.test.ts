@@ -2,10 +2,9 @@
 // in this process; a real redis-server when installed) and http:// (shardcache REST), driven from
 // load generator threads; the JSON schema; --compare; an open loop that keeps its rate; errors
 // (failing targets: bench-failures.test.ts).
-import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
+import { freePort } from '../bench/ports.js';
 import { parseTarget } from '../src/bench/targets.js';
-import { listen } from '../src/server/rest.js';
 import { cli, clis, oneLineError } from './helpers/cli.js';
 import { serveRest, startCluster } from './helpers/cluster.js';
 import { hasRedis, startRedis } from './helpers/redis.js';
@@ -223,9 +222,7 @@ t.test('errors: counted per op with the first one shown; unusable targets refuse
   const fullPort = await serve(t, full);
   const auth = await startCluster(t, { shards: 1 });
   const authPort = await serve(t, auth, { password: 'sesame' });
-  const probe = createServer();
-  const { port: closed } = await listen(probe, 0, '127.0.0.1');
-  await new Promise((r) => probe.close(r));
+  const closed = await freePort();
   const rest = await serveRest(t, auth);
   const [oom, noAuth, withAuth, refused, notResp, httpIncr, badTarget] = await clis([
     [

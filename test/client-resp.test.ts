@@ -2,6 +2,7 @@
 // replies as values; pipelined calls against a real server answered in order; failures.
 import { createServer } from 'node:net';
 import t from 'tap';
+import { freePort } from '../bench/ports.js';
 import { ReplyParser, RespClient, RespErrorReply, RespProtocolError, type RespReply } from '../src/client/resp.js';
 import { listen } from '../src/server/rest.js';
 import { startCluster } from './helpers/cluster.js';
@@ -115,9 +116,7 @@ t.test('a pipelined client against the server: replies in order, errors as value
 
 t.test('connection failures: refused, closed by the server, a peer that is not RESP', async (t) => {
   // A port nothing listens on: one that was free a moment ago.
-  const probe = createServer();
-  const { port: closedPort } = await listen(probe, 0, '127.0.0.1');
-  await new Promise((r) => probe.close(r));
+  const closedPort = await freePort();
   await t.rejects(RespClient.connect('127.0.0.1', closedPort), { code: 'ECONNREFUSED' });
 
   // A server that answers anything with HTTP and hangs up.

@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
+import { freePort } from '../bench/ports.js';
 import { createReplica } from '../src/index.js';
 import { RespClient } from '../src/client/resp.js';
 import { ByteWriter } from '../src/replication/bytes.js';
@@ -139,12 +140,7 @@ t.test('bad leaders: a clear reason, retries, the data kept, nothing half-applie
   link.stop();
 
   // Refused, wrong password, not Redis: each a reason, and retries.
-  const closed = await (async () => {
-    const probe = createServer();
-    const { port: p } = await listen(probe, 0, '127.0.0.1');
-    await new Promise((r) => probe.close(r));
-    return p;
-  })();
+  const closed = await freePort();
   const locked = await fakeLeader(t, () => undefined, 'sesame');
   // Answers the handshake, then says nothing to PSYNC.
   const mute = await fakeLeader(t, () => undefined);

@@ -1,14 +1,13 @@
 // shardcache as a replication leader: PSYNC by hand (full resync framing, the stream, partial
 // resync from the backlog, a gap too old), WAIT, and a real redis-server following it through a
 // full sync under concurrent writes (FLUSHALL included) to an identical data set.
-import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { RespClient, type RespReply } from '../src/client/resp.js';
 import { Crc64 } from '../src/replication/rdb.js';
 import { startCluster } from './helpers/cluster.js';
 import { differences, dumpAll } from './helpers/dataset.js';
 import { hasRedis, startRedisServer } from './helpers/redis.js';
-import { serve } from './helpers/resp.js';
+import { Raw, serve } from './helpers/resp.js';
 
 t.test('CRC-64 as Redis computes it (the check value of "123456789")', async (t) => {
   const c = new Crc64();
@@ -17,55 +16,22 @@ t.test('CRC-64 as Redis computes it (the check value of "123456789")', async (t)
   t.equal(c.hex(), 'e9c6d914c4b8d9ca');
 });
 
-/** A raw replica connection: what arrives is kept as bytes to look at. */
-class RawReplica {
-  readonly sock: Socket;
-  buf = Buffer.alloc(0);
-  #waiters: (() => void)[] = [];
-  constructor(port: number) {
-    this.sock = connect(port, '127.0.0.1');
-    this.sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-  send(...args: string[]): void {
-    this.sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-  }
-  /** Waits until `marker` has arrived; returns everything up to and including it, and keeps the rest. */
-  async until(marker: string | Buffer): Promise<Buffer> {
-    for (;;) {
-      const at = this.buf.indexOf(marker);
-      if (at >= 0) {
-        const end = at + Buffer.byteLength(marker);
-        const out = this.buf.subarray(0, end);
-        this.buf = this.buf.subarray(end);
-        return out;
-      }
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
 t.test('PSYNC by hand: full resync, the stream, partial resync, a gap too old', async (t) => {
   const cluster = await startCluster(t, { shards: 2 });
   const port = await serve(t, cluster, { replBacklogBytes: 4096 });
   await cluster.set('before', 'x', { px: 60_000 });
-  const a = new RawReplica(port);
-  t.teardown(() => a.close());
-  a.send('REPLCONF', 'listening-port', '6380');
-  a.send('REPLCONF', 'capa', 'eof', 'capa', 'psync2');
-  a.send('PSYNC', '?', '-1');
-  t.equal((await a.until('+OK\r\n+OK\r\n')).toString(), '+OK\r\n+OK\r\n');
-  const full = /^\+FULLRESYNC ([0-9a-f]{40}) (\d+)\r\n$/.exec((await a.until('\r\n')).toString());
+  const a = new Raw(port);
+  t.teardown(() => a.end());
+  a.command('REPLCONF', 'listening-port', '6380');
+  a.command('REPLCONF', 'capa', 'eof', 'capa', 'psync2');
+  a.command('PSYNC', '?', '-1');
+  t.equal(await a.until('+OK\r\n+OK\r\n'), '+OK\r\n+OK\r\n');
+  const full = /^\+FULLRESYNC ([0-9a-f]{40}) (\d+)\r\n$/.exec(await a.until('\r\n'));
   t.ok(full, 'FULLRESYNC with a 40-hex ID and an offset');
   const [, replid, offset] = full!;
-  const head = /^\$EOF:([0-9a-f]{40})\r\n$/.exec((await a.until('\r\n')).toString());
+  const head = /^\$EOF:([0-9a-f]{40})\r\n$/.exec(await a.until('\r\n'));
   t.ok(head, 'a diskless RDB with its end mark (capa eof)');
-  const rdb = await a.until(head![1]!);
+  const rdb = Buffer.from(await a.until(head![1]!), 'latin1');
   t.equal(rdb.subarray(0, 9).toString(), 'REDIS0009', 'RDB header');
   t.ok(rdb.includes('before'), 'the snapshot holds the key');
   const body = rdb.subarray(0, rdb.length - 40 - 8);
@@ -76,11 +42,11 @@ t.test('PSYNC by hand: full resync, the stream, partial resync, a gap too old', 
   // Writes from now on come as commands that set each key's whole state — after the replica's
   // first ACK (it has loaded the RDB): bytes right behind the end mark would hide it.
   await cluster.set('k1', 'v1');
-  t.equal(a.buf.length, 0, 'nothing streamed before the first ACK');
-  a.send('REPLCONF', 'ACK', offset!);
+  t.equal(a.unread, 0, 'nothing streamed before the first ACK');
+  a.command('REPLCONF', 'ACK', offset!);
   await cluster.incr('n');
   await cluster.del('before');
-  const stream = (await a.until('$6\r\nbefore\r\n')).toString();
+  const stream = await a.until('$6\r\nbefore\r\n');
   t.match(stream, /\*3\r\n\$3\r\nSET\r\n\$2\r\nk1\r\n\$2\r\nv1\r\n/);
   t.match(stream, /\*3\r\n\$3\r\nSET\r\n\$1\r\nn\r\n\$1\r\n1\r\n/, 'INCR as the SET of its result');
   t.match(stream, /\*2\r\n\$3\r\nDEL\r\n\$6\r\nbefore\r\n/);
@@ -98,29 +64,29 @@ t.test('PSYNC by hand: full resync, the stream, partial resync, a gap too old', 
   const f = await RespClient.connect('127.0.0.1', port);
   t.teardown(() => f.close());
   t.same(await Promise.all([f.call('FLUSHALL'), f.call('FLUSHALL'), f.call('SET', 'after', 'flushes')]), ['OK', 'OK', 'OK']);
-  const flushed = (await a.until('$7\r\nflushes\r\n')).toString();
+  const flushed = await a.until('$7\r\nflushes\r\n');
   t.equal(flushed.split('FLUSHALL').length - 1, 2, 'two FLUSHALLs, then the SET');
   t.match(flushed, /FLUSHALL\r\n\*3\r\n\$3\r\nSET\r\n\$5\r\nafter\r\n\$7\r\nflushes\r\n$/);
   seen += Buffer.byteLength(flushed);
 
   // The link drops; the replica comes back asking for what follows what it saw.
-  a.close();
+  a.end();
   await cluster.set('k2', 'missed');
-  const b = new RawReplica(port);
-  t.teardown(() => b.close());
-  b.send('REPLCONF', 'capa', 'psync2');
-  b.send('PSYNC', replid!, String(seen + 1));
-  t.equal((await b.until(`+CONTINUE ${replid}\r\n`)).toString(), `+OK\r\n+CONTINUE ${replid}\r\n`, 'partial resync');
-  t.match((await b.until('missed\r\n')).toString(), /^\*3\r\n\$3\r\nSET\r\n\$2\r\nk2\r\n\$6\r\nmissed\r\n$/, 'exactly what it missed');
-  b.close();
+  const b = new Raw(port);
+  t.teardown(() => b.end());
+  b.command('REPLCONF', 'capa', 'psync2');
+  b.command('PSYNC', replid!, String(seen + 1));
+  t.equal(await b.until(`+CONTINUE ${replid}\r\n`), `+OK\r\n+CONTINUE ${replid}\r\n`, 'partial resync');
+  t.match(await b.until('missed\r\n'), /^\*3\r\n\$3\r\nSET\r\n\$2\r\nk2\r\n\$6\r\nmissed\r\n$/, 'exactly what it missed');
+  b.end();
 
   // More than the 4 KB backlog later, the same request needs a full resync.
   await cluster.set('big', 'x'.repeat(5000));
-  const c = new RawReplica(port);
-  t.teardown(() => c.close());
-  c.send('PSYNC', replid!, String(seen + 1));
-  t.match((await c.until('\r\n')).toString(), new RegExp(`^\\+FULLRESYNC ${replid} \\d+\\r\\n$`), 'a gap the backlog lost');
-  c.close();
+  const c = new Raw(port);
+  t.teardown(() => c.end());
+  c.command('PSYNC', replid!, String(seen + 1));
+  t.match(await c.until('\r\n'), new RegExp(`^\\+FULLRESYNC ${replid} \\d+\\r\\n$`), 'a gap the backlog lost');
+  c.end();
   const info = ((await role.call('INFO', 'stats')) as Buffer).toString();
   t.match(info, /sync_full:2\r\n/);
   t.match(info, /sync_partial_ok:1\r\n/);
@@ -142,15 +108,15 @@ t.test('WAIT: no replicas answers 0 at once; acknowledgements are counted', asyn
   const c = await RespClient.connect('127.0.0.1', port);
   t.teardown(() => c.close());
   t.equal(await c.call('WAIT', '1', '0'), 0, 'no replica: 0, without waiting');
-  const r = new RawReplica(port);
-  t.teardown(() => r.close());
-  r.send('PSYNC', '?', '-1');
-  t.match((await r.until('\r\n')).toString(), /^\+FULLRESYNC [0-9a-f]{40} \d+\r\n$/);
+  const r = new Raw(port);
+  t.teardown(() => r.end());
+  r.command('PSYNC', '?', '-1');
+  t.match(await r.until('\r\n'), /^\+FULLRESYNC [0-9a-f]{40} \d+\r\n$/);
   await c.call('SET', 'a', '1');
   const waiting = c.call('WAIT', '1', '0');
   // WAIT asks the replica for its offset (after the RDB and the SET); it answers.
   await r.until('GETACK\r\n$1\r\n*\r\n');
-  r.send('REPLCONF', 'ACK', '999999999');
+  r.command('REPLCONF', 'ACK', '999999999');
   t.equal(await waiting, 1, 'one replica acknowledged');
   t.equal(await c.call('WAIT', '2', '50'), 1, 'asking for two: the one there is, after the timeout');
   t.match(await c.call('WAIT', '1', '-1'), { message: 'ERR timeout is negative' });

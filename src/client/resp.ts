@@ -141,6 +141,13 @@ function integerOf(line: string): number {
   return n;
 }
 
+/** A command as RESP sends it: an array of bulk strings (their lengths in UTF-8 bytes). */
+export function encodeCommand(args: readonly string[]): string {
+  let s = `*${args.length}\r\n`;
+  for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+  return s;
+}
+
 type Callback = (err: Error | null, reply?: RespReply) => void;
 
 /** One connection to a Redis-protocol server. */
@@ -214,9 +221,7 @@ export class RespClient {
       cb(this.#closed);
       return;
     }
-    let s = `*${args.length}\r\n`;
-    for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
-    this.#out += s;
+    this.#out += encodeCommand(args);
     if (this.#waiting.length === this.#head) this.#progress = performance.now();
     this.#waiting.push(cb);
     if (!this.#scheduled) {

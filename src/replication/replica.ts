@@ -9,6 +9,7 @@
 // applied, so a link cut mid-command resumes (PSYNC) from the last whole one.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { encodeCommand } from '../client/resp.js';
 import { ProtocolError, RespParser } from '../server/resp/parser.js';
 import { parseRdb, type RdbContents } from './rdb.js';
 
@@ -56,10 +57,6 @@ export function parseHostPort(input: string): { host: string; port: number } | n
 const STREAM_QUEUE_BYTES = 16 * 1024 * 1024;
 
 const quiet: ReplicaLog = { info: () => undefined, warn: () => undefined };
-
-function command(...args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-}
 
 /** The link failed in a way a retry may fix; `message` is the log line. */
 class LinkError extends Error {}
@@ -269,7 +266,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         socket.once('close', () => reject(new LinkError('cannot connect: closed')));
       });
       const ask = async (...args: string[]): Promise<string> => {
-        socket.write(command(...args));
+        socket.write(encodeCommand(args));
         return reader.line();
       };
       const pong = await ask('PING');
@@ -304,8 +301,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         this.#log.info({ leader: `${this.host}:${this.port}`, offset: this.offset }, 'partial resync: continuing the stream');
       } else throw new LinkError(`the leader refused PSYNC: ${psync.replace(/^-/, '')}`);
       // Our offset right away (a leader that sent an EOF-marked snapshot waits for it), then every second.
-      socket.write(command('REPLCONF', 'ACK', String(this.offset)));
-      acker = setInterval(() => socket.write(command('REPLCONF', 'ACK', String(this.offset))), this.#o.ackIntervalMs ?? 1000);
+      socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)]));
+      acker = setInterval(() => socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)])), this.#o.ackIntervalMs ?? 1000);
       this.state = 'connected';
       this.downSince = 0;
       this.lastError = null;
@@ -429,7 +426,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         if (name === 'replconf' && req[1]?.toString().toLowerCase() === 'getack') {
           // What was applied before it; the GETACK itself counts after, as in Redis.
           await settle();
-          socket.write(command('REPLCONF', 'ACK', String(this.offset)));
+          socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)]));
         } else if (name === 'select') {
           this.#db = Number(req[1]?.toString());
         } else if (name !== 'ping' && name !== 'multi' && name !== 'exec' && req.length > 0) {

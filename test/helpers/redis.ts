@@ -1,21 +1,12 @@
 // A real redis-server on a free loopback port, for interop tests (installed by .ci/run).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listen } from '../../src/server/rest.js';
+import { freePort } from '../../bench/ports.js';
 import type { Teardown } from './cluster.js';
 
 export const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-/** A port free a moment ago: listen(0), close, hand it over. */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  const { port } = await listen(probe, 0, '127.0.0.1');
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** A running redis-server: its port, and a way to wait for a line of its log. */
 export interface Redis {

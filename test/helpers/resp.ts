@@ -3,6 +3,7 @@
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import type { Test } from 'tap';
+import { encodeCommand } from '../../src/client/resp.js';
 import type { Cluster } from '../../src/index.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp/server.js';
 import { listen } from '../../src/server/rest.js';
@@ -46,6 +47,14 @@ export class Raw {
   }
   send(s: string | Buffer): void {
     this.#sock.write(s);
+  }
+  /** Sends one command, as a client library would encode it. */
+  command(...args: string[]): void {
+    this.#sock.write(encodeCommand(args));
+  }
+  /** Bytes arrived and not read yet. */
+  get unread(): number {
+    return this.#length;
   }
   /** Waits for exactly `text` (as latin1) to have arrived, and returns what did. */
   async read(length: number): Promise<string> {
