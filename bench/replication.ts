@@ -9,16 +9,13 @@
 //
 //   npm run bench:replication -- [--duration 5] [--pairs 3] [--rate 2000] [--lag-seconds 5]
 //                                [--keys 100000] [--warmup 1] [--json]
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { RespClient } from '../src/client/resp.js';
-import { freePort, waitForPort } from './ports.js';
+import { median } from '../src/bench/compare.js';
+import { type Server, startRedis, startShardcache, stop } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,50 +45,6 @@ const log = (line: string): void => {
 };
 const run = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-
-interface Server {
-  port: number;
-  proc: ChildProcess;
-}
-
-async function startShardcache(): Promise<Server> {
-  const proc = spawn(process.execPath, [run, 'start', '--http-port', '0', '--port', '0', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (chunk: string) => {
-      buf += chunk;
-      const m = /ready: .*RESP redis:\/\/[^\s]+:(\d+)/.exec(buf);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('exit', (code) => reject(new Error(`shardcache start exited (${code}) before its ready line`)));
-  });
-  proc.stdout!.resume();
-  return { port, proc };
-}
-
-const redisDirs: string[] = [];
-async function startRedis(): Promise<Server> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-repl-'));
-  redisDirs.push(dir);
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0'],
-    { stdio: 'ignore' },
-  );
-  await waitForPort(port);
-  return { port, proc };
-}
-
-async function stop(s: Server): Promise<void> {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const exited = once(s.proc, 'exit');
-  s.proc.kill('SIGKILL');
-  await exited;
-}
 
 /** Attaches the first `n` replicas to the leader and detaches the others; resolves when the leader sees exactly n online and acknowledged. */
 async function attach(leader: RespClient, leaderPort: number, replicas: RespClient[], n: number): Promise<void> {
@@ -176,12 +129,6 @@ async function lag(port: number): Promise<{ p50: number; p99: number; max: numbe
   return { p50: Math.min(h.getValueAtPercentile(50), max), p99: Math.min(h.getValueAtPercentile(99), max), max, samples: h.totalCount };
 }
 
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
-};
-
 interface Side {
   throughput: { replicas: number; opsPerSec: number; ratio: number; runs: number[] }[];
   lag: { p50: number; p99: number; max: number; samples: number };
@@ -207,19 +154,23 @@ async function measure(name: string, start: () => Promise<Server>): Promise<Side
     log(`${name}: lag at ${rate} writes/s: p50 ${l.p50} µs, p99 ${l.p99} µs, max ${l.max} µs (${l.samples} samples)`);
     await leader.close();
     for (const r of replicas) await r.close();
-    const base = median(runs[0]!);
+    const base = Math.round(median(runs[0]!));
     return {
-      throughput: runs.map((r, n) => ({ replicas: n, opsPerSec: median(r), ratio: Math.round((median(r) / base) * 1000) / 1000, runs: r })),
+      throughput: runs.map((r, n) => ({
+        replicas: n,
+        opsPerSec: Math.round(median(r)),
+        ratio: Math.round((Math.round(median(r)) / base) * 1000) / 1000,
+        runs: r,
+      })),
       lag: l,
     };
   } finally {
-    for (const s of servers) await stop(s);
+    for (const s of servers) await stop(s, 'SIGKILL');
   }
 }
 
-const shardcache = await measure('shardcache', startShardcache);
-const redis = hasRedis ? await measure('redis', startRedis) : null;
-for (const d of redisDirs) rmSync(d, { recursive: true, force: true });
+const shardcache = await measure('shardcache', () => startShardcache(['--log-level', 'warn'], 'ignore'));
+const redis = hasRedis ? await measure('redis', () => startRedis(['--repl-diskless-sync-delay', '0'])) : null;
 if (!hasRedis) log('redis-server not found: no reference figures (apt-get install redis-server)');
 
 log('');

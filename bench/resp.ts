@@ -13,12 +13,12 @@
 // skips the pass). --warmup N: one unmeasured -P 16 run of N requests per test and server first
 // (0 skips it). Without redis-benchmark or redis-server it says so and exits 0 (`{"results":[]}`
 // under --json).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, waitForPort } from './ports.js';
+import { median } from '../src/bench/compare.js';
+import { type Server, startRedis, startShardcache, stop } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,54 +89,8 @@ function cpuMicros(pid: number): number {
   return ((Number(rest[11]) + Number(rest[12])) * 1e6) / CLK_TCK;
 }
 
-interface Server {
-  name: 'shardcache' | 'redis';
-  port: number;
-  proc: ChildProcess;
-}
-
-async function startShardcache(): Promise<Server> {
-  const run = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
-  // The node process itself (no shell, no npm): its worker threads count in its /proc stat.
-  const proc = spawn(process.execPath, [run, 'start', '--http-port', '0', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('shardcache start printed no ready line within 15 s')), 15_000);
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (chunk: string) => {
-      buf += chunk;
-      const m = /ready: .*RESP redis:\/\/[^\s]+:(\d+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`shardcache start exited (${code}) before its ready line`));
-    });
-  });
-  proc.stdout!.resume();
-  return { name: 'shardcache', port, proc };
-}
-
-async function startRedis(): Promise<Server> {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  await waitForPort(port);
-  return { name: 'redis', port, proc };
-}
-
-async function stop(s: Server): Promise<void> {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const exited = once(s.proc, 'exit');
-  s.proc.kill('SIGTERM');
-  const timer = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
+/** A started server and which of the two it is. */
+type Named = Server & { name: 'shardcache' | 'redis' };
 
 // ---- one redis-benchmark run ------------------------------------------------------------------
 interface Run {
@@ -144,7 +98,7 @@ interface Run {
   cpuUsPerRequest: number;
 }
 
-async function bench(s: Server, test: string, pipeline: number, n: number): Promise<Run> {
+async function bench(s: Named, test: string, pipeline: number, n: number): Promise<Run> {
   const cpu0 = cpuMicros(s.proc.pid!);
   const argv = ['-h', '127.0.0.1', '-p', String(s.port), '-t', test, '-n', String(n), '-r', '100000', '-d', '100', '-c', '50'];
   const child = spawn('redis-benchmark', [...argv, '-P', String(pipeline), '--csv'], {
@@ -171,11 +125,6 @@ async function bench(s: Server, test: string, pipeline: number, n: number): Prom
 }
 
 // ---- the runs ---------------------------------------------------------------------------------
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 const passes: [pipeline: number, n: number][] = [[16, requests]];
 if (p1Requests > 0) passes.push([1, p1Requests]);
@@ -185,11 +134,11 @@ log(
     `; ${pairs} pair${pairs === 1 ? '' : 's'} of runs`,
 );
 
-const servers: Server[] = [];
+const servers: Named[] = [];
 let exitCode = 0;
 const runs = new Map<string, { shardcache: Run[]; redis: Run[] }>();
 try {
-  servers.push(await startShardcache(), await startRedis());
+  servers.push({ name: 'shardcache', ...(await startShardcache()) }, { name: 'redis', ...(await startRedis()) });
   // One unmeasured run of each test against each server first: both start with the keyspace
   // filled, and Node's JIT has compiled the hot path (Redis has nothing to warm).
   if (warmup > 0) {
@@ -216,7 +165,7 @@ try {
   process.stderr.write(`bench:resp: ${err instanceof Error ? err.message : String(err)}\n`);
   exitCode = 1;
 } finally {
-  await Promise.all(servers.map(stop));
+  await Promise.all(servers.map((s) => stop(s)));
 }
 if (exitCode !== 0) process.exit(exitCode);
 

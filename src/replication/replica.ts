@@ -301,8 +301,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         this.#log.info({ leader: `${this.host}:${this.port}`, offset: this.offset }, 'partial resync: continuing the stream');
       } else throw new LinkError(`the leader refused PSYNC: ${psync.replace(/^-/, '')}`);
       // Our offset right away (a leader that sent an EOF-marked snapshot waits for it), then every second.
-      socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)]));
-      acker = setInterval(() => socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)])), this.#o.ackIntervalMs ?? 1000);
+      this.#ack(socket);
+      acker = setInterval(() => this.#ack(socket), this.#o.ackIntervalMs ?? 1000);
       this.state = 'connected';
       this.downSince = 0;
       this.lastError = null;
@@ -426,7 +426,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         if (name === 'replconf' && req[1]?.toString().toLowerCase() === 'getack') {
           // What was applied before it; the GETACK itself counts after, as in Redis.
           await settle();
-          socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)]));
+          this.#ack(socket);
         } else if (name === 'select') {
           this.#db = Number(req[1]?.toString());
         } else if (name !== 'ping' && name !== 'multi' && name !== 'exec' && req.length > 0) {
@@ -441,6 +441,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       }
       await settle();
     }
+  }
+
+  /** REPLCONF ACK with the offset applied so far. */
+  #ack(socket: Socket): void {
+    socket.write(encodeCommand(['REPLCONF', 'ACK', String(this.offset)]));
   }
 
   #check(name: string, reply: Buffer): void {
