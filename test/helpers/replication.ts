@@ -4,18 +4,12 @@ import type { Test } from 'tap';
 import { RespClient } from '../../src/client/resp.js';
 import type { Cluster } from '../../src/index.js';
 import type { Replica } from '../../src/replication/replica.js';
-import { listen } from '../../src/server/rest.js';
-import { createRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp/server.js';
+import type { RespServer, RespServerOptions } from '../../src/server/resp/server.js';
+import { startResp } from './resp.js';
 
-/** A RESP server on a free loopback port (or `port`), closed with the test. */
-export async function respOn(t: Test, cluster: Cluster, options: RespServerOptions = {}, port = 0): Promise<RespServer> {
-  const server = createRespServer(cluster, { replBackoffMs: [10, 100], ...options });
-  await listen(server, port, '127.0.0.1');
-  t.teardown(() => {
-    server.destroyConnections();
-    server.close();
-  });
-  return server;
+/** startResp with a quick reconnect backoff (10 ms doubling to 100 ms) for replicas. */
+export function respOn(t: Test, cluster: Cluster, options: RespServerOptions = {}, port = 0): Promise<RespServer> {
+  return startResp(t, cluster, { replBackoffMs: [10, 100], ...options }, port);
 }
 
 /** The server's replica link (set by replicaOf / REPLICAOF). */

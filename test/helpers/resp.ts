@@ -9,10 +9,10 @@ import { createRespServer, type RespServer, type RespServerOptions } from '../..
 import { listen } from '../../src/server/rest.js';
 import type { Teardown } from './cluster.js';
 
-/** A RESP server for `cluster` on a free loopback port, closed with the test. */
-export async function startResp(t: Teardown, cluster: Cluster, options: RespServerOptions = {}): Promise<RespServer> {
+/** A RESP server for `cluster` on a free loopback port (or `port`), closed with the test. */
+export async function startResp(t: Teardown, cluster: Cluster, options: RespServerOptions = {}, port = 0): Promise<RespServer> {
   const server = createRespServer(cluster, options);
-  await listen(server, 0, '127.0.0.1');
+  await listen(server, port, '127.0.0.1');
   t.teardown(() => {
     server.destroyConnections();
     server.close();
