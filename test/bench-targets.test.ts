@@ -62,7 +62,16 @@ t.test('--target parsing', async (t) => {
     password: 'p@ss',
   });
   t.match(parseTarget('resp://default:pw@[::1]:7000'), { host: '::1', port: 7000, user: 'default', password: 'pw' });
-  t.same(parseTarget('http://127.0.0.1'), { kind: 'http', name: 'http://127.0.0.1', host: '127.0.0.1', port: 80 });
+  t.same(parseTarget('http://127.0.0.1'), { kind: 'http', name: 'http://127.0.0.1', host: '127.0.0.1', port: 80, authorization: null });
+  const basicPw = `Basic ${Buffer.from('default:pw').toString('base64')}`;
+  t.match(
+    parseTarget('http://default:pw@127.0.0.1:8080'),
+    { name: 'http://127.0.0.1:8080', authorization: basicPw },
+    'user:pass@, not in the name',
+  );
+  t.match(parseTarget('http://127.0.0.1:8080', 'pw'), { authorization: basicPw }, '--password');
+  t.match(parseTarget('resp://127.0.0.1:1', 'pw'), { user: null, password: 'pw' }, '--password for AUTH');
+  t.match(parseTarget('resp://:url@127.0.0.1:1', 'flag'), { password: 'url' }, "the URL's password first");
   t.throws(() => parseTarget('127.0.0.1:6379'), /is not a URL \(embedded, resp:\/\/host:port or http:\/\/host:port\)/);
   t.throws(() => parseTarget('resp://127.0.0.1:99999'), /is not a URL/);
   t.throws(() => parseTarget('resp://admin@127.0.0.1:1'), /a user needs a password/);

@@ -33,7 +33,7 @@ t.test('status, add, remove against a running server', async (t) => {
   };
 
   let view = await status();
-  t.same(Object.keys(view), ['epoch', 'shards', 'migration']);
+  t.same(Object.keys(view), ['epoch', 'replicas', 'keys', 'shards', 'migration']);
   t.same(
     view.shards.map((s) => [s.id, s.name, s.state]),
     [
@@ -176,6 +176,8 @@ t.test('usage errors exit 2; --help exits 0', async (t) => {
 t.test('the status table shows a migration in progress and shards that cannot answer', async (t) => {
   const view: ClusterView = {
     epoch: 7,
+    replicas: 1,
+    keys: null,
     shards: [
       { id: 1, name: 'node-1', state: 'ready', crashes: 0, pending: 3, keys: 1000, bytes: 150_000 },
       { id: 12, name: 'node-12', state: 'restarting', crashes: 2, pending: 0, keys: null, bytes: null },
@@ -193,9 +195,12 @@ t.test('the status table shows a migration in progress and shards that cannot an
     ].join('\n'),
   );
   const removing = render(
-    { ...view, shards: [view.shards[0]!], migration: { ...view.migration!, kind: 'remove', rangesTotal: 0, rangesDone: 0 } },
+    { ...view, keys: 1000, shards: [view.shards[0]!], migration: { ...view.migration!, kind: 'remove', rangesTotal: 0, rangesDone: 0 } },
     0,
   );
   t.match(removing, /^epoch 7, 1 shard, 1000 keys, 146\.5 KiB\n/);
+  // With two copies of each key the shards hold twice the keys: the summary counts each key once.
+  const copies = render({ ...view, replicas: 2, keys: 500, shards: [view.shards[0]!], migration: null }, 0);
+  t.match(copies, /^epoch 7, 1 shard, 500 keys \(1000 copies\), 146\.5 KiB\n/);
   t.match(removing, /migration: removing shard 12 \(epoch 7\): 0\/0 ranges \(100%\), 321 keys moved, 0\.0 s$/);
 });

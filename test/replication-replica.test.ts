@@ -96,8 +96,13 @@ t.test('a shardcache replica of a shardcache leader', async (t) => {
   t.equal(put.status, 403);
   t.same(await put.json(), { error: "READONLY You can't write against a read only replica.", leader: '127.0.0.1:1' });
   t.equal((await fetch(`http://127.0.0.1:${restAddr.port}/keys/n:3`)).status, 200, 'REST reads served');
-  // Sent as written (fetch would resolve the dot segments itself); the router resolves them.
-  for (const path of ['/set?key=a&value=1', '/./set?key=a&value=1', '/x/../set?key=a&value=1']) {
+  // Sent as written (fetch would resolve the dot segments itself): routes are exact, so the dotted
+  // paths are no route at all (404), and none of them writes.
+  for (const [path, expected] of [
+    ['/set?key=a&value=1', 403],
+    ['/./set?key=a&value=1', 404],
+    ['/x/../set?key=a&value=1', 404],
+  ] as const) {
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port: restAddr.port, method: 'POST', path }, (res) => {
         res.resume();
@@ -106,8 +111,9 @@ t.test('a shardcache replica of a shardcache leader', async (t) => {
       req.on('error', reject);
       req.end();
     });
-    t.equal(status, 403, `POST ${path} refused`);
+    t.equal(status, expected, `POST ${path} refused`);
   }
+  t.equal((await fetch(`http://127.0.0.1:${restAddr.port}/keys/a`)).status, 404, 'none of them wrote');
   oneLineError(t, await cli('set', 'x', '1', '--url', `http://127.0.0.1:${restAddr.port}`), /not leader: READONLY/, 'shardcache set');
   const role = (await r.call('ROLE')) as unknown[];
   t.same(

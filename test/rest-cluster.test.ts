@@ -31,8 +31,9 @@ t.test('GET /cluster: epoch, every shard with keys and bytes, no migration', asy
   t.equal(r.status, 200);
   t.equal(r.type, 'application/json');
   const view = r.json as unknown as ClusterView;
-  t.same(Object.keys(view), ['epoch', 'shards', 'migration']);
+  t.same(Object.keys(view), ['epoch', 'replicas', 'keys', 'shards', 'migration']);
   t.equal(view.epoch, cluster.epoch);
+  t.equal(view.keys, KEYS.length, 'every key counted once');
   t.equal(view.migration, null);
   t.same(
     view.shards.map((s) => s.name),
@@ -223,6 +224,7 @@ t.test('GET /cluster reports a migration in progress, and a shard that cannot an
   };
   const fake = {
     epoch: 3,
+    options: { replicas: 1 },
     stats: async () => stats,
     migration: () => ({ ...migration, extra: 'not on the wire' }),
     addShard: () => Promise.reject(new Error('unused')),
@@ -233,6 +235,8 @@ t.test('GET /cluster reports a migration in progress, and a shard that cannot an
     status: 200,
     body: {
       epoch: 3,
+      replicas: 1,
+      keys: null,
       shards: [
         { id: 1, name: 'node-1', state: 'ready', crashes: 0, pending: 2, keys: 10, bytes: 1300 },
         { id: 3, name: 'node-3', state: 'restarting', crashes: 1, pending: 0, keys: null, bytes: null },

@@ -110,7 +110,7 @@ t.test('/keys/:key: raw values, binary keys, TTLs, limits', async (t) => {
   t.equal(await cluster.get('big'), null);
   res = await fetch(`${base}/keys/%zz`);
   t.equal(res.status, 400);
-  t.same(await res.json(), { error: 'Malformed key in path' });
+  t.same(await res.json(), { error: 'Malformed percent-encoding in the path' });
   res = await fetch(`${base}/keys/nope`);
   t.equal(res.status, 404);
   t.same(await res.json(), { error: 'Key not found' });

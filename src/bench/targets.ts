@@ -7,18 +7,22 @@ import { RespClient, RespErrorReply, type RespReply } from '../client/resp.js';
 import { createCluster } from '../cluster.js';
 import { type BenchTarget, TargetLost } from './runner.js';
 import type { BenchOp } from './workload.js';
+import { basicAuthorization } from '../server/rest-client.js';
 
 /** A parsed --target. */
 export type TargetSpec =
   | { kind: 'embedded'; name: string }
   | { kind: 'resp'; name: string; host: string; port: number; user: string | null; password: string | null }
-  | { kind: 'http'; name: string; host: string; port: number };
+  | { kind: 'http'; name: string; host: string; port: number; authorization: string | null };
 
 /** Ops the REST API has no route for. */
 const HTTP_UNSUPPORTED: readonly BenchOp[] = ['incr', 'mget'];
 
-/** Parses `embedded`, `resp://[user:password@]host:port` or `http://host:port`; throws a RangeError saying what is wrong. */
-export function parseTarget(input: string): TargetSpec {
+/**
+ * Parses `embedded`, `resp://[user:password@]host:port` or `http://[user:password@]host:port`;
+ * throws a RangeError saying what is wrong. `password` (--password) is used where the URL has none.
+ */
+export function parseTarget(input: string, password: string | null = null): TargetSpec {
   if (input === 'embedded') return { kind: 'embedded', name: 'embedded' };
   let url: URL;
   try {
@@ -35,11 +39,12 @@ export function parseTarget(input: string): TargetSpec {
   if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '')
     throw new RangeError(`target "${input}": only scheme://host:port is taken, no path or query`);
   const name = `${kind}://${url.host}`;
-  if (kind === 'http') return { kind, name, host, port };
   const user = url.username === '' ? null : decodeURIComponent(url.username);
-  const password = url.password === '' ? null : decodeURIComponent(url.password);
-  if (user !== null && password === null) throw new RangeError(`target "${input}": a user needs a password (user:password@)`);
-  return { kind, name, host, port, user, password };
+  const given = url.password === '' ? null : decodeURIComponent(url.password);
+  if (user !== null && given === null) throw new RangeError(`target "${input}": a user needs a password (user:password@)`);
+  const pass = given ?? password;
+  if (kind === 'http') return { kind, name, host, port, authorization: pass === null ? null : basicAuthorization(user, pass) };
+  return { kind, name, host, port, user, password: pass };
 }
 
 /** Refuses a workload the target cannot run, before anything starts. */
@@ -131,7 +136,10 @@ function httpTarget(spec: Extract<TargetSpec, { kind: 'http' }>, connections: nu
           port: spec.port,
           method,
           path: `/keys/${encodeURIComponent(key)}`,
-          headers: body === null ? {} : { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body) },
+          headers: {
+            ...(spec.authorization === null ? {} : { authorization: spec.authorization }),
+            ...(body === null ? {} : { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body) }),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -179,7 +187,10 @@ export async function probeHttp(spec: Extract<TargetSpec, { kind: 'http' }>, tim
   let body: string;
   try {
     const url = `http://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}/healthz`;
-    res = await fetch(url, timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {});
+    res = await fetch(url, {
+      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+      ...(spec.authorization === null ? {} : { headers: { authorization: spec.authorization } }),
+    });
     body = await res.text();
   } catch (err) {
     const e = err as Error & { cause?: Error & { code?: string } };
@@ -190,4 +201,10 @@ export async function probeHttp(spec: Extract<TargetSpec, { kind: 'http' }>, tim
     throw new Error(`cannot connect to ${spec.name}: ${code}`);
   }
   if (!/"status"/.test(body)) throw new Error(`${spec.name} is not a shardcache REST API (GET /healthz answered HTTP ${res.status})`);
+  // /healthz answers without the password, with less: whether the credentials are right shows here.
+  if (!/"state"/.test(body)) {
+    const reason =
+      spec.authorization === null ? 'the server needs a password (--password, or user:password@ in the URL)' : 'the password was refused';
+    throw new Error(`${spec.name}: ${reason}`);
+  }
 }

@@ -17,6 +17,12 @@ export const urlFlag = Flags.string({
   },
 });
 
+/** `--password` (or SHARDCACHE_PASSWORD): sent as HTTP Basic for the user `default` unless --url has `user:password@`. */
+export const passwordFlag = Flags.string({
+  description: "the server's password (--requirepass); or put user:password@ in --url",
+  env: 'SHARDCACHE_PASSWORD',
+});
+
 /**
  * A shard id: a non-negative integer (exit 2 otherwise). Not Args.integer, whose parse errors
  * exit 1 in @oclif/core 4 (it throws a plain Error, where Flags.integer throws a CLIError).
@@ -30,13 +36,17 @@ export const shardIdArg = Args.custom<number>({
 });
 
 /**
- * Runs `call` against the server at `url`. A RestClientError (server unreachable, an error
+ * Runs `call` against the server at `--url`, with `--password`. A RestClientError (server unreachable, an error
  * status, a reply of the wrong shape) ends the command: one line on stderr, exit 1. Not
  * `command.error()`, which wraps a long message (a long URL) over several lines.
  */
-export async function callServer<T>(command: Command, url: string, call: (client: RestClient) => Promise<T>): Promise<T> {
+export async function callServer<T>(
+  command: Command,
+  flags: { url: string; password?: string | undefined },
+  call: (client: RestClient) => Promise<T>,
+): Promise<T> {
   try {
-    return await call(new RestClient(url));
+    return await call(new RestClient(flags.url, flags.password ?? null));
   } catch (err) {
     if (!(err instanceof RestClientError)) throw err;
     return failLine(command, err.message);

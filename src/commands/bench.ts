@@ -54,6 +54,10 @@ export default class Bench extends Command {
   static override flags = {
     target: Flags.string({ description: 'embedded, resp://host:port or http://host:port', default: 'embedded' }),
     compare: Flags.string({ description: 'a second target, run alternately with --target (A B A B...)' }),
+    password: Flags.string({
+      description: 'password of network targets whose URL has none (AUTH on resp://, HTTP Basic on http://)',
+      env: 'SHARDCACHE_PASSWORD',
+    }),
     pairs: Flags.integer({ description: 'runs of each target with --compare (default 3)', min: 1, max: 100, dependsOn: ['compare'] }),
     shards: Flags.integer({ description: 'shards of the embedded cluster', default: 3, min: 1, max: 256 }),
     threads: Flags.integer({ description: 'load generator threads for a network target (default: one per core)', min: 1, max: 64 }),
@@ -99,7 +103,7 @@ export default class Bench extends Command {
     const distribution = (flags.distribution ?? preset?.distribution ?? 'zipfian') as KeyDistribution;
     const specs: TargetSpec[] = [];
     for (const t of flags.compare === undefined ? [flags.target] : [flags.target, flags.compare]) {
-      const spec = await usage(parseTarget)(t);
+      const spec = await usage((input: string) => parseTarget(input, flags.password ?? null))(t);
       await usage((m: typeof mix) => checkOps(spec, m))(mix);
       specs.push(spec);
     }

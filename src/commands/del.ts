@@ -1,7 +1,7 @@
 // `shardcache del KEY`: deletes one key in a running server (DELETE /keys/KEY).
 import { Command } from '@oclif/core';
 import { jsonFlag, keyArg, notFound } from '../cli/key-command.js';
-import { callServer, urlFlag } from '../cli/rest-command.js';
+import { callServer, passwordFlag, urlFlag } from '../cli/rest-command.js';
 
 export default class Del extends Command {
   static override summary = 'Delete a key in a running server.';
@@ -12,11 +12,11 @@ export default class Del extends Command {
   static override examples = ['<%= config.bin %> del user:1'];
 
   static override args = { key: keyArg };
-  static override flags = { url: urlFlag, json: jsonFlag };
+  static override flags = { url: urlFlag, password: passwordFlag, json: jsonFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Del);
-    const deleted = await callServer(this, flags.url, (c) => c.deleteValue(args.key));
+    const deleted = await callServer(this, flags, (c) => c.deleteValue(args.key));
     if (!deleted) return notFound(this, args.key, flags.json, { key: args.key, deleted: false });
     this.log(flags.json ? JSON.stringify({ key: args.key, deleted: true }) : 'OK');
   }

@@ -1,7 +1,7 @@
 // `shardcache get KEY`: reads one value from a running server (GET /keys/KEY) and prints it as it
 // is stored, bytes included, followed by a newline.
 import { Command } from '@oclif/core';
-import { callServer, urlFlag } from '../cli/rest-command.js';
+import { callServer, passwordFlag, urlFlag } from '../cli/rest-command.js';
 import { jsonFlag, keyArg, notFound } from '../cli/key-command.js';
 
 export default class Get extends Command {
@@ -14,11 +14,11 @@ export default class Get extends Command {
   static override examples = ['<%= config.bin %> get user:1', '<%= config.bin %> get user:1 --json --url http://10.0.0.5:9090'];
 
   static override args = { key: keyArg };
-  static override flags = { url: urlFlag, json: jsonFlag };
+  static override flags = { url: urlFlag, password: passwordFlag, json: jsonFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Get);
-    const value = await callServer(this, flags.url, (c) => c.getValue(args.key));
+    const value = await callServer(this, flags, (c) => c.getValue(args.key));
     if (value === null) return notFound(this, args.key, flags.json, { key: args.key, found: false });
     if (flags.json) {
       const text = isUtf8(value);

@@ -1,7 +1,7 @@
 // `shardcache set KEY VALUE [--ttl S]`: stores one value in a running server (PUT /keys/KEY).
 import { Args, Command, Flags } from '@oclif/core';
 import { jsonFlag, keyArg } from '../cli/key-command.js';
-import { callServer, urlFlag } from '../cli/rest-command.js';
+import { callServer, passwordFlag, urlFlag } from '../cli/rest-command.js';
 
 export default class SetCommand extends Command {
   static override summary = 'Store a value in a running server.';
@@ -19,13 +19,14 @@ export default class SetCommand extends Command {
 
   static override flags = {
     url: urlFlag,
+    password: passwordFlag,
     ttl: Flags.integer({ description: 'expire the key after this many seconds', min: 1 }),
     json: jsonFlag,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SetCommand);
-    const { node } = await callServer(this, flags.url, (c) => c.setValue(args.key, Buffer.from(args.value, 'utf8'), flags.ttl));
+    const { node } = await callServer(this, flags, (c) => c.setValue(args.key, Buffer.from(args.value, 'utf8'), flags.ttl));
     this.log(flags.json ? JSON.stringify({ key: args.key, ok: true, node }) : 'OK');
   }
 }

@@ -31,7 +31,17 @@ export default class Start extends Command {
     shards: Flags.integer({ description: 'shard worker threads to start', default: 3, min: 1, max: 256 }),
     'http-port': Flags.integer({ description: 'REST API port (0 = any free port)', default: 8080, min: 0, max: 65535 }),
     port: Flags.integer({ description: 'Redis-protocol (RESP) port (0 = any free port)', default: 6379, min: 0, max: 65535 }),
-    requirepass: Flags.string({ description: 'password RESP clients must AUTH with (default: none)' }),
+    requirepass: Flags.string({ description: 'password every client needs: AUTH on RESP, HTTP Basic or Bearer on REST (default: none)' }),
+    'allowed-hosts': Flags.string({
+      description: 'REST: Host names answered besides localhost and the bound address, comma-separated (DNS rebinding guard)',
+    }),
+    'allowed-origins': Flags.string({
+      description: 'REST: origins allowed cross-origin requests (CORS), comma-separated (default: none)',
+    }),
+    'http-max-body-inflight': Flags.string({
+      description: 'REST: most request body bytes read at once, over all requests (503 past it)',
+      default: '256mb',
+    }),
     maxclients: Flags.integer({ description: 'most RESP clients connected at once', default: 10_000, min: 1, max: 1_000_000 }),
     'proto-max-bulk-len': Flags.string({ description: 'largest RESP bulk string (a key or value), e.g. 512mb', default: '512mb' }),
     host: Flags.string({ description: 'address to bind', default: '127.0.0.1' }),
@@ -79,6 +89,15 @@ export default class Start extends Command {
     if (backlog === null || backlog < 16 * 1024)
       this.error(`--repl-backlog-size must be a size of at least 16kb, got "${flags['repl-backlog-size']}"`, { exit: 2 });
 
+    const bodies = parseBytes(flags['http-max-body-inflight']);
+    if (bodies === null || bodies < 1)
+      this.error(`--http-max-body-inflight must be a size like 256mb, got "${flags['http-max-body-inflight']}"`, { exit: 2 });
+    const list = (v: string | undefined): string[] =>
+      (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
+
     const log = createLogger(flags['log-level'] as LogLevel);
     let cluster: Cluster;
     try {
@@ -105,6 +124,10 @@ export default class Start extends Command {
       log,
     });
     const server = createRestServer(cluster, {
+      password: flags.requirepass ?? null,
+      allowedHosts: list(flags['allowed-hosts']),
+      allowedOrigins: list(flags['allowed-origins']),
+      maxBodyBytesInFlight: bodies,
       metrics: createMetrics(cluster, resp.context),
       readOnly: () => {
         const r = resp.context.replicaOf;

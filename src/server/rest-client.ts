@@ -20,12 +20,29 @@ export interface RestReply {
   body: unknown;
 }
 
-/** The REST API of one shardcache server, at `base` (e.g. `http://127.0.0.1:8080`). */
-export class RestClient {
-  readonly base: string;
+/** An HTTP Basic `Authorization` value: `user` (the server takes `default`, or none) and the password. */
+export function basicAuthorization(user: string | null, password: string): string {
+  return `Basic ${Buffer.from(`${user ?? 'default'}:${password}`, 'utf8').toString('base64')}`;
+}
 
-  constructor(base: string) {
-    this.base = base.replace(/\/+$/, '');
+/**
+ * The REST API of one shardcache server, at `base` (e.g. `http://127.0.0.1:8080`, or with
+ * `user:password@`), sending `password` (when the URL has none) as HTTP Basic for `default`.
+ */
+export class RestClient {
+  /** The base URL without credentials: what messages show. */
+  readonly base: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(base: string, password: string | null = null) {
+    const u = new URL(base);
+    const user = u.username === '' ? null : decodeURIComponent(u.username);
+    const given = u.password === '' ? null : decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    this.base = u.href.replace(/\/+$/, '');
+    const pass = given ?? password;
+    this.#headers = pass === null ? {} : { authorization: basicAuthorization(user, pass) };
   }
 
   /** `GET /cluster`: membership, per-shard keys and bytes, the migration in progress. */
@@ -82,7 +99,7 @@ export class RestClient {
   /** One request, whatever its status; rejects only when no answer arrived. */
   async #raw(method: string, path: string, body?: Buffer): Promise<{ status: number; type: string | null; bytes: Buffer }> {
     try {
-      const res = await fetch(this.base + path, { method, ...(body === undefined ? {} : { body }) });
+      const res = await fetch(this.base + path, { method, headers: this.#headers, ...(body === undefined ? {} : { body }) });
       return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
     } catch (err) {
       throw new RestClientError(`the server at ${this.base} is not reachable (${reasonOf(err, this.base)})`, null);
@@ -95,6 +112,7 @@ export class RestClient {
    */
   #failure(status: number, bytes: Buffer): RestClientError {
     const body = parseJson(bytes);
+    if (status === 401) return unauthorized(this.#headers, status);
     if (status === 403 && isObject(body) && typeof body.error === 'string' && body.error.startsWith('READONLY')) {
       const leader = typeof body.leader === 'string' ? ` (the leader is ${body.leader})` : '';
       return new RestClientError(oneLine(`not leader: ${body.error}${leader}`), status);
@@ -116,6 +134,7 @@ export class RestClient {
     } catch {
       throw new RestClientError(`unexpected response from ${this.base}${path}: HTTP ${status}, not JSON`, status);
     }
+    if (status === 401) throw unauthorized(this.#headers, status);
     if (status >= 400) {
       const message = isObject(body) && typeof body.error === 'string' ? body.error : `HTTP ${status}`;
       throw new RestClientError(oneLine(message), status);
@@ -128,6 +147,15 @@ export class RestClient {
     if (v === null) throw new RestClientError(`unexpected response from ${this.base}: HTTP ${r.status}, not a shardcache reply`, r.status);
     return v;
   }
+}
+
+/** A 401 as a one-line reason that says what to do. */
+function unauthorized(headers: Record<string, string>, status: number): RestClientError {
+  const message =
+    headers.authorization === undefined
+      ? 'the server needs a password: pass --password, set SHARDCACHE_PASSWORD, or put user:password@ in --url'
+      : 'the server refused the password (HTTP 401)';
+  return new RestClientError(message, status);
 }
 
 /** `/keys/` and the key's UTF-8 bytes percent-encoded (the server decodes them byte by byte). */
@@ -191,12 +219,12 @@ function asMigrationView(v: unknown): MigrationView | null {
 
 /** Narrows a `GET /cluster` body, or null if it has another shape. */
 export function asClusterView(v: unknown): ClusterView | null {
-  if (!isObject(v) || !isInt(v.epoch) || !Array.isArray(v.shards)) return null;
+  if (!isObject(v) || !isInt(v.epoch) || !isInt(v.replicas) || !isCount(v.keys) || !Array.isArray(v.shards)) return null;
   const shards = v.shards.map(asShardView);
   if (shards.some((s) => s === null)) return null;
   const migration = v.migration === null ? null : asMigrationView(v.migration);
   if (v.migration !== null && migration === null) return null;
-  return { epoch: v.epoch, shards: shards as ShardView[], migration };
+  return { epoch: v.epoch, replicas: v.replicas, keys: v.keys, shards: shards as ShardView[], migration };
 }
 
 /** Why a fetch failed, in a word: the system error code (ECONNREFUSED, ENOTFOUND...) when there is one. */
@@ -232,5 +260,7 @@ export function parseBaseUrl(input: string): string {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`a server URL must be http:// or https://, got "${input}"`);
   if (u.search !== '' || u.hash !== '') throw new Error(`a server URL takes no query or fragment, got "${input}"`);
-  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  // Credentials stay in the URL for RestClient, which takes them out of what it shows.
+  const auth = u.username === '' && u.password === '' ? '' : `${u.username}:${u.password}@`;
+  return `${u.protocol}//${auth}${u.host}${u.pathname.replace(/\/+$/, '')}`;
 }

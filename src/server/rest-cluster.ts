@@ -4,9 +4,9 @@
 import type { Cluster } from '../cluster.js';
 
 /** What the routes need of a cluster: a small seam, so tests can stand in for a migration. */
-export type MembershipApi = Pick<Cluster, 'stats' | 'migration' | 'addShard' | 'removeShard' | 'epoch'>;
+export type MembershipApi = Pick<Cluster, 'stats' | 'migration' | 'addShard' | 'removeShard' | 'epoch' | 'options'>;
 
-/** A shard as `GET /cluster` reports it; `keys`/`bytes` are null while the shard cannot answer. */
+/** A shard as `GET /cluster` reports it (`keys`: the copies it holds); `keys`/`bytes` are null while the shard cannot answer. */
 export interface ShardView {
   id: number;
   name: string;
@@ -23,6 +23,10 @@ export type MigrationView = NonNullable<ReturnType<Cluster['migration']>>;
 /** The body of `GET /cluster`. */
 export interface ClusterView {
   epoch: number;
+  /** Copies of every key (`replicas`). */
+  replicas: number;
+  /** Keys in the cluster, each counted once however many copies it has; null while a shard cannot answer. */
+  keys: number | null;
   shards: ShardView[];
   migration: MigrationView | null;
 }
@@ -101,7 +105,10 @@ async function view(cluster: MembershipApi): Promise<ClusterView> {
           keysMoved: m.keysMoved,
           startedAt: m.startedAt,
         };
-  return { epoch: stats.epoch, shards, migration };
+  // Each key is held by min(replicas, shards) shards: exact when stable, approximate while keys move.
+  const copies = Math.max(1, Math.min(cluster.options.replicas, shards.length));
+  const keys = shards.some((s) => s.keys === null) ? null : Math.round(shards.reduce((a, s) => a + s.keys!, 0) / copies);
+  return { epoch: stats.epoch, replicas: cluster.options.replicas, keys, shards, migration };
 }
 
 function methodNotAllowed(allow: string): Reply {

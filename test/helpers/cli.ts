@@ -12,9 +12,9 @@ export interface Run {
   exit: Promise<number | null>;
 }
 
-/** Spawns `node bin/run.js ...args`. */
-export function run(args: string[]): Run {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `node bin/run.js ...args`, with `env` added to this process's environment. */
+export function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -54,6 +54,11 @@ async function done(r: Run): Promise<{ code: number | null; out: string; err: st
 /** Runs the CLI to its end. */
 export function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return done(run(args));
+}
+
+/** Runs the CLI to its end with `env` added to the environment. */
+export function cliWithEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return done(run(args, env));
 }
 
 /** The assertions oneLineError needs of a tap test. */

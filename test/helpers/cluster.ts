@@ -1,6 +1,6 @@
 // Starts a cluster for a test and destroys it when the test ends.
 import { createCluster, type Cluster, type ClusterOptions } from '../../src/index.js';
-import { createRestServer, listen } from '../../src/server/rest.js';
+import { createRestServer, listen, type RestServerOptions } from '../../src/server/rest.js';
 
 /** The part of a tap test the helpers need. */
 export interface Teardown {
@@ -14,8 +14,8 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
 }
 
 /** Serves a cluster's REST API on a free loopback port for a test; resolves with its base URL. */
-export async function serveRest(t: Teardown, cluster: Cluster): Promise<string> {
-  const server = createRestServer(cluster);
+export async function serveRest(t: Teardown, cluster: Cluster, options: RestServerOptions = {}): Promise<string> {
+  const server = createRestServer(cluster, options);
   const addr = await listen(server, 0, '127.0.0.1');
   t.teardown(() => {
     server.closeAllConnections();

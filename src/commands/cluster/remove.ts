@@ -1,7 +1,7 @@
 // `shardcache cluster remove ID`: asks a running server to remove a shard (DELETE
 // /cluster/shards/ID) and prints what went once its keys have moved. All the work happens in the server.
 import { Command } from '@oclif/core';
-import { callServer, shardIdArg, urlFlag } from '../../cli/rest-command.js';
+import { callServer, passwordFlag, shardIdArg, urlFlag } from '../../cli/rest-command.js';
 
 export default class ClusterRemove extends Command {
   static override summary = 'Remove a shard from a running server.';
@@ -15,11 +15,11 @@ export default class ClusterRemove extends Command {
     id: shardIdArg({ description: 'shard id: the N of node-N (see `cluster status`)', required: true }),
   };
 
-  static override flags = { url: urlFlag };
+  static override flags = { url: urlFlag, password: passwordFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ClusterRemove);
-    const { removed, epoch } = await callServer(this, flags.url, (c) => c.removeShard(args.id));
+    const { removed, epoch } = await callServer(this, flags, (c) => c.removeShard(args.id));
     this.log(`removed shard ${removed}; epoch ${epoch}`);
   }
 }

@@ -1,7 +1,7 @@
 // `shardcache cluster status`: a running server's membership, per-shard keys and bytes, and the
 // migration in progress, from GET /cluster. Prints; never changes the cluster.
 import { Command, Flags } from '@oclif/core';
-import { callServer, urlFlag } from '../../cli/rest-command.js';
+import { callServer, passwordFlag, urlFlag } from '../../cli/rest-command.js';
 import type { ClusterView, MigrationView, ShardView } from '../../server/rest-cluster.js';
 
 export default class ClusterStatus extends Command {
@@ -14,21 +14,24 @@ export default class ClusterStatus extends Command {
 
   static override flags = {
     url: urlFlag,
+    password: passwordFlag,
     json: Flags.boolean({ description: 'print the JSON reply instead of a table', default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ClusterStatus);
-    const { view, text } = await callServer(this, flags.url, (c) => c.cluster());
+    const { view, text } = await callServer(this, flags, (c) => c.cluster());
     this.log(flags.json ? text : render(view, Date.now()));
   }
 }
 
 /** The status as a table: a summary line, one row per shard, the migration line. */
 export function render(view: ClusterView, now: number): string {
-  const keys = sum(view.shards.map((s) => s.keys));
+  const copies = sum(view.shards.map((s) => s.keys));
   const bytes = sum(view.shards.map((s) => s.bytes));
-  const head = `epoch ${view.epoch}, ${view.shards.length} shard${view.shards.length === 1 ? '' : 's'}, ${count(keys)} keys, ${size(bytes)}`;
+  // Keys once each; with replicas the shards' counts add up to the copies.
+  const keys = view.replicas > 1 ? `${count(view.keys)} keys (${count(copies)} copies)` : `${count(view.keys)} keys`;
+  const head = `epoch ${view.epoch}, ${view.shards.length} shard${view.shards.length === 1 ? '' : 's'}, ${keys}, ${size(bytes)}`;
   const rows = [
     ['SHARD', 'ID', 'STATE', 'KEYS', 'BYTES', 'CRASHES', 'PENDING'],
     ...view.shards.map((s: ShardView) => [
