@@ -128,6 +128,7 @@ export default class Start extends Command {
       allowedHosts: list(flags['allowed-hosts']),
       allowedOrigins: list(flags['allowed-origins']),
       maxBodyBytesInFlight: bodies,
+      onAuthFailure: (remote) => log.warn({ event: 'auth_failure', surface: 'rest', remote }, 'wrong password'),
       metrics: createMetrics(cluster, resp.context),
       readOnly: () => {
         const r = resp.context.replicaOf;
