@@ -102,6 +102,46 @@ export function refillRanges(ring: HashRing, id: number, replicas: number): Movi
   });
 }
 
+/** A replica set as a GroupTable names it: its shard ids ascending, joined by commas ('1,3'). */
+export function setKey(ids: readonly number[]): string {
+  return [...ids].sort((a, b) => a - b).join(',');
+}
+
+/**
+ * The runs of the hash space whose copies include shard `id`, each with its replica set (an index
+ * into `sets`); other runs get -1. What the shard counts its keys by (replicas ≥ 2).
+ */
+export function groupTable(ring: HashRing, id: number, replicas: number): { los: Uint32Array; groups: Int32Array; sets: string[] } {
+  const los: number[] = [];
+  const groups: number[] = [];
+  const sets: string[] = [];
+  const index = new Map<string, number>();
+  const consider = (lo: number, hi: number): void => {
+    if (lo > hi) return;
+    const members = ring.preferenceList(hi, replicas);
+    let g = -1;
+    if (members.includes(id)) {
+      const key = setKey(members);
+      g = index.get(key) ?? -1;
+      if (g < 0) {
+        g = sets.length;
+        sets.push(key);
+        index.set(key, g);
+      }
+    }
+    if (groups.length > 0 && groups[groups.length - 1] === g) return;
+    los.push(lo);
+    groups.push(g);
+  };
+  let lo = 0;
+  for (const cut of ring.points()) {
+    consider(lo, cut);
+    lo = cut + 1;
+  }
+  consider(lo, 0xffffffff);
+  return { los: Uint32Array.from(los), groups: Int32Array.from(groups), sets };
+}
+
 export interface MigrationHost {
   handle(id: number): ShardHandle | undefined;
   /** False for a shard that must not serve as a source (dead, or itself waiting for a refill). */
