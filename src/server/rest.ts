@@ -145,11 +145,24 @@ async function keyRoute(cluster: Cluster, req: IncomingMessage, res: ServerRespo
   }
 }
 
-/** `/healthz`: 200 while every shard serves, 503 (with the shards' states) otherwise. */
+/**
+ * `/healthz`: 200 while every shard serves, 503 (with the shards' states) otherwise. Status
+ * 'degraded' too (still 200 if every shard serves) while crashes have lost every copy of some
+ * keys: `data` says 'incomplete', with `keysLost`, until a FLUSHALL.
+ */
 function health(cluster: Cluster, res: ServerResponse): void {
   const shards = cluster.shards().map((s) => ({ id: s.id, name: s.name, state: s.state }));
-  const ok = cluster.state === 'ready' && shards.every((s) => s.state === 'ready');
-  send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', state: cluster.state, epoch: cluster.epoch, shards });
+  const serving = cluster.state === 'ready' && shards.every((s) => s.state === 'ready');
+  const loss = cluster.dataLoss;
+  const body: Json = {
+    status: serving && loss === null ? 'ok' : 'degraded',
+    state: cluster.state,
+    epoch: cluster.epoch,
+    data: loss === null ? 'complete' : 'incomplete',
+  };
+  if (loss !== null) body.keysLost = loss.keysLost;
+  body.shards = shards;
+  send(res, serving ? 200 : 503, body);
 }
 
 export interface RestServerOptions {
