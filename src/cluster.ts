@@ -21,12 +21,14 @@ import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
 import {
   Migration,
-  groupTable,
+  NO_GROUPS,
+  groupTables,
   movingRanges,
   refillRanges,
   type MigrationKind,
   type MigrationStatus,
   type MovingRange,
+  type ShardGroups,
 } from './migration.js';
 import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
@@ -207,8 +209,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * waits for its refill: that refill cannot find them, so it reports 'incomplete', not 'whole'.
    */
   #lostSets = new Map<string, number>();
-  /** The version of the last GroupTable sent to the shards. */
+  /** The version of the last GroupTables sent to the shards, and the tables (replicas ≥ 2). */
   #groupVersion = 0;
+  #groupTables: Map<number, ShardGroups> = new Map();
 
   private constructor(options: ResolvedOptions) {
     super();
@@ -709,6 +712,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#ring.add(id, `node-${id}`);
     }
     const budgets = this.#budgets(this.#ring.shardIds());
+    if (this.#replicas > 1) this.#groupTables = groupTables(this.#ring, this.#replicas);
     for (const id of this.#ring.shardIds()) this.#handles.set(id, this.#spawnShard(id, this.#ring.nameOf(id)!, budgets.get(id)!));
     try {
       await this.whenReady();
@@ -740,11 +744,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Tells every shard the replica sets to count its keys by (replicas ≥ 2), after a ring change. */
   #sendGroups(): void {
     if (this.#replicas === 1) return;
-    const version = ++this.#groupVersion;
-    for (const h of this.#handles.values()) {
-      const { los, groups, sets } = groupTable(this.#ring, h.id, this.#replicas);
-      h.setGroups({ version, los, groups, size: sets.length }, sets);
-    }
+    this.#groupVersion++;
+    this.#groupTables = groupTables(this.#ring, this.#replicas);
+    for (const h of this.#handles.values()) this.#setGroups(h);
+  }
+
+  /** Gives a shard its GroupTable of the current ring (none for a shard the ring does not hold yet). */
+  #setGroups(h: ShardHandle): void {
+    const { los, groups, sets } = this.#groupTables.get(h.id) ?? NO_GROUPS;
+    h.setGroups({ version: this.#groupVersion, los, groups, size: sets.length }, sets);
   }
 
   #spawnShard(id: number, name: string, maxBytes: number): ShardHandle {
@@ -769,10 +777,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       },
       this.#gate,
     );
-    if (this.#replicas > 1) {
-      const { los, groups, sets } = groupTable(this.#ring, id, this.#replicas);
-      h.setGroups({ version: this.#groupVersion, los, groups, size: sets.length }, sets);
-    }
+    if (this.#replicas > 1) this.#setGroups(h);
     return h;
   }
 

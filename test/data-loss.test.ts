@@ -5,8 +5,12 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
+import { fingerprint32 } from '../src/hash.js';
 import type { Cluster, ClusterEvents } from '../src/index.js';
+import { groupTables, setKey } from '../src/migration.js';
+import { HashRing } from '../src/ring.js';
 import { logCluster } from '../src/server/log.js';
+import { GroupCounts } from '../workers/group-counts.js';
 import { serveRest, startCluster } from './helpers/cluster.js';
 
 const N = 6000;
@@ -42,6 +46,32 @@ function record(c: Cluster) {
     });
   return { crashes, refills, refilled };
 }
+
+t.test('group tables: a shard counts each key hash in its replica set, and no hash it holds no copy of', async (t) => {
+  const ring = new HashRing({ virtualNodes: 64, hash: fingerprint32 });
+  for (let id = 1; id <= 5; id++) ring.add(id, `node-${id}`);
+  const tables = groupTables(ring, 3);
+  let state = 7;
+  const hashes = Array.from({ length: 2000 }, () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state;
+  });
+  hashes.push(0, 0xffffffff, ...ring.points().slice(0, 20));
+  for (const [id, table] of tables) {
+    const wrong: number[] = [];
+    let copies = 0;
+    for (const hash of hashes) {
+      const counts = new GroupCounts({ version: 1, los: table.los, groups: table.groups, size: table.sets.length });
+      counts.add(hash);
+      const [, ...perSet] = counts.take()!;
+      const members = ring.preferenceList(hash, 3);
+      const counted = perSet.indexOf(1);
+      if (members.includes(id)) copies++;
+      if (members.includes(id) ? table.sets[counted] !== setKey(members) : counted !== -1) wrong.push(hash);
+    }
+    t.same(wrong, [], `node-${id}: ${copies} of ${hashes.length} hashes counted in their set, the rest in none`);
+  }
+});
 
 t.test('R = 2, two shards killed at once: keysLost counts exactly the keys gone; refills say incomplete', async (t) => {
   const c = await startCluster(t, { shards: 3, replicas: 2, faultInjection: true });
