@@ -885,8 +885,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /**
    * Refills the replacement of a crashed shard from the other copies (replicas ≥ 2). If the
    * replacement itself dies during the refill, the refill runs again on the next one: `whole` is
-   * only reported for a shard that came through a whole refill alive, and that every range of
-   * found a live copy; one whose ranges lost every copy reports `incomplete` with the keys gone.
+   * only reported for a shard that came through a whole refill alive and whose every range found
+   * a live copy; one some of whose ranges had lost every copy reports `incomplete`, with the keys gone.
    */
   async #refill(id: number): Promise<void> {
     const handle = this.#handles.get(id);
