@@ -1,10 +1,12 @@
 // maxmemory is the whole cluster's at every shard count: the budgets are split again on every
 // join and leave and add up to it; a store given a lower budget gets under it (LRU: in bounded
 // steps; noeviction: writes fail with OOM until deletes bring it under).
+import { Redis } from 'ioredis';
 import t from 'tap';
 import type { Cluster } from '../src/index.js';
 import { ShardStore, entrySize } from '../workers/store.js';
 import { startCluster } from './helpers/cluster.js';
+import { serve } from './helpers/resp.js';
 
 const MAX = 512 * 1024;
 const VALUE = 'v'.repeat(1000);
@@ -53,7 +55,10 @@ t.test('the budgets add up to maxMemoryBytes after every add and remove, and a c
   const full5 = await fill(c, 'b');
   t.ok(full5 <= MAX + 1, `5 shards: OOM at ${full5} bytes, never past maxMemoryBytes`);
   t.ok(Math.abs(full5 - full2) < MAX * 0.1, 'about where 2 shards stopped');
-  t.equal((await c.stats()).totals.maxBytes, MAX + 1, 'what INFO reports as maxmemory');
+  const redis = new Redis({ port: await serve(t, c), host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  t.same(await redis.config('GET', 'maxmemory'), ['maxmemory', String(MAX + 1)], 'CONFIG GET says the cluster total');
+  t.match(await redis.info('memory'), `maxmemory:${MAX + 1}\r\n`, 'and so does INFO memory');
 
   await c.removeShard(c.shards()[0]!.id);
   t.equal(
