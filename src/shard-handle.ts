@@ -228,11 +228,6 @@ export class ShardHandle {
     return this.#batchedOps;
   }
 
-  /** Keys held at the shard's last reply or watchdog answer. */
-  get lastKnownKeys(): number {
-    return this.#keys;
-  }
-
   /** The shard's memory budget in estimated bytes (its share of maxmemory; 0 = unlimited). */
   get maxBytes(): number {
     return this.#init.maxBytes;
