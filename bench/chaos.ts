@@ -6,8 +6,14 @@
 //
 // Counted failures: a write acknowledged and later not found (lost), a deleted or expired key
 // read back (resurrected), a read older than a write acknowledged before it started (stale), an
-// op not settled within --hang-ms (hung). With --replicas 1 the check adds and removes shards but
-// injects no kills or hangs: with one copy a crash loses that shard's keys by design.
+// op not settled within --hang-ms (hung), and a crash report whose keysLost is not exactly the
+// keys that were lost (misreported). With --replicas 1 the only kills are the checked ones below:
+// with one copy a crash loses that shard's keys by design.
+//
+// The 'kill-r' action kills R shards at once (R = --replicas): with the load paused, it deletes
+// the keys that may carry a TTL (so nothing expires meanwhile), reads every key, kills, waits for
+// the replacements (and their refills), reads every key again, and checks that the crash events'
+// keysLost add up to exactly the keys that were there before and are gone after.
 import { parseArgs } from 'node:util';
 import { createCluster, type Cluster } from '../src/index.js';
 
@@ -96,8 +102,22 @@ interface KeyModel {
 }
 
 const model = new Map<string, KeyModel>();
-const counts = { acked_writes: 0, failed_writes: 0, reads: 0, lost: 0, resurrected: 0, stale_reads: 0, hung_ops: 0, epochs: 0 };
-const actions: Record<string, number> = { add: 0, remove: 0, kill: 0, hang: 0 };
+const counts = {
+  acked_writes: 0,
+  failed_writes: 0,
+  reads: 0,
+  lost: 0,
+  resurrected: 0,
+  stale_reads: 0,
+  hung_ops: 0,
+  epochs: 0,
+  /** Keys the kill-r actions lost, as the check found them, and as the crash events reported them. */
+  killed_keys_lost: 0,
+  killed_keys_reported: 0,
+  /** kill-r actions whose reported keysLost differed from the keys lost. */
+  misreported: 0,
+};
+const actions: Record<string, number> = { add: 0, remove: 0, kill: 0, hang: 0, 'kill-r': 0 };
 const errors = new Map<string, number>();
 let stop = false;
 /** The first few failures, described, for the log. */
@@ -125,53 +145,87 @@ function guarded<T>(op: Promise<T>): Promise<T | typeof HUNG> {
 }
 const HUNG = Symbol('hung');
 
+/** Writers and readers pass here before each op: closed while an action needs the load paused. */
+let gate: Promise<void> | null = null;
+let openGate = (): void => undefined;
+let active = 0;
+let whenIdle: (() => void) | null = null;
+
+async function enter(): Promise<void> {
+  while (gate !== null) await gate;
+  active++;
+}
+
+function leave(): void {
+  if (--active === 0) whenIdle?.();
+}
+
+/** Resolves once no writer or reader has an op in flight, and none starts until resume(). */
+async function pause(): Promise<void> {
+  gate = new Promise((resolve) => {
+    openGate = resolve;
+  });
+  if (active > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+  whenIdle = null;
+}
+
+function resume(): void {
+  gate = null;
+  openGate();
+}
+
 function versionOf(value: string | null): number {
   return value === null ? -1 : Number(value.slice(value.indexOf(':') + 1));
 }
 
 async function writer(c: Cluster, w: number): Promise<void> {
   for (let version = 0; !stop; version++) {
-    const key = `w${w}:${Math.floor(random() * keysPerWriter)}`;
-    const m = model.get(key) ?? {
-      ackedVersion: -1,
-      ackedValue: null,
-      expiresAt: 0,
-      expiresLatest: 0,
-      uncertain: [],
-      deleteIssued: -1,
-      ttlIssued: -1,
-      ttlIssuedExpiry: 0,
-    };
-    model.set(key, m);
-    const r = random();
-    if (r < 0.1) m.deleteIssued = version;
-    const value = `${w}:${version}`;
-    let ttl = 0;
-    const before = Date.now();
+    await enter();
     try {
-      let done: unknown;
-      if (r < 0.1) done = await guarded(c.del(key));
-      else if (r < 0.2) {
-        ttl = 200 + Math.floor(random() * 800);
-        m.ttlIssued = version;
-        m.ttlIssuedExpiry = before + ttl;
-        done = await guarded(c.set(key, value, { px: ttl }));
-      } else done = await guarded(c.set(key, value));
-      if (done === HUNG) {
+      const key = `w${w}:${Math.floor(random() * keysPerWriter)}`;
+      const m = model.get(key) ?? {
+        ackedVersion: -1,
+        ackedValue: null,
+        expiresAt: 0,
+        expiresLatest: 0,
+        uncertain: [],
+        deleteIssued: -1,
+        ttlIssued: -1,
+        ttlIssuedExpiry: 0,
+      };
+      model.set(key, m);
+      const r = random();
+      if (r < 0.1) m.deleteIssued = version;
+      const value = `${w}:${version}`;
+      let ttl = 0;
+      const before = Date.now();
+      try {
+        let done: unknown;
+        if (r < 0.1) done = await guarded(c.del(key));
+        else if (r < 0.2) {
+          ttl = 200 + Math.floor(random() * 800);
+          m.ttlIssued = version;
+          m.ttlIssuedExpiry = before + ttl;
+          done = await guarded(c.set(key, value, { px: ttl }));
+        } else done = await guarded(c.set(key, value));
+        if (done === HUNG) {
+          m.uncertain.push(version);
+          continue;
+        }
+        m.ackedVersion = version;
+        m.ackedValue = r < 0.1 ? null : value;
+        m.expiresAt = ttl === 0 ? 0 : before + ttl;
+        m.expiresLatest = ttl === 0 ? 0 : Date.now() + ttl;
+        m.uncertain = [];
+        counts.acked_writes++;
+      } catch (err) {
         m.uncertain.push(version);
-        continue;
+        counts.failed_writes++;
+        const code = (err as { code?: string }).code ?? String(err);
+        errors.set(code, (errors.get(code) ?? 0) + 1);
       }
-      m.ackedVersion = version;
-      m.ackedValue = r < 0.1 ? null : value;
-      m.expiresAt = ttl === 0 ? 0 : before + ttl;
-      m.expiresLatest = ttl === 0 ? 0 : Date.now() + ttl;
-      m.uncertain = [];
-      counts.acked_writes++;
-    } catch (err) {
-      m.uncertain.push(version);
-      counts.failed_writes++;
-      const code = (err as { code?: string }).code ?? String(err);
-      errors.set(code, (errors.get(code) ?? 0) + 1);
+    } finally {
+      leave();
     }
   }
 }
@@ -201,27 +255,106 @@ function judge(m: KeyModel, got: string | null, start: number, live: KeyModel = 
 
 async function reader(c: Cluster): Promise<void> {
   while (!stop) {
-    const key = `w${Math.floor(random() * writers)}:${Math.floor(random() * keysPerWriter)}`;
-    const m = model.get(key);
-    const snapshot = m === undefined ? undefined : { ...m, uncertain: [...m.uncertain] };
-    const start = Date.now();
+    await enter();
     try {
-      const got = await guarded(c.get(key));
-      counts.reads++;
-      if (got === HUNG || snapshot === undefined) continue;
-      // Writes issued after the read started are newer versions: judge() accepts them.
-      const verdict = judge(snapshot, got as string | null, start, m);
-      if (verdict === 'stale') counts.stale_reads++;
-      if (verdict === 'resurrected') counts.resurrected++;
-      if (verdict !== 'ok' && samples.length < 10) {
-        samples.push(
-          `${verdict} read: ${key} got ${String(got)} at +${start - t0} ms; model then ${JSON.stringify(snapshot)}, now ${JSON.stringify(m)}`,
-        );
+      const key = `w${Math.floor(random() * writers)}:${Math.floor(random() * keysPerWriter)}`;
+      const m = model.get(key);
+      const snapshot = m === undefined ? undefined : { ...m, uncertain: [...m.uncertain] };
+      const start = Date.now();
+      try {
+        const got = await guarded(c.get(key));
+        counts.reads++;
+        if (got === HUNG || snapshot === undefined) continue;
+        // Writes issued after the read started are newer versions: judge() accepts them.
+        const verdict = judge(snapshot, got as string | null, start, m);
+        if (verdict === 'stale') counts.stale_reads++;
+        if (verdict === 'resurrected') counts.resurrected++;
+        if (verdict !== 'ok' && samples.length < 10) {
+          samples.push(
+            `${verdict} read: ${key} got ${String(got)} at +${start - t0} ms; model then ${JSON.stringify(snapshot)}, now ${JSON.stringify(m)}`,
+          );
+        }
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? String(err);
+        errors.set(`read ${code}`, (errors.get(`read ${code}`) ?? 0) + 1);
       }
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? String(err);
-      errors.set(`read ${code}`, (errors.get(`read ${code}`) ?? 0) + 1);
+    } finally {
+      leave();
     }
+  }
+}
+
+/** Resolves when shard `id` has recovered from a crash: refilled (whole or not) with replicas, restarted with one copy. */
+function recovered(c: Cluster, id: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (e: { shardId: number; restart?: boolean }): void => {
+      if (e.shardId !== id || (replicas === 1 && e.restart !== true)) return;
+      c.off('whole', done);
+      c.off('incomplete', done);
+      c.off('join', done);
+      resolve();
+    };
+    if (replicas === 1) c.on('join', done);
+    else {
+      c.on('whole', done);
+      c.on('incomplete', done);
+    }
+  });
+}
+
+/**
+ * Kills R shards at once with the load paused and checks that the crash reports count exactly
+ * the keys lost; the model learns that those keys are gone. Returns false when it could not run.
+ */
+async function killCopies(c: Cluster, tag: string): Promise<boolean> {
+  const ready = c.shards().filter((s) => s.state === 'ready');
+  if (ready.length <= replicas || ready.length < c.shards().length) return false;
+  await pause();
+  try {
+    // Keys that may carry a TTL are deleted (and so recorded): a key expiring during the check
+    // would be gone without being lost.
+    const timed = [...model].filter(([, m]) => m.expiresAt !== 0 || m.uncertain.length > 0).map(([k]) => k);
+    if (timed.length > 0) await c.del(...timed);
+    for (const k of timed) {
+      const m = model.get(k)!;
+      m.ackedVersion = Math.max(m.ackedVersion, ...m.uncertain);
+      m.ackedValue = null;
+      m.expiresAt = m.expiresLatest = 0;
+      m.uncertain = [];
+    }
+    const keys = [...model.keys()];
+    const before = await c.mget(keys);
+    const victims = shuffle(ready.map((s) => s.id)).slice(0, replicas);
+    let reported = 0;
+    const onCrash = (e: { shardId: number; keysLost: number }): void => {
+      if (victims.includes(e.shardId)) reported += e.keysLost;
+    };
+    c.on('crash', onCrash);
+    const back = guarded(Promise.all(victims.map((id) => recovered(c, id))));
+    for (const id of victims) c.injectFault(id, 'exit');
+    const outcome = await back;
+    c.off('crash', onCrash);
+    if (outcome === HUNG) return true;
+    const after = await c.mget(keys);
+    let gone = 0;
+    keys.forEach((k, i) => {
+      if (before[i] === null || after[i] !== null) return;
+      gone++;
+      const m = model.get(k)!;
+      m.ackedVersion = Math.max(m.ackedVersion, versionOf(before[i] as string));
+      m.ackedValue = null;
+    });
+    counts.killed_keys_lost += gone;
+    counts.killed_keys_reported += reported;
+    if (gone !== reported) {
+      counts.misreported++;
+      if (samples.length < 20)
+        samples.push(`kill-r ${tag}: shards ${victims.join(', ')} lost ${gone} keys, the crash events said ${reported}`);
+    }
+    if (process.env.CHAOS_TRACE) log(`${tag} kill-r of ${victims.join(', ')}: ${gone} keys lost, ${reported} reported`);
+    return true;
+  } finally {
+    resume();
   }
 }
 
@@ -235,10 +368,10 @@ async function chaos(c: Cluster, until: number): Promise<void> {
     const tag = `+${Date.now() - t0} ms`;
     const shards = c.shards().filter((s) => s.state === 'ready');
     // Every kind of action comes round once per cycle, in a random order (the first cycle opens
-    // with an add), so even a short run exercises all of them.
+    // with an add and a kill-r), so even a short run exercises all of them.
     if (cycle.length === 0) {
       const kinds = shuffle(faults ? ['remove', 'kill', 'hang'] : ['remove']);
-      cycle.push(...(cycles++ === 0 ? ['add', ...kinds] : shuffle([...kinds, 'add'])));
+      cycle.push(...(cycles++ === 0 ? ['add', 'kill-r', ...kinds] : shuffle([...kinds, 'add', 'kill-r'])));
     }
     const action = cycle.shift()!;
     try {
@@ -246,10 +379,11 @@ async function chaos(c: Cluster, until: number): Promise<void> {
       else if (action === 'remove' && c.shards().length > Math.max(2, replicas)) await c.removeShard(pick(shards).id);
       else if (action === 'kill' || action === 'hang') {
         // One fault at a time: wait until the replacement is refilled before the next.
-        const whole = new Promise<void>((resolve) => c.once('whole', () => resolve()));
-        c.injectFault(pick(shards).id, action === 'kill' ? 'exit' : 'hang');
-        await whole;
-      } else continue;
+        const id = pick(shards).id;
+        const refilled = recovered(c, id);
+        c.injectFault(id, action === 'kill' ? 'exit' : 'hang');
+        await refilled;
+      } else if (action !== 'kill-r' || !(await killCopies(c, tag))) continue;
       actions[action]!++;
       if (process.env.CHAOS_TRACE) log(`${tag} ${action} → epoch ${c.epoch}`);
     } catch (err) {
@@ -292,6 +426,9 @@ const summary = {
   stale_reads: counts.stale_reads,
   hung_ops: counts.hung_ops,
   epochs: counts.epochs,
+  killed_keys_lost: counts.killed_keys_lost,
+  killed_keys_reported: counts.killed_keys_reported,
+  misreported: counts.misreported,
 };
 log(
   `done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${counts.acked_writes} acked writes, ${counts.failed_writes} failed, ${counts.reads} reads; ` +
@@ -299,6 +436,9 @@ log(
 );
 if (errors.size > 0) log(`errors: ${JSON.stringify(Object.fromEntries(errors))}`);
 for (const line of samples) log(line);
-log(`lost ${summary.lost}, resurrected ${summary.resurrected}, stale reads ${summary.stale_reads}, hung ops ${summary.hung_ops}`);
+log(
+  `lost ${summary.lost}, resurrected ${summary.resurrected}, stale reads ${summary.stale_reads}, hung ops ${summary.hung_ops}; ` +
+    `kill-r: ${summary.killed_keys_lost} keys lost, ${summary.killed_keys_reported} reported, ${summary.misreported} misreported`,
+);
 if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-process.exitCode = summary.lost + summary.resurrected + summary.stale_reads + summary.hung_ops === 0 ? 0 : 1;
+process.exitCode = summary.lost + summary.resurrected + summary.stale_reads + summary.hung_ops + summary.misreported === 0 ? 0 : 1;

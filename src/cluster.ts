@@ -19,12 +19,32 @@ import { CacheError, einval, isCrash } from './errors.js';
 import { fingerprint32 } from './hash.js';
 import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
-import { Migration, movingRanges, refillRanges, type MigrationKind, type MigrationStatus, type MovingRange } from './migration.js';
+import {
+  Migration,
+  NO_GROUPS,
+  groupTables,
+  movingRanges,
+  refillRanges,
+  type MigrationKind,
+  type MigrationStatus,
+  type MovingRange,
+  type ShardGroups,
+} from './migration.js';
 import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
 import { valueFromBytes } from './value-bytes.js';
-import { FlushGate, fail, forward, type Receiver, type Rejecter, ShardHandle, type ShardState, type Sink } from './shard-handle.js';
+import {
+  FlushGate,
+  fail,
+  forward,
+  type Held,
+  type Receiver,
+  type Rejecter,
+  ShardHandle,
+  type ShardState,
+  type Sink,
+} from './shard-handle.js';
 
 export type ClusterState = 'starting' | 'ready' | 'closing' | 'closed';
 
@@ -52,6 +72,17 @@ export interface ClusterStats {
   state: ClusterState;
   shards: ShardReport[];
   totals: Omit<ShardStats, 'announcements' | 'announcedEpoch'>;
+  /** Present when crashes lost every copy of some keys since the start or the last FLUSHALL. */
+  dataLoss?: DataLoss;
+}
+
+/** Keys whose every copy was lost to crashes, since the start or the last FLUSHALL. */
+export interface DataLoss {
+  keysLost: number;
+  /** Crashes that lost keys. */
+  crashes: number;
+  /** When the first of them happened (ms since the epoch). */
+  since: number;
 }
 
 /** Events a host app can listen to with `cluster.on(...)`. */
@@ -70,12 +101,21 @@ export interface ClusterEvents {
       /** Pending ops rejected with SHARD_CRASHED. */
       lost: number;
       restarting: boolean;
-      /** Keys that went with it: its key count at the last watchdog answer with one copy, 0 with replicas. */
+      /**
+       * Keys whose every copy went with it, from the shards' last reports (their last reply or
+       * watchdog answer): with one copy, all it held; with replicas, those it held in replica sets
+       * whose other members had died too and were not refilled yet (0 when another copy lives).
+       */
       keysLost: number;
     },
   ];
   /** With replicas ≥ 2: a crashed shard's replacement has been refilled from the other copies. */
   whole: [{ shardId: number; name: string; keysRefilled: number; durationMs: number }];
+  /**
+   * With replicas ≥ 2: a crashed shard's replacement was refilled with what was left, but every
+   * copy of some of its ranges had died: `keysLost` of its keys are gone (reported by the crashes).
+   */
+  incomplete: [{ shardId: number; name: string; keysRefilled: number; keysLost: number; durationMs: number }];
   /** The ring changed. */
   epoch: [{ epoch: number; shards: number[] }];
   /** A membership change's data movement started, or finished ('done': the new epoch is stable). */
@@ -162,6 +202,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #replicas: number;
   /** Replication attached (src/replication/leader.ts), or null. */
   #replication: ReplicationHooks | null = null;
+  /** Keys whose every copy was lost, since the start or the last FLUSHALL. */
+  #dataLoss: DataLoss = { keysLost: 0, crashes: 0, since: 0 };
+  /**
+   * Replica sets ('1,3') that lost every copy of some keys (how many), while a member still
+   * waits for its refill: that refill cannot find them, so it reports 'incomplete', not 'whole'.
+   */
+  #lostSets = new Map<string, number>();
+  /** The version of the last GroupTables sent to the shards, and the tables (replicas ≥ 2). */
+  #groupVersion = 0;
+  #groupTables: Map<number, ShardGroups> = new Map();
 
   private constructor(options: ResolvedOptions) {
     super();
@@ -195,6 +245,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** The shards, by id. */
   shards(): ShardInfo[] {
     return this.#shardIds().map((id) => info(this.#handles.get(id)!));
+  }
+
+  /**
+   * Keys whose every copy crashes lost since the start or the last FLUSHALL (the data set is
+   * incomplete), or null when none was.
+   */
+  get dataLoss(): DataLoss | null {
+    return this.#dataLoss.keysLost === 0 ? null : { ...this.#dataLoss };
   }
 
   /** The migration in progress, or null when the ring is stable. */
@@ -573,6 +631,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // A shard left down refuses the op at once and never reports a flush: not waited for.
     this.#replication?.beforeFlush(this.#shardIds().filter((id) => this.#handles.get(id)!.state !== 'down'));
     await this.#all(Op.FLUSHALL, '');
+    // Nothing is missing from an empty data set.
+    this.#dataLoss = { keysLost: 0, crashes: 0, since: 0 };
+    this.#lostSets.clear();
   }
 
   /** Counters of every shard and their totals. */
@@ -595,7 +656,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (s.stats === undefined) continue;
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s.stats[k];
     }
-    return { epoch: this.epoch, state: this.#state, shards, totals };
+    const out: ClusterStats = { epoch: this.epoch, state: this.#state, shards, totals };
+    const loss = this.dataLoss;
+    if (loss !== null) out.dataLoss = loss;
+    return out;
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -647,7 +711,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const id = this.#nextId++;
       this.#ring.add(id, `node-${id}`);
     }
-    for (const id of this.#ring.shardIds()) this.#handles.set(id, this.#spawnShard(id, this.#ring.nameOf(id)!));
+    const budgets = this.#budgets(this.#ring.shardIds());
+    if (this.#replicas > 1) this.#groupTables = groupTables(this.#ring, this.#replicas);
+    for (const id of this.#ring.shardIds()) this.#handles.set(id, this.#spawnShard(id, this.#ring.nameOf(id)!, budgets.get(id)!));
     try {
       await this.whenReady();
     } catch (err) {
@@ -658,16 +724,45 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#announce({ type: 'epoch', epoch: this.epoch, shards: this.#ring.shardIds() });
   }
 
-  #spawnShard(id: number, name: string): ShardHandle {
+  /**
+   * maxMemoryBytes split over shards `ids`: equal shares, the remainder a byte each to the first,
+   * so they add up to it exactly (0 each when unlimited).
+   */
+  #budgets(ids: number[]): Map<number, number> {
+    const total = this.options.maxMemoryBytes;
+    const sorted = [...ids].sort((a, b) => a - b);
+    const share = Math.floor(total / sorted.length);
+    const extra = total - share * sorted.length;
+    return new Map(sorted.map((id, i) => [id, share + (i < extra ? 1 : 0)]));
+  }
+
+  /** Splits maxMemoryBytes again over the shards with a worker, each told its new budget. */
+  #rebudget(): void {
+    for (const [id, maxBytes] of this.#budgets(this.#shardIds())) this.#handles.get(id)!.setMaxBytes(maxBytes);
+  }
+
+  /** Tells every shard the replica sets to count its keys by (replicas ≥ 2), after a ring change. */
+  #sendGroups(): void {
+    if (this.#replicas === 1) return;
+    this.#groupVersion++;
+    this.#groupTables = groupTables(this.#ring, this.#replicas);
+    for (const h of this.#handles.values()) this.#setGroups(h);
+  }
+
+  /** Gives a shard its GroupTable of the current ring (none for a shard the ring does not hold yet). */
+  #setGroups(h: ShardHandle): void {
+    const { los, groups, sets } = this.#groupTables.get(h.id) ?? NO_GROUPS;
+    h.setGroups({ version: this.#groupVersion, los, groups, size: sets.length }, sets);
+  }
+
+  #spawnShard(id: number, name: string, maxBytes: number): ShardHandle {
     const o = this.options;
-    // Each shard's share of maxMemoryBytes is fixed by the shard count at start.
-    const perShard = o.maxMemoryBytes === 0 ? 0 : Math.floor(o.maxMemoryBytes / o.shards);
-    return new ShardHandle(
+    const h = new ShardHandle(
       {
         shardId: id,
         name,
         epoch: this.#ring.epoch,
-        maxBytes: perShard,
+        maxBytes,
         policy: o.evictionPolicy,
         channelName: this.#bus.channelName,
         faults: o.faultInjection,
@@ -675,13 +770,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       },
       o,
       {
-        onCrash: (h, reason, lost, restarting) => this.#onCrash(h, reason, lost, restarting),
+        onCrash: (h, reason, lost, restarting, held) => this.#onCrash(h, reason, lost, restarting, held),
         onReady: (h, restart) => this.#onShardReady(h, restart),
         onWrongEpoch: (h, ops, resolves, rejects) => this.#reroute(h, ops, resolves, rejects),
         onEffects: (h, effects, flushes) => this.#replication?.onEffects(h.id, effects, flushes),
       },
       this.#gate,
     );
+    if (this.#replicas > 1) this.#setGroups(h);
+    return h;
   }
 
   /** Every shard with a worker, by id: the ring's, plus one being removed until its keys moved. */
@@ -715,7 +812,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     const id = this.#nextId++;
     const name = `node-${id}`;
-    const handle = this.#spawnShard(id, name);
+    // The newcomer gets its share now; the others shrink to theirs once their keys moved to it.
+    const handle = this.#spawnShard(id, name, this.#budgets([...this.#handles.keys(), id]).get(id)!);
     try {
       await handle.ready();
     } catch (err) {
@@ -725,7 +823,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#handles.set(id, handle);
     const next = this.#ring.clone();
     next.add(id, name);
-    await this.#moveTo(next, 'add', id);
+    try {
+      await this.#moveTo(next, 'add', id);
+    } finally {
+      this.#rebudget();
+    }
     return info(handle);
   }
 
@@ -736,6 +838,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const handle = this.#handles.get(id)!;
     const next = this.#ring.clone();
     next.remove(id);
+    // The others grow to their new shares before its keys come to them.
+    for (const [other, maxBytes] of this.#budgets(next.shardIds())) this.#handles.get(other)!.setMaxBytes(maxBytes);
     await this.#moveTo(next, 'remove', id);
     this.#handles.delete(id);
     this.#degraded.delete(id);
@@ -753,12 +857,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const migration = new Migration(kind, shardId, next.epoch, ranges);
     for (const h of this.#handles.values()) h.setEpoch(next.epoch);
     this.#ring = next;
+    this.#sendGroups();
     this.#migration = migration;
     this.#announce({ type: 'epoch', epoch: next.epoch, shards: next.shardIds() });
     this.#migrationEvent('start', migration);
     await migration.run(this.#migrationHost(), this.options.migrationConcurrency);
     this.#migration = null;
+    this.#pruneLostSets();
     this.#migrationEvent('done', migration);
+  }
+
+  /** Forgets lost replica sets none of whose members still waits for a refill. */
+  #pruneLostSets(): void {
+    for (const set of this.#lostSets.keys()) {
+      if (!set.split(',').some((x) => this.#degraded.has(Number(x)) && this.#handles.has(Number(x)))) this.#lostSets.delete(set);
+    }
   }
 
   #migrationHost() {
@@ -772,7 +885,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /**
    * Refills the replacement of a crashed shard from the other copies (replicas ≥ 2). If the
    * replacement itself dies during the refill, the refill runs again on the next one: `whole` is
-   * only reported for a shard that came through a whole refill alive.
+   * only reported for a shard that came through a whole refill alive and whose every range found
+   * a live copy; one some of whose ranges had lost every copy reports `incomplete`, with the keys gone.
    */
   async #refill(id: number): Promise<void> {
     const handle = this.#handles.get(id);
@@ -793,9 +907,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#migration = null;
       this.#migrationEvent('done', migration);
       if (handle.crashes === crashes && handle.state === 'ready' && migration.errors.length === 0) {
+        // Its sets that lost every copy: the refill found nothing of those keys anywhere.
+        let keysLost = 0;
+        for (const [set, n] of this.#lostSets) if (set.split(',').map(Number).includes(id)) keysLost += n;
         this.#degraded.delete(id);
+        this.#pruneLostSets();
         const durationMs = Date.now() - migration.startedAt;
-        this.emit('whole', { shardId: id, name: handle.name, keysRefilled: migration.keysMoved, durationMs });
+        const event = { shardId: id, name: handle.name, keysRefilled: migration.keysMoved, durationMs };
+        if (keysLost === 0) this.emit('whole', event);
+        else this.emit('incomplete', { ...event, keysLost });
         return;
       }
     }
@@ -819,26 +939,56 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('join', { ...event, restart });
   }
 
-  #onCrash(h: ShardHandle, reason: string, lost: number, restarting: boolean): void {
+  #onCrash(h: ShardHandle, reason: string, lost: number, restarting: boolean, held: Held): void {
     // A dead source: with one copy its ranges have nothing left to move and flip now (writes go
     // to the new owner, not to an empty replacement nobody exports); with replicas another copy
     // exports them.
     this.#migration?.sourceDied(h.id);
-    let keysLost = h.lastKnownKeys;
+    let keysLost = held.keys;
     if (this.#replicas > 1 && this.#handles.has(h.id)) {
       // Reads skip the replacement until it is refilled; the refill queues behind any change in progress.
-      keysLost = 0;
       const queued = this.#degraded.has(h.id);
       this.#degraded.add(h.id);
+      keysLost = this.#lostWith(h.id, held.bySet);
       // A refill already queued or running for this shard starts over on the new replacement.
       if (restarting && !queued) this.#change(() => this.#refill(h.id)).catch(() => undefined);
     }
     // Keys gone with one copy: replicas still hold them (they resynchronise from scratch).
     this.#replication?.onCrash(h.id);
     if (keysLost > 0) this.#replication?.onDataLoss(h.id);
+    if (keysLost > 0) {
+      this.#dataLoss.keysLost += keysLost;
+      this.#dataLoss.crashes++;
+      if (this.#dataLoss.since === 0) this.#dataLoss.since = Date.now();
+    }
     const event = { shardId: h.id, name: h.name, epoch: this.epoch, reason };
     this.#bus.publish({ type: 'crash', ...event });
     this.emit('crash', { ...event, lost, restarting, keysLost });
+  }
+
+  /**
+   * The keys whose every copy died with shard `id` (replicas ≥ 2): in each replica set it held
+   * keys in whose other members all wait for a refill too (or are gone), the keys it held that
+   * none of them holds. A member's replacement has taken the set's writes since its own crash
+   * (and what its refill brought), never a key the dead shard lacked: the most any holds is kept.
+   * Exact when the shards' last reports are current and no membership change runs.
+   */
+  #lostWith(id: number, bySet: Map<string, number>): number {
+    let total = 0;
+    for (const [set, count] of bySet) {
+      const others = set
+        .split(',')
+        .map(Number)
+        .filter((x) => x !== id);
+      if (!others.every((x) => this.#degraded.has(x) || !this.#handles.has(x))) continue;
+      let kept = 0;
+      for (const x of others) kept = Math.max(kept, this.#handles.get(x)?.heldIn(set) ?? 0);
+      const lost = count - kept;
+      if (lost <= 0) continue;
+      total += lost;
+      this.#lostSets.set(set, (this.#lostSets.get(set) ?? 0) + lost);
+    }
+    return total;
   }
 
   // ---- routing --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 export { Cluster, createCluster } from './cluster.js';
 export { createReplica } from './replication/embedded.js';
 export type { ReplicaCluster, ReplicaClusterOptions } from './replication/embedded.js';
-export type { ClusterEvents, ClusterState, ClusterStats, ShardInfo, ShardReport } from './cluster.js';
+export type { ClusterEvents, ClusterState, ClusterStats, DataLoss, ShardInfo, ShardReport } from './cluster.js';
 export type { ExpireMode, Key, SetOptions, Value } from './args.js';
 export { CacheError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';

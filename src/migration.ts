@@ -102,6 +102,68 @@ export function refillRanges(ring: HashRing, id: number, replicas: number): Movi
   });
 }
 
+/** A replica set as a GroupTable names it: its shard ids ascending, joined by commas ('1,3'). */
+export function setKey(ids: readonly number[]): string {
+  return [...ids].sort((a, b) => a - b).join(',');
+}
+
+/** A shard's GroupTable without its version: run starts, each run's set (or -1), and the sets. */
+export interface ShardGroups {
+  los: Uint32Array;
+  groups: Int32Array;
+  sets: string[];
+}
+
+/**
+ * For every shard of the ring, the runs of the hash space whose copies include it, each with its
+ * replica set (an index into `sets`; other runs -1): what the shards count their keys by
+ * (replicas ≥ 2). One walk over the ring for all shards.
+ */
+export function groupTables(ring: HashRing, replicas: number): Map<number, ShardGroups> {
+  /** Per shard: its runs so far, its sets, and `end`, the first hash its runs do not cover yet. */
+  type Acc = { los: number[]; groups: number[]; sets: string[]; index: Map<string, number>; end: number };
+  const acc = new Map<number, Acc>();
+  for (const id of ring.shardIds()) acc.set(id, { los: [], groups: [], sets: [], index: new Map(), end: 0 });
+  const push = (a: Acc, lo: number, g: number): void => {
+    if (a.groups.length > 0 && a.groups[a.groups.length - 1] === g) return;
+    a.los.push(lo);
+    a.groups.push(g);
+  };
+  // Each run touches only its R members; the runs between a shard's own are one -1 run.
+  const consider = (lo: number, hi: number): void => {
+    if (lo > hi) return;
+    const members = ring.preferenceList(hi, replicas);
+    const key = setKey(members);
+    for (const id of members) {
+      const a = acc.get(id)!;
+      if (a.end < lo) push(a, a.end, -1);
+      let g = a.index.get(key);
+      if (g === undefined) {
+        g = a.sets.length;
+        a.sets.push(key);
+        a.index.set(key, g);
+      }
+      push(a, lo, g);
+      a.end = hi + 1;
+    }
+  };
+  let lo = 0;
+  for (const cut of ring.points()) {
+    consider(lo, cut);
+    lo = cut + 1;
+  }
+  consider(lo, 0xffffffff);
+  const out = new Map<number, ShardGroups>();
+  for (const [id, a] of acc) {
+    if (a.end <= 0xffffffff) push(a, a.end, -1);
+    out.set(id, { los: Uint32Array.from(a.los), groups: Int32Array.from(a.groups), sets: a.sets });
+  }
+  return out;
+}
+
+/** The GroupTable of a shard the ring does not hold: none of its keys are counted. */
+export const NO_GROUPS: ShardGroups = { los: Uint32Array.of(0), groups: Int32Array.of(-1), sets: [] };
+
 export interface MigrationHost {
   handle(id: number): ShardHandle | undefined;
   /** False for a shard that must not serve as a source (dead, or itself waiting for a refill). */

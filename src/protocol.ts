@@ -130,6 +130,22 @@ export interface ShardStats {
   announcedEpoch: number;
 }
 
+/**
+ * Which replica set each run of the hash space puts a shard's keys in (replicas ≥ 2): the shard
+ * counts its keys per set, so that the coordinator knows, when shards die, how many keys lost
+ * their every copy. Sent again on every ring change.
+ */
+export interface GroupTable {
+  /** Increases with every table the coordinator makes; counts report the version they follow. */
+  version: number;
+  /** The first hash of each run, ascending, from 0. */
+  los: Uint32Array;
+  /** Each run's set: an index below `size`, or -1 for runs whose copies do not include this shard. */
+  groups: Int32Array;
+  /** Sets in the table. */
+  size: number;
+}
+
 /** What a shard worker is started with (workerData). */
 export interface ShardInit {
   shardId: number;
@@ -144,6 +160,8 @@ export interface ShardInit {
   bootFault?: boolean;
   /** Record replication effects from the start (a leader with replicas; see 'replicate'). */
   replicate?: boolean;
+  /** Count keys per replica set by this table (replicas ≥ 2; see 'groups'). */
+  groups?: GroupTable;
   /** The shard's end of its dedicated channel to the coordinator (set when the worker is spawned). */
   port?: MessagePort;
 }
@@ -160,6 +178,10 @@ export type ToShard =
   | { t: 'epoch'; epoch: number }
   /** From now on, report every change as a replication effect (workers/effects.ts). */
   | { t: 'replicate' }
+  /** The shard's share of maxmemory changed (shards joined or left): its new budget in estimated bytes. */
+  | { t: 'budget'; maxBytes: number }
+  /** The ring changed: count keys per replica set by this table from now on (replicas ≥ 2). */
+  | { t: 'groups'; table: GroupTable }
   | { t: 'fault'; kind: FaultKind };
 
 /** Faults a test or the chaos check can inject into a shard (with `faultInjection: true`). */
@@ -170,6 +192,7 @@ export type FaultKind = 'exit' | 'throw' | 'hang' | 'boot-loop';
  * `bytes` holds the values of the batch's GET_BYTES ops (transferred).
  * `keys` is the shard's key count after the batch: what a crash would lose with one copy.
  * Every message's effects come in the order the shard made them (one port, FIFO).
+ * `counts` (replicas ≥ 2, only when they changed): the GroupTable version, then the keys per set.
  */
 export type FromShard =
   | { t: 'ready'; shardId: number }
@@ -183,11 +206,12 @@ export type FromShard =
       /** Replication effects of the batch (RESP commands), and how many FLUSHALLs precede them. */
       effects?: ArrayBuffer;
       flushes?: number;
+      counts?: number[];
     }
   /** Replication effects of work outside batches (the expiry sweep). */
   | { t: 'effects'; effects: ArrayBuffer }
   | { t: 'wrong-epoch'; id: number; epoch: number; bytes?: ArrayBuffer }
-  | { t: 'pong'; id: number; keys: number };
+  | { t: 'pong'; id: number; keys: number; counts?: number[] };
 
 /** Membership events on the BroadcastChannel (announcements, never what routing depends on). */
 export type MembershipEvent =

@@ -7,7 +7,7 @@
 // Replies on one port arrive in posting order, so in-flight batches form a FIFO, not a Map.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { CacheError, fromWire, type WireError } from './errors.js';
-import { type FaultKind, type FromShard, Op, type ShardInit, type ToShard } from './protocol.js';
+import { type FaultKind, type FromShard, type GroupTable, Op, type ShardInit, type ToShard } from './protocol.js';
 import { MAX_REF_BYTES, refLength, refOffset, restoreValues, valueRef } from './value-bytes.js';
 
 export type ShardState = 'starting' | 'ready' | 'restarting' | 'down' | 'closed';
@@ -110,9 +110,18 @@ export interface ShardHandleOptions {
 }
 
 /** What the handle tells its owner. */
+/** What a worker held when it died, as it last reported: its keys, and its keys per replica set ('1,3'). */
+export interface Held {
+  keys: number;
+  bySet: Map<string, number>;
+}
+
 export interface ShardHandleEvents {
-  /** The worker died (`reason`) and `lost` ops were rejected; `restarting` says whether a new worker is coming. */
-  onCrash(handle: ShardHandle, reason: string, lost: number, restarting: boolean): void;
+  /**
+   * The worker died (`reason`) and `lost` ops were rejected; `restarting` says whether a new
+   * worker is coming; `held` is what the dead worker held (its replacement starts from nothing).
+   */
+  onCrash(handle: ShardHandle, reason: string, lost: number, restarting: boolean, held: Held): void;
   /** A (re)started worker is ready. */
   onReady(handle: ShardHandle, restart: boolean): void;
   /** A batch was routed under an epoch the shard no longer has: its ops must be routed again. */
@@ -174,6 +183,10 @@ export class ShardHandle {
   #batchedOps = 0;
   /** Keys the shard held at its last reply or watchdog answer: what a crash loses with one copy. */
   #keys = 0;
+  /** The replica sets of each GroupTable sent (by version, until a report follows a newer one). */
+  #groupSets = new Map<number, string[]>();
+  /** Keys per replica set at the last report (replicas ≥ 2), or null before the first. */
+  #counts: { sets: string[]; counts: number[] } | null = null;
   #pingTimer: NodeJS.Timeout | null = null;
   #deadline: NodeJS.Timeout | null = null;
   #pingId = 0;
@@ -215,9 +228,47 @@ export class ShardHandle {
     return this.#batchedOps;
   }
 
-  /** Keys held at the shard's last reply or watchdog answer. */
-  get lastKnownKeys(): number {
-    return this.#keys;
+  /** The shard's memory budget in estimated bytes (its share of maxmemory; 0 = unlimited). */
+  get maxBytes(): number {
+    return this.#init.maxBytes;
+  }
+
+  /** A new memory budget, for this worker and any replacement. */
+  setMaxBytes(maxBytes: number): void {
+    if (maxBytes === this.#init.maxBytes) return;
+    this.#init.maxBytes = maxBytes;
+    this.#port?.postMessage({ t: 'budget', maxBytes } satisfies ToShard);
+  }
+
+  /** Makes the shard count its keys by `table`, whose sets (ids joined by commas, ascending) are `sets`. */
+  setGroups(table: GroupTable, sets: string[]): void {
+    this.#init.groups = table;
+    this.#groupSets.set(table.version, sets);
+    this.#port?.postMessage({ t: 'groups', table } satisfies ToShard);
+  }
+
+  /** Keys the shard held in a replica set (ids joined by commas, ascending) at its last report. */
+  heldIn(set: string): number {
+    const c = this.#counts;
+    if (c === null) return 0;
+    const i = c.sets.indexOf(set);
+    return i < 0 ? 0 : c.counts[i]!;
+  }
+
+  #onCounts(counts: number[]): void {
+    const version = counts[0]!;
+    const sets = this.#groupSets.get(version);
+    if (sets === undefined) return;
+    for (const v of this.#groupSets.keys()) if (v < version) this.#groupSets.delete(v);
+    this.#counts = { sets, counts: counts.slice(1) };
+  }
+
+  /** What the worker held at its last report, as the crash that ended it reports it. */
+  #held(): Held {
+    const bySet = new Map<string, number>();
+    const c = this.#counts;
+    if (c !== null) for (let i = 0; i < c.sets.length; i++) if (c.counts[i]! > 0) bySet.set(c.sets[i]!, c.counts[i]!);
+    return { keys: this.#keys, bySet };
   }
 
   /** Resolves when the worker is ready; rejects if it is left down. */
@@ -490,6 +541,7 @@ export class ShardHandle {
     switch (msg.t) {
       case 'reply':
         this.#keys = msg.keys;
+        if (msg.counts !== undefined) this.#onCounts(msg.counts);
         // Into the replication stream before the callers hear: a WAIT after the reply counts it.
         if (msg.effects !== undefined) this.#events.onEffects?.(this, msg.effects, msg.flushes ?? 0);
         this.#onReply(msg.id, msg.results, msg.errors, msg.bytes);
@@ -499,6 +551,7 @@ export class ShardHandle {
         return;
       case 'pong':
         this.#keys = msg.keys;
+        if (msg.counts !== undefined) this.#onCounts(msg.counts);
         if (msg.id === this.#pingId) this.#armPing();
         return;
       case 'ready':
@@ -647,6 +700,10 @@ export class ShardHandle {
     if (booting) this.#bootFailures++;
     const restarting = this.#bootFailures < this.#opts.maxBootFailures;
     const lost = this.#rejectAll(new CacheError('SHARD_CRASHED', `shard ${this.name} crashed (${reason}) before answering`));
+    // What the dead worker held goes with the crash report; its replacement starts empty.
+    const held = this.#held();
+    this.#keys = 0;
+    this.#counts = null;
     if (restarting) {
       this.#state = this.#everReady ? 'restarting' : 'starting';
       this.#spawn();
@@ -655,7 +712,7 @@ export class ShardHandle {
       const err = new CacheError('SHARD_UNAVAILABLE', `shard ${this.name} failed to start ${this.#bootFailures} times: ${reason}`);
       for (const w of this.#bootWaiters.splice(0)) w.reject(err);
     }
-    this.#events.onCrash(this, reason, lost, restarting);
+    this.#events.onCrash(this, reason, lost, restarting, held);
   }
 
   // ---- watchdog -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import t from 'tap';
 import { Op, REPLICA_COPY, SetFlag } from '../src/protocol.js';
 import { takeEffects } from '../workers/effects.js';
 import { executeBatch, Shard } from '../workers/execute.js';
-import { ShardStore } from '../workers/store.js';
+import { ShardStore, entrySize } from '../workers/store.js';
 
 function recording(now: () => number = Date.now): { shard: Shard; store: ShardStore } {
   const store = new ShardStore({ now });
@@ -131,7 +131,7 @@ t.test('hand-over is per key: a moving key not exported yet is still reported; i
   t.notMatch(s, new RegExp(`\\$2\\r\\n${exported[0]}\\r\\n`), 'the exported one: the new owner’s');
 
   // The new owner's side: an import that evicts its own keys, or refuses an entry expired in transit.
-  const n = new ShardStore({ now: () => clock, maxBytes: 1_500, policy: 'allkeys-lru' });
+  const n = new ShardStore({ now: () => clock, maxBytes: 8 * entrySize('own0', 'x'.repeat(40)) + 250, policy: 'allkeys-lru' });
   n.changes = new Set();
   const nShard = new Shard(n);
   for (let i = 0; i < 8; i++) executeBatch(nShard, [Op.SET, `own${i}`, 'x'.repeat(40)]);

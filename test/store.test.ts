@@ -2,7 +2,7 @@
 // TTL expiry (lazy and swept), memory accounting, eviction, and more keys than one Map holds.
 import t from 'tap';
 import { ExpireFlag, SetFlag } from '../src/protocol.js';
-import { ENTRY_OVERHEAD, ShardStore, entrySize, type StoreOptions } from '../workers/store.js';
+import { ShardStore, entrySize, type StoreOptions } from '../workers/store.js';
 
 function store(opts: StoreOptions = {}) {
   const clock = { now: 1_000_000 };
@@ -201,9 +201,9 @@ t.test('DBSIZE, FLUSHALL, stats', async (t) => {
 t.test('memory estimate follows writes, overwrites and deletes', async (t) => {
   const { s } = store();
   s.setPlain('key', 'x'.repeat(100));
-  t.equal(s.bytes, ENTRY_OVERHEAD + 3 + 100);
+  t.equal(s.bytes, entrySize('key', 'x'.repeat(100)));
   s.setPlain('key', 'x'.repeat(10));
-  t.equal(s.bytes, ENTRY_OVERHEAD + 3 + 10, 'overwrite replaces the size');
+  t.equal(s.bytes, entrySize('key', 'x'.repeat(10)), 'overwrite replaces the size');
   s.del(['key']);
   t.equal(s.bytes, 0);
 });

@@ -4,6 +4,7 @@ import { BroadcastChannel, workerData } from 'node:worker_threads';
 import type { FromShard, MembershipEvent, ShardInit, ToShard } from '../src/protocol.js';
 import { takeEffects } from './effects.js';
 import { Shard, executeBatch } from './execute.js';
+import { GroupCounts } from './group-counts.js';
 import { ShardStore } from './store.js';
 
 const init = workerData as ShardInit;
@@ -20,6 +21,7 @@ const effects = (): ReturnType<typeof takeEffects> => {
   return e;
 };
 if (init.replicate === true) store.changes = new Set();
+if (init.groups !== undefined) store.groups = new GroupCounts(init.groups);
 let epoch = init.epoch;
 
 // Membership announcements: informational only (routing never depends on them, DESIGN §1).
@@ -30,8 +32,10 @@ channel.onmessage = (event) => {
 channel.unref();
 
 // Active expiry: a bounded sweep ten times a second; what it removes goes to replication.
+// A budget lowered below what the shard holds is reached a bounded step at a time (LRU).
 setInterval(() => {
   store.sweep();
+  store.trim();
   const e = effects();
   if (e !== null) send({ t: 'effects', effects: e.bytes }, [e.bytes]);
 }, 100).unref();
@@ -53,6 +57,8 @@ port.on('message', (msg: ToShard) => {
       const { results, errors, transfer, bytes } = executeBatch(shard, msg.ops, msg.bytes, msg.base);
       const reply: FromShard = { t: 'reply', id: msg.id, results, keys: store.size };
       if (errors !== undefined) reply.errors = errors;
+      const counts = store.groups?.take();
+      if (counts !== undefined) reply.counts = counts;
       let moved = transfer;
       if (bytes !== undefined) {
         reply.bytes = bytes;
@@ -67,8 +73,17 @@ port.on('message', (msg: ToShard) => {
       send(reply, moved);
       return;
     }
-    case 'ping':
-      send({ t: 'pong', id: msg.id, keys: store.size });
+    case 'ping': {
+      const counts = store.groups?.take();
+      send(counts === undefined ? { t: 'pong', id: msg.id, keys: store.size } : { t: 'pong', id: msg.id, keys: store.size, counts });
+      return;
+    }
+    case 'budget':
+      store.setMaxBytes(msg.maxBytes);
+      return;
+    case 'groups':
+      store.groups ??= new GroupCounts(msg.table);
+      store.groups.reset(msg.table, (fn) => store.eachKey(fn));
       return;
     case 'epoch':
       epoch = msg.epoch;

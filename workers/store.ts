@@ -12,15 +12,27 @@ import { fingerprint32 } from '../src/hash.js';
 import { hashInternal } from '../src/keys.js';
 import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
 import { compileGlob, matchesAll } from './glob.js';
+import type { GroupCounts } from './group-counts.js';
 import { SlotIndex } from './slot-index.js';
 
 /** A stored value: strings stay strings, bytes stay bytes (an exact-size Uint8Array). */
 export type Value = string | Uint8Array;
 
-/** Bytes counted per entry on top of its key and value bytes (index entry, slot arrays, headers). */
-export const ENTRY_OVERHEAD = 112;
-/** Extra bytes counted for a byte value: the Uint8Array object and its backing store header. */
-export const BYTES_VALUE_OVERHEAD = 96;
+/**
+ * Bytes counted per entry on top of its key and value bytes, measured with `npm run bench:memory`
+ * (RSS growth of a filled cluster): the key and value strings' headers, the index Map's entry,
+ * the slot in the key and value arrays and in six typed arrays (which double as they grow), and
+ * what the worker's heap holds beyond its live data for each small object (allocation and
+ * promotion between collections).
+ */
+export const ENTRY_OVERHEAD = 256;
+/**
+ * Key and value bytes count this many times over: a shard's heap grows ahead of its live data
+ * (garbage waits for the next major collection, pages are kept), measured as 1.4–1.5× for big values.
+ */
+export const DATA_FACTOR = 1.4;
+/** Extra bytes counted for a byte value (measured): the Uint8Array and ArrayBuffer objects and the backing store's records. */
+export const BYTES_VALUE_OVERHEAD = 400;
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
@@ -47,7 +59,6 @@ export interface SetResult {
 
 /** The keys, values, TTLs and LRU order of one shard. */
 export class ShardStore {
-  readonly maxBytes: number;
   readonly policy: EvictionPolicy;
   /** Ops counted by the caller (the worker counts every op it applies). */
   ops = 0;
@@ -105,9 +116,13 @@ export class ShardStore {
    */
   removedMeanwhile: Set<string> | null = null;
   #announcedEpoch = 0;
+  /** Keys per replica set (replicas ≥ 2), told of every key stored and removed; null with one copy. */
+  groups: GroupCounts | null = null;
+  /** The memory budget in estimated bytes (0 = unlimited): this shard's share of maxmemory. */
+  #maxBytes: number;
 
   constructor(options: StoreOptions = {}) {
-    this.maxBytes = options.maxBytes ?? 0;
+    this.#maxBytes = options.maxBytes ?? 0;
     this.policy = options.policy ?? 'noeviction';
     this.#now = options.now ?? Date.now;
     this.#index = new SlotIndex(options.mapLimit);
@@ -127,6 +142,40 @@ export class ShardStore {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** The memory budget in estimated bytes; 0 = unlimited. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /**
+   * A new memory budget (the coordinator splits maxmemory again as shards come and go). Below what
+   * the shard holds: under an LRU policy trim() evicts down to it a bounded step at a time, and a
+   * write meanwhile evicts as much as it adds; under noeviction writes fail with OOM until deletes
+   * bring the shard under it.
+   */
+  setMaxBytes(maxBytes: number): void {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new CacheError('EINVAL', `maxBytes must be a non-negative integer, got ${maxBytes}`);
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * One bounded step towards the budget under an LRU policy: evicts least recently used entries,
+   * at most `maxEvictions`, while the shard holds more than its budget. Returns the evictions.
+   */
+  trim(maxEvictions = 4096): number {
+    if (!this.#lru || this.#maxBytes === 0) return 0;
+    let n = 0;
+    while (this.#bytes > this.#maxBytes && this.#tail >= 0 && n < maxEvictions) {
+      const victim = this.#tail;
+      this.removedMeanwhile?.add(this.#keys[victim]!);
+      this.#remove(victim);
+      this.#evictions++;
+      n++;
+    }
+    return n;
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -505,6 +554,7 @@ export class ShardStore {
     this.#top = 0;
     this.#head = this.#tail = -1;
     this.#bytes = 0;
+    this.groups?.clear();
   }
 
   // ---- housekeeping ---------------------------------------------------------------------------
@@ -575,14 +625,19 @@ export class ShardStore {
   #write(key: string, slot: number, value: Value, force = false): number {
     const size = entrySize(key, value);
     const oldSize = slot >= 0 ? this.#meta[slot * 2 + 1]! : 0;
-    if (this.maxBytes > 0 && this.#bytes - oldSize + size > this.maxBytes) {
-      if (!force && !this.forceWrites) this.#makeRoom(size - oldSize, slot);
-      else if (this.policy !== 'noeviction') this.#makeRoom(size - oldSize, slot, false);
+    const max = this.#maxBytes;
+    if (max > 0 && this.#bytes - oldSize + size > max) {
+      // Over a budget just lowered (LRU): a write evicts only what it adds; trim() does the rest.
+      const limit = this.#lru && this.#bytes > max ? this.#bytes : max;
+      if (!force && !this.forceWrites) this.#makeRoom(size - oldSize, slot, true, limit);
+      else if (this.policy !== 'noeviction') this.#makeRoom(size - oldSize, slot, false, limit);
     }
     if (slot < 0) {
       slot = this.#alloc();
       this.#keys[slot] = key;
-      this.#hashes[slot] = hashInternal(fingerprint32, key);
+      const hash = hashInternal(fingerprint32, key);
+      this.#hashes[slot] = hash;
+      this.groups?.add(hash);
       this.#index.set(key, slot);
       this.#linkHead(slot);
       this.#insertLog?.push(key);
@@ -594,14 +649,17 @@ export class ShardStore {
     return slot;
   }
 
-  /** Frees `need` bytes by policy, never evicting `keep`; throws OOM when it cannot (unless `strict` is false). */
-  #makeRoom(need: number, keep: number, strict = true): void {
+  /**
+   * Frees `need` bytes by policy so the shard holds at most `limit`, never evicting `keep`;
+   * throws OOM when it cannot (unless `strict` is false).
+   */
+  #makeRoom(need: number, keep: number, strict: boolean, limit: number): void {
     if (this.policy === 'noeviction' || need <= 0) {
       if (need > 0 && strict) throw oom();
       return;
     }
     let victim = this.#tail;
-    while (this.#bytes + need > this.maxBytes && victim >= 0) {
+    while (this.#bytes + need > limit && victim >= 0) {
       const prev = this.#prev[victim]!;
       if (victim !== keep) {
         this.removedMeanwhile?.add(this.#keys[victim]!);
@@ -610,7 +668,7 @@ export class ShardStore {
       }
       victim = prev;
     }
-    if (this.#bytes + need > this.maxBytes && strict) throw oom();
+    if (this.#bytes + need > limit && strict) throw oom();
   }
 
   #alloc(): number {
@@ -646,6 +704,7 @@ export class ShardStore {
     this.changes?.add(key);
     this.#bytes -= this.#meta[slot * 2 + 1]!;
     this.#meta[slot * 2 + 1] = 0;
+    this.groups?.remove(this.#hashes[slot]!);
     this.#index.delete(key);
     this.#keys[slot] = undefined;
     this.#vals[slot] = undefined;
@@ -702,7 +761,8 @@ export class ShardStore {
 
 /** The estimated bytes of one entry. */
 export function entrySize(key: string, value: Value): number {
-  return ENTRY_OVERHEAD + key.length + (typeof value === 'string' ? value.length : value.byteLength + BYTES_VALUE_OVERHEAD);
+  const data = key.length + (typeof value === 'string' ? value.length : value.byteLength);
+  return ENTRY_OVERHEAD + Math.ceil(data * DATA_FACTOR) + (typeof value === 'string' ? 0 : BYTES_VALUE_OVERHEAD);
 }
 
 function toBytes(v: Value): Buffer {

@@ -16,7 +16,13 @@ export function logCluster(cluster: Cluster, log: Logger): void {
   cluster.on('join', (e) => log.info({ event: 'join', ...e }, `shard ${e.name} ${e.restart ? 'restarted' : 'joined'}`));
   cluster.on('leave', (e) => log.info({ event: 'leave', ...e }, `shard ${e.name} left`));
   cluster.on('crash', (e) =>
-    log.error({ event: 'crash', ...e }, `shard ${e.name} crashed: ${e.reason}${e.restarting ? '; restarting' : '; left down'}`),
+    log.error(
+      { event: 'crash', ...e },
+      `shard ${e.name} crashed: ${e.reason}${e.restarting ? '; restarting' : '; left down'}` +
+        (e.keysLost > 0
+          ? `; ${e.keysLost} keys lost with every copy (${cluster.dataLoss?.keysLost ?? e.keysLost} since the start or the last FLUSHALL)`
+          : ''),
+    ),
   );
   cluster.on('epoch', (e) => log.debug({ event: 'epoch', ...e }, `epoch ${e.epoch}`));
   cluster.on('migration', (e) =>
@@ -28,4 +34,10 @@ export function logCluster(cluster: Cluster, log: Logger): void {
     ),
   );
   cluster.on('whole', (e) => log.info({ event: 'whole', ...e }, `shard ${e.name} refilled: ${e.keysRefilled} keys`));
+  cluster.on('incomplete', (e) =>
+    log.error(
+      { event: 'incomplete', ...e },
+      `shard ${e.name} refilled with what was left: ${e.keysRefilled} keys; ${e.keysLost} of its keys had lost every copy`,
+    ),
+  );
 }

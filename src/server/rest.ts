@@ -211,14 +211,21 @@ async function keyRoute(ctx: RestContext, req: IncomingMessage, res: ServerRespo
 }
 
 /**
- * `/healthz`: 200 while every shard serves, 503 (with the shards' states) otherwise. Without
- * credentials on a server with a password, only the status.
+ * `/healthz`: 200 while every shard serves, 503 (with the shards' states) otherwise. Status
+ * 'degraded' too (still 200 if every shard serves) while crashes have lost every copy of some
+ * keys: `data` says 'incomplete', with `keysLost`, until a FLUSHALL. Without credentials on a
+ * server with a password, only the status.
  */
 function health(cluster: Cluster, res: ServerResponse, full: boolean): void {
   const shards = cluster.shards().map((s) => ({ id: s.id, name: s.name, state: s.state }));
-  const ok = cluster.state === 'ready' && shards.every((s) => s.state === 'ready');
-  const status = ok ? 'ok' : 'degraded';
-  send(res, ok ? 200 : 503, full ? { status, state: cluster.state, epoch: cluster.epoch, shards } : { status });
+  const serving = cluster.state === 'ready' && shards.every((s) => s.state === 'ready');
+  const loss = cluster.dataLoss;
+  const status = serving && loss === null ? 'ok' : 'degraded';
+  if (!full) return send(res, serving ? 200 : 503, { status });
+  const body: Json = { status, state: cluster.state, epoch: cluster.epoch, data: loss === null ? 'complete' : 'incomplete' };
+  if (loss !== null) body.keysLost = loss.keysLost;
+  body.shards = shards;
+  send(res, serving ? 200 : 503, body);
 }
 
 export interface RestServerOptions {
