@@ -9,7 +9,7 @@ import { createRespServer } from '../server/resp/server.js';
 import { createMetrics } from '../server/metrics.js';
 import { AuthFailures } from '../server/auth.js';
 import { isLoopbackHost } from '../server/protected.js';
-import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, parseOutputLimits } from '../server/resp/limits.js';
+import { parseOutputLimits } from '../server/resp/limits.js';
 import { createRestServer, listen } from '../server/rest.js';
 import { createLogger, type LogLevel, LOG_LEVELS, logCluster } from '../server/log.js';
 import { parseHostPort } from '../replication/replica.js';
@@ -46,7 +46,7 @@ export default class Start extends Command {
     'client-output-buffer-limit': Flags.string({
       description:
         'RESP output buffer limits per class: "<class> <hard> <soft> <soft-seconds>" groups, classes normal, replica, pubsub (0 = no limit)',
-      default: formatOutputLimits(DEFAULT_OUTPUT_LIMITS).replace(/\bslave\b/, 'replica'),
+      default: 'normal 1gb 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60',
     }),
     'shutdown-timeout': Flags.integer({
       description: 'seconds SIGINT/SIGTERM waits for requests already read to be answered before closing connections',
