@@ -443,6 +443,8 @@ class Connection implements ReplyOwner {
 
   /** Closes the connection at once; its replies go nowhere. */
   #close(): void {
+    // Gone from CLIENT LIST at once, not when the close event comes.
+    this.#ctx.sessions.delete(this.#session.id);
     this.#closeAfterFlush = true;
     this.#replies = [];
     this.#head = 0;
