@@ -52,12 +52,20 @@ t.test('client-output-buffer-limit: parsed and formatted as Redis has it', async
   t.match(parseOutputLimits('normal lots 0 0'), /not one/);
   const passed: string[] = [];
   let bytes = 0;
-  const w = new OutputWatch({ hard: 100, soft: 50, softSeconds: 0 }, () => bytes, (which) => passed.push(which));
+  const w = new OutputWatch(
+    { hard: 100, soft: 50, softSeconds: 0 },
+    () => bytes,
+    (which) => passed.push(which),
+  );
   t.notOk(w.check(50), 'at the soft limit: fine');
   t.ok(w.check(51), 'past a soft limit of 0 seconds: at once');
   t.same(passed, ['soft']);
   t.notOk(w.check(500), 'stopped once passed');
-  const hard = new OutputWatch({ hard: 100, soft: 0, softSeconds: 0 }, () => bytes, (which) => passed.push(which));
+  const hard = new OutputWatch(
+    { hard: 100, soft: 0, softSeconds: 0 },
+    () => bytes,
+    (which) => passed.push(which),
+  );
   bytes = 101;
   t.ok(hard.check());
   t.same(passed, ['soft', 'hard']);
@@ -66,7 +74,10 @@ t.test('client-output-buffer-limit: parsed and formatted as Redis has it', async
 t.test('a client pipelining GETs of a 1 MiB value without reading is closed at the hard limit', async (t) => {
   const cluster = await startCluster(t, { shards: 2 });
   const logs = new Logs();
-  const server = await startResp(t, cluster, { log: logs.log, outputLimits: { ...DEFAULT_OUTPUT_LIMITS, normal: { hard: 4 * MiB, soft: 0, softSeconds: 0 } } });
+  const server = await startResp(t, cluster, {
+    log: logs.log,
+    outputLimits: { ...DEFAULT_OUTPUT_LIMITS, normal: { hard: 4 * MiB, soft: 0, softSeconds: 0 } },
+  });
   const port = server.context.port;
   const c = await client(t, port);
   t.same(((await c.call('CONFIG', 'GET', 'client-output-buffer-limit')) as Buffer[]).map(String), [
@@ -88,59 +99,67 @@ t.test('a client pipelining GETs of a 1 MiB value without reading is closed at t
   t.equal(String(await c.call('GET', 'big')).length, MiB, 'the others are served');
 });
 
-t.test('without a hard limit a client that does not read stops being read at ~8 MB of replies, and is read again when it reads', async (t) => {
-  const cluster = await startCluster(t, { shards: 2 });
-  const server = await startResp(t, cluster, { outputLimits: { ...DEFAULT_OUTPUT_LIMITS, normal: { hard: 0, soft: 0, softSeconds: 0 } } });
-  const port = server.context.port;
-  const c = await client(t, port);
-  await c.call('SET', 'big', 'v'.repeat(MiB));
-  const sock: Socket = connect(port, '127.0.0.1');
-  t.teardown(() => sock.destroy());
-  await once(sock, 'connect');
-  let received = 0;
-  let waiter: (() => void) | null = null;
-  let tail = '';
-  sock.on('data', (d: Buffer) => {
-    received += d.length;
-    tail = (tail + d.subarray(-16).toString('latin1')).slice(-16);
-    waiter?.();
-  });
-  const readUntil = async (n: number): Promise<void> => {
-    while (received < n) await new Promise<void>((r) => (waiter = r));
-  };
-  const GET_REPLY = MiB + `$${MiB}\r\n`.length + 2;
-  // A few replies read first: the server has seen how large they are.
-  sock.write(Buffer.concat(Array.from({ length: 4 }, () => cmd('GET', 'big'))));
-  await readUntil(4 * GET_REPLY);
-  sock.pause();
-  const gets = 100;
-  sock.write(Buffer.concat(Array.from({ length: gets }, () => cmd('GET', 'big'))));
-  // Then large requests with small replies, until the server stops reading and our writes back up.
-  const pad = cmd('SET', 'pad', Buffer.alloc(64 * 1024, 0x61));
-  let sets = 0;
-  while (sock.writableLength < 4 * MiB) {
-    if (sets >= 4000) {
-      t.fail('the server kept reading 256 MB of requests from a client that reads no replies');
-      return;
+t.test(
+  'without a hard limit a client that does not read stops being read at ~8 MB of replies, and is read again when it reads',
+  async (t) => {
+    const cluster = await startCluster(t, { shards: 2 });
+    const server = await startResp(t, cluster, {
+      outputLimits: { ...DEFAULT_OUTPUT_LIMITS, normal: { hard: 0, soft: 0, softSeconds: 0 } },
+    });
+    const port = server.context.port;
+    const c = await client(t, port);
+    await c.call('SET', 'big', 'v'.repeat(MiB));
+    const sock: Socket = connect(port, '127.0.0.1');
+    t.teardown(() => sock.destroy());
+    await once(sock, 'connect');
+    let received = 0;
+    let waiter: (() => void) | null = null;
+    let tail = '';
+    sock.on('data', (d: Buffer) => {
+      received += d.length;
+      tail = (tail + d.subarray(-16).toString('latin1')).slice(-16);
+      waiter?.();
+    });
+    const readUntil = async (n: number): Promise<void> => {
+      while (received < n) await new Promise<void>((r) => (waiter = r));
+    };
+    const GET_REPLY = MiB + `$${MiB}\r\n`.length + 2;
+    // A few replies read first: the server has seen how large they are.
+    sock.write(Buffer.concat(Array.from({ length: 4 }, () => cmd('GET', 'big'))));
+    await readUntil(4 * GET_REPLY);
+    sock.pause();
+    const gets = 100;
+    sock.write(Buffer.concat(Array.from({ length: gets }, () => cmd('GET', 'big'))));
+    // Then large requests with small replies, until the server stops reading and our writes back up.
+    const pad = cmd('SET', 'pad', Buffer.alloc(64 * 1024, 0x61));
+    let sets = 0;
+    while (sock.writableLength < 4 * MiB) {
+      if (sets >= 4000) {
+        t.fail('the server kept reading 256 MB of requests from a client that reads no replies');
+        return;
+      }
+      sock.write(pad);
+      sets++;
+      await new Promise<void>((r) => setImmediate(r));
     }
-    sock.write(pad);
-    sets++;
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  t.pass(`our writes backed up after ${sets} SETs of 64 KB`);
-  const session = [...server.context.sessions.values()].find((s) => s.lastCommand !== 'NULL' && s.addr.endsWith(`:${sock.localPort}`))!;
-  t.notOk(session.reading(), 'the server is not reading it');
-  t.ok(session.outputBytes() < 24 * MiB, `its replies waiting are bounded (${session.outputBytes()} bytes), not 100 MiB`);
-  sock.resume();
-  await readUntil(4 * GET_REPLY + gets * GET_REPLY + sets * 5);
-  t.equal(received, (4 + gets) * GET_REPLY + sets * 5, 'every reply came once it read');
-  t.equal(tail.slice(-5), '+OK\r\n');
-});
+    t.pass(`our writes backed up after ${sets} SETs of 64 KB`);
+    const session = [...server.context.sessions.values()].find((s) => s.lastCommand !== 'NULL' && s.addr.endsWith(`:${sock.localPort}`))!;
+    t.notOk(session.reading(), 'the server is not reading it');
+    t.ok(session.outputBytes() < 24 * MiB, `its replies waiting are bounded (${session.outputBytes()} bytes), not 100 MiB`);
+    sock.resume();
+    await readUntil(4 * GET_REPLY + gets * GET_REPLY + sets * 5);
+    t.equal(received, (4 + gets) * GET_REPLY + sets * 5, 'every reply came once it read');
+    t.equal(tail.slice(-5), '+OK\r\n');
+  },
+);
 
 t.test('PSYNC clients that never read are closed at the replica limit; concurrent syncs share one snapshot', async (t) => {
   const cluster = await startCluster(t, { shards: 2 });
   const logs = new Logs();
-  const server = await startResp(t, cluster, { log: logs.log, outputLimits: { ...DEFAULT_OUTPUT_LIMITS, replica: { hard: 2 * MiB, soft: 0, softSeconds: 0 } } });
+  const server = await startResp(t, cluster, {
+    log: logs.log,
+    outputLimits: { ...DEFAULT_OUTPUT_LIMITS, replica: { hard: 2 * MiB, soft: 0, softSeconds: 0 } },
+  });
   const port = server.context.port;
   const c = await client(t, port);
   const value = 'r'.repeat(256 * 1024);

@@ -82,7 +82,7 @@ const MAX_PENDING_REPLIES = 1024;
  * mark over the largest recent reply (at most MAX_PENDING_REPLIES), so a pipeline of GETs of large
  * values is asked for a few at a time; the guess follows the replies seen.
  */
-const FIRST_REPLY_ESTIMATE = 64 * 1024;
+const FIRST_REPLY_ESTIMATE = 1024 * 1024;
 const DENIED = error(PROTECTED_MODE_MESSAGE);
 const MAX_CLIENTS = error('ERR max number of clients reached');
 const quietLog: ReplicaLog = { info: () => undefined, warn: () => undefined };
