@@ -26,7 +26,6 @@ const DUMP_BYTES = 1024 * 1024;
 const FLUSHALL = Buffer.from('*1\r\n$8\r\nFLUSHALL\r\n');
 const PING = Buffer.from('*1\r\n$4\r\nPING\r\n');
 const PING_PERIOD_MS = 10_000;
-const EMPTY = Buffer.alloc(0);
 /**
  * Snapshot bytes a replica may have waiting to be sent before the snapshot waits for it (under the
  * membership lock; the replica class's soft limit drops one that does not read).
@@ -401,7 +400,9 @@ export class Leader {
     });
     await send(Buffer.from([RDB.EOF]));
     const sum = crc.bytes();
-    const rdb = whole === null ? EMPTY : Buffer.concat([...(whole as Buffer[]), sum]);
+    // The parts as they are, not joined into one copy: every socket writes the same Buffers.
+    const parts: Buffer[] = whole === null ? [] : [...(whole as Buffer[]), sum];
+    const length = parts.reduce((n, b) => n + b.length, 0);
     whole = null;
     for (const l of live()) {
       const mark = marks.get(l);
@@ -412,8 +413,10 @@ export class Leader {
         // behind the mark would hide it. They follow its first ACK (sent once it loaded), as Redis does.
         l.state = 'loading';
       } else {
-        l.socket.write(`$${rdb.length}\r\n`);
-        l.socket.write(rdb);
+        l.socket.cork();
+        l.socket.write(`$${length}\r\n`);
+        for (const b of parts) l.socket.write(b);
+        l.socket.uncork();
         this.#online(l);
       }
       l.watch.check();
