@@ -5,7 +5,9 @@
 //  3. 5,000 connection attempts over --maxclients: time, and RSS.
 // Each figure is the peak RSS seen over --settle seconds, sampled every 100 ms, next to the idle RSS.
 //
-//   npm run bench:output-buffers -- [--gets 2000] [--dataset-mb 64] [--settle 5] [--flood 5000] [--bin bin/run.js] [--json]
+//   npm run bench:output-buffers -- [--gets 2000] [--dataset-mb 64] [--settle 5] [--flood 5000]
+//                                   [--only gets,psync,flood] [--bin bin/run.js] [--json]
+// --bin runs another build's bin/run.js (e.g. an older release, to compare).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ const { values: args } = parseArgs({
     'dataset-mb': { type: 'string', default: '64' },
     settle: { type: 'string', default: '5' },
     flood: { type: 'string', default: '5000' },
+    only: { type: 'string', default: 'gets,psync,flood' },
     bin: { type: 'string', default: fileURLToPath(new URL('../../bin/run.js', import.meta.url)) },
     json: { type: 'boolean', default: false },
   },

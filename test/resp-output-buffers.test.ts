@@ -69,6 +69,45 @@ t.test('client-output-buffer-limit: parsed and formatted as Redis has it', async
   bytes = 101;
   t.ok(hard.check());
   t.same(passed, ['soft', 'hard']);
+  // Soft limit for some seconds: passed when still over it when the time is up; back under it disarms.
+  let fire: (() => void) | null = null;
+  let armedMs = 0;
+  const timers = {
+    set: (fn: () => void, ms: number) => {
+      fire = fn;
+      armedMs = ms;
+      return fn;
+    },
+    clear: () => {
+      fire = null;
+    },
+  };
+  const soft: string[] = [];
+  const sw = new OutputWatch(
+    { hard: 0, soft: 50, softSeconds: 60 },
+    () => bytes,
+    (which) => soft.push(which),
+    timers,
+  );
+  bytes = 80;
+  t.notOk(sw.check(), 'over the soft limit: not yet');
+  t.equal(armedMs, 60_000, 'a timer for soft-seconds');
+  t.notOk(sw.check(10), 'back under it');
+  t.equal(fire, null, 'disarmed');
+  sw.check(80);
+  bytes = 90;
+  (fire as unknown as () => void)();
+  t.same(soft, ['soft'], 'still over it after 60 s: passed');
+  const sw2 = new OutputWatch(
+    { hard: 0, soft: 50, softSeconds: 60 },
+    () => bytes,
+    (which) => soft.push(which),
+    timers,
+  );
+  sw2.check(80);
+  bytes = 20;
+  (fire as unknown as () => void)();
+  t.same(soft, ['soft'], 'under it when the time is up: not passed');
 });
 
 t.test('a client pipelining GETs of a 1 MiB value without reading is closed at the hard limit', async (t) => {

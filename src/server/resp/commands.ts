@@ -25,7 +25,7 @@ export interface Session {
   lastCommand: string;
   /** Set by QUIT: close after the reply is written. */
   closing: boolean;
-  /** Reply bytes written but not yet taken by the kernel (CLIENT LIST's omem). */
+  /** Reply bytes waiting: written and not yet taken by the kernel, or ready and not yet written (CLIENT LIST's omem). */
   outputBytes(): number;
   /** Whether requests are being read (CLIENT LIST's events: r), or held until replies drain. */
   reading(): boolean;

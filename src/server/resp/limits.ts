@@ -62,6 +62,17 @@ export function formatOutputLimits(l: OutputLimits): string {
   return `${one('normal', l.normal)} ${one('slave', l.replica)} ${one('pubsub', l.pubsub)}`;
 }
 
+/** A one-shot timer (a seam for tests); the real one does not keep the process alive. */
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(timer: unknown): void;
+}
+
+const realTimers: Timers = {
+  set: (fn, ms) => setTimeout(fn, ms).unref(),
+  clear: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
 /** Which limit a client passed. */
 export type LimitPassed = 'hard' | 'soft';
 
@@ -74,13 +85,16 @@ export class OutputWatch {
   readonly limit: OutputLimit;
   readonly #bytes: () => number;
   readonly #onPassed: (which: LimitPassed, bytes: number) => void;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: unknown = null;
   #done = false;
 
-  constructor(limit: OutputLimit, bytes: () => number, onPassed: (which: LimitPassed, bytes: number) => void) {
+  readonly #timers: Timers;
+
+  constructor(limit: OutputLimit, bytes: () => number, onPassed: (which: LimitPassed, bytes: number) => void, timers: Timers = realTimers) {
     this.limit = limit;
     this.#bytes = bytes;
     this.#onPassed = onPassed;
+    this.#timers = timers;
   }
 
   /** Looks at the buffer now; returns true (and reports) when it passed the hard limit. */
@@ -97,12 +111,11 @@ export class OutputWatch {
         return true;
       }
       if (this.#timer === null) {
-        this.#timer = setTimeout(() => {
+        this.#timer = this.#timers.set(() => {
           this.#timer = null;
           const now = this.#bytes();
           if (now > soft) this.#pass('soft', now);
         }, softSeconds * 1000);
-        this.#timer.unref();
       }
     } else this.#disarm();
     return false;
@@ -114,7 +127,7 @@ export class OutputWatch {
   }
 
   #disarm(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#timers.clear(this.#timer);
     this.#timer = null;
   }
 
