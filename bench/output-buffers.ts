@@ -163,24 +163,31 @@ async function flood(): Promise<Record<string, number>> {
   }
 }
 
+const only = new Set(args.only.split(','));
 const results = {
-  nonReadingGets: await nonReadingGets(),
-  nonReadingPsyncs: await nonReadingPsyncs(),
-  maxclientsFlood: await flood(),
+  nonReadingGets: only.has('gets') ? await nonReadingGets() : null,
+  nonReadingPsyncs: only.has('psync') ? await nonReadingPsyncs() : null,
+  maxclientsFlood: only.has('flood') ? await flood() : null,
 };
+const mb = (x: number): string => `${x.toFixed(0)} MB`;
+const g = results.nonReadingGets;
+const p = results.nonReadingPsyncs;
+const f = results.maxclientsFlood;
 if (args.json) console.log(JSON.stringify(results, null, 2));
 else {
-  const g = results.nonReadingGets;
-  const p = results.nonReadingPsyncs;
-  const f = results.maxclientsFlood;
-  const mb = (x: number): string => `${x.toFixed(0)} MB`;
-  console.log(
-    `4 clients × ${args.gets} GETs of a 1 MiB value, none read: RSS ${mb(g.idleMb!)} idle → peak ${mb(g.peakMb!)}; largest omem ${g.largestOmemMb!.toFixed(1)} MiB`,
-  );
-  console.log(
-    `40 PSYNC ? -1 clients, none read, ${p.datasetMb} MB data set: RSS ${mb(p.idleMb!)} idle → peak ${mb(p.peakMb!)}; still attached: ${p.replicasStillAttached}`,
-  );
-  console.log(
-    `${f.attempts} connections over --maxclients 10: ${f.refused} refused in ${f.seconds!.toFixed(2)} s (${f.perSecond!.toFixed(0)}/s); RSS ${mb(f.idleMb!)} idle → peak ${mb(f.peakMb!)}`,
-  );
+  if (g !== null) {
+    console.log(
+      `4 clients × ${args.gets} GETs of a 1 MiB value, none read: RSS ${mb(g.idleMb!)} idle → peak ${mb(g.peakMb!)}; largest omem ${g.largestOmemMb!.toFixed(1)} MiB`,
+    );
+  }
+  if (p !== null) {
+    console.log(
+      `40 PSYNC ? -1 clients, none read, ${p.datasetMb} MB data set: RSS ${mb(p.idleMb!)} idle → peak ${mb(p.peakMb!)}; still attached: ${p.replicasStillAttached}`,
+    );
+  }
+  if (f !== null) {
+    console.log(
+      `${f.attempts} connections over --maxclients 10: ${f.refused} refused in ${f.seconds!.toFixed(2)} s (${f.perSecond!.toFixed(0)}/s); RSS ${mb(f.idleMb!)} idle → peak ${mb(f.peakMb!)}`,
+    );
+  }
 }
