@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { RespClient } from '../src/client/resp.js';
+import { exclusive } from '../src/cluster.js';
 import { leaderOf } from '../src/replication/leader.js';
 import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, parseOutputLimits } from '../src/server/resp/limits.js';
 import { startCluster } from './helpers/cluster.js';
@@ -221,4 +222,41 @@ t.test('PSYNC clients that never read are closed at the replica limit; concurren
   t.equal(leaderOf(cluster).stats.fullSyncs, clients.length);
   t.match(String(await c.call('INFO', 'replication')), /connected_slaves:0\r\n/);
   for (const r of raws) r.end();
+});
+
+t.test('full syncs that start together share one snapshot, and each gets all of it', async (t) => {
+  const cluster = await startCluster(t, { shards: 2 });
+  const server = await startResp(t, cluster);
+  const port = server.context.port;
+  const c = await client(t, port);
+  await Promise.all(Array.from({ length: 50 }, (_, i) => c.call('SET', `k${i}`, `v${i}`.repeat(100))));
+  // Membership changes held: the snapshot cannot start until every sync has joined it.
+  let release!: () => void;
+  const held = exclusive(cluster, () => new Promise<void>((r) => (release = r)));
+  const raws = Array.from({ length: 4 }, () => {
+    const r = new Raw(port);
+    t.teardown(() => r.end());
+    r.send('PSYNC ? -1\r\n');
+    return r;
+  });
+  for (const r of raws) t.match(await r.until('\r\n'), /^\+FULLRESYNC [0-9a-f]{40} \d+\r\n$/);
+  release();
+  await held;
+  const rdbs: string[] = [];
+  for (const r of raws) {
+    const head = await r.until('\r\n');
+    const len = Number(/^\$(\d+)\r\n$/.exec(head)?.[1]);
+    rdbs.push(await r.read(len));
+  }
+  t.match(rdbs[0], /^REDIS/);
+  t.ok(
+    rdbs.every((x) => x === rdbs[0]),
+    'the same bytes for each',
+  );
+  t.ok(rdbs[0]!.includes('k49') && rdbs[0]!.includes('v49'), 'the data set is in it');
+  t.equal(leaderOf(cluster).stats.fullSyncs, 4);
+  t.equal(leaderOf(cluster).stats.snapshots, 1, 'one snapshot for the four');
+  // And each goes on with the stream.
+  await c.call('SET', 'after', 'sync');
+  for (const r of raws) t.match(await r.until('sync\r\n'), /after/);
 });

@@ -151,8 +151,8 @@ export class Leader {
   #waiters = new Set<() => void>();
   /** The snapshot full resyncs join until it starts. */
   #job: SnapshotJob | null = null;
-  /** Full resyncs done, partial resyncs accepted, and refused (INFO stats). */
-  readonly stats = { fullSyncs: 0, partialOk: 0, partialErr: 0 };
+  /** Full resyncs done, partial resyncs accepted, and refused (INFO stats); snapshots taken for the full ones. */
+  readonly stats = { fullSyncs: 0, partialOk: 0, partialErr: 0, snapshots: 0 };
 
   constructor(cluster: Cluster, backlogSize = DEFAULT_BACKLOG_BYTES) {
     this.cluster = cluster;
@@ -369,6 +369,7 @@ export class Leader {
       // The shards' parts are read with membership changes held, so keys stay put.
       job.started = true;
       if (this.#job === job) this.#job = null;
+      this.stats.snapshots++;
       for (const l of live()) {
         if (l.hello.capa.has('eof')) {
           const mark = randomBytes(20).toString('hex');
