@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import t from 'tap';
 import { closeRestServer, createRestServer, listen } from '../src/server/rest.js';
-import { decodePercent, hostAllowed, parseTarget, passwordMatches, presentedPassword } from '../src/server/rest-guard.js';
+import { decodePercent, hostAllowed, parseTarget, presentedPassword } from '../src/server/rest-guard.js';
+import { AuthFailures } from '../src/server/auth.js';
 import { serveRest, startCluster } from './helpers/cluster.js';
 import { cli, cliWithEnv, clis, oneLineError } from './helpers/cli.js';
 
@@ -68,15 +69,14 @@ t.test('the pieces: percent-decoding, targets, Host names, credentials', async (
   t.equal(presentedPassword('Digest x'), null);
   t.equal(presentedPassword('Basic'), null);
   t.equal(presentedPassword(undefined), null);
-  t.ok(passwordMatches('secret', 'secret'));
-  t.notOk(passwordMatches('secreT', 'secret'));
-  t.notOk(passwordMatches('', 'secret'));
 });
 
 t.test('with a password every route needs it; /healthz says only ok without it', async (t) => {
   const cluster = await startCluster(t);
-  const failures: string[] = [];
-  const base = await serveRest(t, cluster, { password: 's3cret', onAuthFailure: (remote) => failures.push(remote) });
+  const logged: { remote: string; suppressed: number }[] = [];
+  // A clock that stands still: after the first, every failure is counted but not logged.
+  const authFailures = new AuthFailures({ log: { warn: (o) => logged.push(o as (typeof logged)[number]) }, now: () => 0 });
+  const base = await serveRest(t, cluster, { password: 's3cret', authFailures });
   await cluster.set('k', 'v');
   const routes: [string, string][] = [
     ['GET', '/'],
@@ -101,8 +101,9 @@ t.test('with a password every route needs it; /healthz says only ok without it',
     t.equal(wrong.status, 401, `${method} ${path} with a wrong password`);
     t.same(JSON.parse(wrong.body), { error: 'Invalid username-password pair' });
   }
-  t.equal(failures.length, routes.length, 'each wrong password reported (missing ones are not attempts)');
-  t.match(failures[0], /^127\.0\.0\.1:\d+$/);
+  t.equal(authFailures.count('rest'), routes.length, 'each wrong password counted (missing ones are not attempts)');
+  t.equal(logged.length, 1, 'logged once within the interval');
+  t.match(logged[0], { surface: 'rest', remote: /^127\.0\.0\.1:\d+$/ });
   t.equal(await cluster.get('k'), 'v', 'nothing changed');
   t.equal(cluster.shards().length, 3, 'no shard added or removed');
 
@@ -302,4 +303,24 @@ t.test('closeRestServer answers the requests in flight, then closes', async (t) 
   await closed;
   t.equal(await cluster.get('late'), 'body');
   t.equal(server.listening, false);
+});
+
+t.test('protected mode: without a password only loopback clients are served', async (t) => {
+  const cluster = await startCluster(t);
+  await cluster.set('k', 'v');
+  // Every client stands in for a remote one.
+  const remote = (): boolean => false;
+  const open = await serveRest(t, cluster, { isLocal: remote });
+  const denied = await raw(open, 'GET', '/get?key=k');
+  t.equal(denied.status, 403);
+  t.match(JSON.parse(denied.body).error, /^DENIED shardcache is running in protected mode/);
+  t.equal((await raw(open, 'POST', '/set?key=k&value=x')).status, 403);
+  t.equal((await raw(open, 'GET', '/healthz')).status, 403, 'not even health');
+  const guarded = await serveRest(t, cluster, { isLocal: remote, password: 'pw' });
+  t.equal((await raw(guarded, 'GET', '/get?key=k', { authorization: 'Bearer pw' })).status, 200, 'a password lifts it');
+  const off = await serveRest(t, cluster, { isLocal: remote, protectedMode: false });
+  t.equal((await raw(off, 'GET', '/get?key=k')).status, 200, '--protected-mode no');
+  const local = await serveRest(t, cluster);
+  t.equal((await raw(local, 'GET', '/get?key=k')).status, 200, 'loopback clients are served');
+  t.equal(await cluster.get('k'), 'v');
 });

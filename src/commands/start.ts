@@ -7,7 +7,10 @@ import { CacheError } from '../errors.js';
 import { EVICTION_POLICIES } from '../options.js';
 import { createRespServer } from '../server/resp/server.js';
 import { createMetrics } from '../server/metrics.js';
-import { createRestServer, listen } from '../server/rest.js';
+import { AuthFailures } from '../server/auth.js';
+import { isLoopbackHost } from '../server/protected.js';
+import { parseOutputLimits } from '../server/resp/limits.js';
+import { closeRestServer, createRestServer, listen } from '../server/rest.js';
 import { createLogger, type LogLevel, LOG_LEVELS, logCluster } from '../server/log.js';
 import { parseHostPort } from '../replication/replica.js';
 import { parseBytes } from '../units.js';
@@ -45,6 +48,22 @@ export default class Start extends Command {
     maxclients: Flags.integer({ description: 'most RESP clients connected at once', default: 10_000, min: 1, max: 1_000_000 }),
     'proto-max-bulk-len': Flags.string({ description: 'largest RESP bulk string (a key or value), e.g. 512mb', default: '512mb' }),
     host: Flags.string({ description: 'address to bind', default: '127.0.0.1' }),
+    'protected-mode': Flags.string({
+      description: 'without --requirepass, refuse RESP clients that are not on loopback (-DENIED)',
+      options: ['yes', 'no'],
+      default: 'yes',
+    }),
+    'client-output-buffer-limit': Flags.string({
+      description:
+        'RESP output buffer limits per class: "<class> <hard> <soft> <soft-seconds>" groups, classes normal, replica, pubsub (0 = no limit)',
+      default: 'normal 1gb 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60',
+    }),
+    'shutdown-timeout': Flags.integer({
+      description: 'seconds SIGINT/SIGTERM waits for requests already read to be answered before closing connections',
+      default: 10,
+      min: 0,
+      max: 3600,
+    }),
     maxmemory: Flags.string({ description: 'memory limit of the whole cluster, e.g. 256mb, 2gb (0 = unlimited)', default: '0' }),
     'maxmemory-policy': Flags.string({
       description: 'what happens at maxmemory',
@@ -97,8 +116,11 @@ export default class Start extends Command {
         .split(',')
         .map((x) => x.trim())
         .filter((x) => x !== '');
+    const outputLimits = parseOutputLimits(flags['client-output-buffer-limit']);
+    if (typeof outputLimits === 'string') this.error(`--client-output-buffer-limit: ${outputLimits}`, { exit: 2 });
 
     const log = createLogger(flags['log-level'] as LogLevel);
+    const authFailures = new AuthFailures({ log });
     let cluster: Cluster;
     try {
       cluster = await createCluster({
@@ -122,14 +144,18 @@ export default class Start extends Command {
       masterauth: flags.masterauth ?? null,
       replBacklogBytes: backlog,
       log,
+      protectedMode: flags['protected-mode'] === 'yes',
+      outputLimits,
+      authFailures,
     });
     const server = createRestServer(cluster, {
       password: flags.requirepass ?? null,
       allowedHosts: list(flags['allowed-hosts']),
       allowedOrigins: list(flags['allowed-origins']),
       maxBodyBytesInFlight: bodies,
-      onAuthFailure: (remote) => log.warn({ event: 'auth_failure', surface: 'rest', remote }, 'wrong password'),
-      metrics: createMetrics(cluster, resp.context),
+      protectedMode: flags['protected-mode'] === 'yes',
+      authFailures,
+      metrics: createMetrics(cluster, resp.context, authFailures),
       readOnly: () => {
         const r = resp.context.replicaOf;
         return r === null ? null : `${r.host}:${r.port}`;
@@ -151,9 +177,24 @@ export default class Start extends Command {
     const respAddress = await bind(resp, flags.port);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const copies = flags.replicas > 1 ? ` × ${flags.replicas} copies` : '';
+    // Bound to more than loopback: say so, and louder when nothing asks for a password.
+    const exposed = !isLoopbackHost(flags.host);
+    const warning = !exposed
+      ? ''
+      : flags.requirepass !== undefined
+        ? ` (WARNING: reachable from the network on ${flags.host})`
+        : flags['protected-mode'] === 'yes'
+          ? ` (WARNING: bound to ${flags.host} without --requirepass: protected mode refuses RESP clients that are not on loopback)`
+          : ` (WARNING: bound to ${flags.host} without --requirepass and with --protected-mode no: ANYONE who can reach it can read, change and erase the data)`;
     this.log(
-      `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}${replicaOf === null ? '' : `, replica of ${flags.replicaof}`}`,
+      `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}${replicaOf === null ? '' : `, replica of ${flags.replicaof}`}${warning}`,
     );
+    if (exposed) {
+      log.warn(
+        { event: 'exposed', host: flags.host, requirepass: flags.requirepass !== undefined, protectedMode: flags['protected-mode'] },
+        warning.slice(2, -1),
+      );
+    }
     log.info(
       {
         event: 'ready',
@@ -176,12 +217,12 @@ export default class Start extends Command {
         process.off('SIGTERM', stop);
         this.log(`${signal} received, shutting down`);
         log.info({ event: 'shutdown', signal }, 'shutting down');
-        server.close();
-        server.closeAllConnections();
-        resp.close();
-        resp.destroyConnections();
-        cluster
-          .close()
+        // Each front end answers what it already read (within --shutdown-timeout) before the shards go.
+        const timeoutMs = flags['shutdown-timeout'] * 1000;
+        const drains: Promise<void>[] = [resp.shutdown(timeoutMs), closeRestServer(server, timeoutMs)];
+        Promise.all(drains)
+          .catch(() => undefined)
+          .then(() => cluster.close())
           .catch(() => undefined)
           .finally(resolve);
       };

@@ -12,14 +12,13 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { attachReplication, type Cluster, exclusive, sendToShard, shardIdsOf } from '../cluster.js';
 import { Op } from '../protocol.js';
+import { DEFAULT_OUTPUT_LIMITS, type LimitPassed, type OutputLimit, OutputWatch } from '../server/resp/limits.js';
 import { VERSION } from '../version.js';
 import { ByteWriter } from './bytes.js';
 import { Crc64, RDB, writeHeader } from './rdb.js';
 
 /** Default replication backlog: what a replica may miss and still continue (repl-backlog-size). */
 export const DEFAULT_BACKLOG_BYTES = 1024 * 1024;
-/** A replica whose unsent stream passes this is dropped (Redis's client-output-buffer-limit replica hard limit). */
-export const REPLICA_OUTPUT_LIMIT = 256 * 1024 * 1024;
 /** Entries and bytes of one shard's snapshot part. */
 const DUMP_ENTRIES = 4096;
 const DUMP_BYTES = 1024 * 1024;
@@ -27,8 +26,10 @@ const DUMP_BYTES = 1024 * 1024;
 const FLUSHALL = Buffer.from('*1\r\n$8\r\nFLUSHALL\r\n');
 const PING = Buffer.from('*1\r\n$4\r\nPING\r\n');
 const PING_PERIOD_MS = 10_000;
-const EMPTY = Buffer.alloc(0);
-/** Snapshot bytes a full resync may hold in memory before it streams under the membership lock. */
+/**
+ * Snapshot bytes a replica may have waiting to be sent before the snapshot waits for it (under the
+ * membership lock; the replica class's soft limit drops one that does not read).
+ */
 const SNAPSHOT_BUFFER_BYTES = 64 * 1024 * 1024;
 const GETACK = Buffer.from('*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n');
 
@@ -98,6 +99,25 @@ export interface ReplicaLink {
   /** Offset it acknowledged (REPLCONF ACK), and when (ms). */
   ack: number;
   ackAt: number;
+  /** Its output buffer (unsent stream and snapshot) against the replica class's client-output-buffer-limit. */
+  watch: OutputWatch;
+}
+
+/** How a replica's connection is bounded: its class's limits, and who is told when it is dropped for them. */
+export interface ReplicaLimits {
+  limit: OutputLimit;
+  onLimit(which: LimitPassed, bytes: number): void;
+}
+
+/**
+ * One snapshot for every full resync that starts before it is taken: the replicas that joined
+ * share its bytes (each socket holds the same Buffers), so N replicas syncing at once cost one
+ * snapshot, not N.
+ */
+interface SnapshotJob {
+  links: ReplicaLink[];
+  /** Taking it began: later syncs wait for the next one. */
+  started: boolean;
 }
 
 interface Barrier {
@@ -129,8 +149,10 @@ export class Leader {
   #passed = new Map<number, number>();
   /** WAITs waiting for acknowledgements. */
   #waiters = new Set<() => void>();
-  /** Full resyncs done, partial resyncs accepted, and refused (INFO stats). */
-  readonly stats = { fullSyncs: 0, partialOk: 0, partialErr: 0 };
+  /** The snapshot full resyncs join until it starts. */
+  #job: SnapshotJob | null = null;
+  /** Full resyncs done, partial resyncs accepted, and refused (INFO stats); snapshots taken for the full ones. */
+  readonly stats = { fullSyncs: 0, partialOk: 0, partialErr: 0, snapshots: 0 };
 
   constructor(cluster: Cluster, backlogSize = DEFAULT_BACKLOG_BYTES) {
     this.cluster = cluster;
@@ -193,11 +215,11 @@ export class Leader {
     for (const link of this.links) {
       if (link.state === 'online') {
         link.socket.write(b);
-        if (link.socket.writableLength > REPLICA_OUTPUT_LIMIT) this.#drop(link);
+        link.watch.check(link.socket.writableLength);
       } else if (link.pending !== null) {
         link.pending.push(b);
         link.pendingBytes += b.length;
-        if (link.pendingBytes > REPLICA_OUTPUT_LIMIT) this.#drop(link);
+        link.watch.check(link.socket.writableLength + link.pendingBytes);
       }
     }
   }
@@ -223,6 +245,7 @@ export class Leader {
 
   #drop(link: ReplicaLink): void {
     this.links.delete(link);
+    link.watch.stop();
     link.pending = null;
     link.socket.destroy();
     this.#wake();
@@ -232,7 +255,14 @@ export class Leader {
    * PSYNC from a replica (SYNC: `replid` null). Returns the reply line to send through the
    * connection, and what to run once it is written (the backlog, or the snapshot, then the stream).
    */
-  psync(socket: Socket, addr: string, hello: ReplicaHello, replid: string | null, offset: number): { reply: Buffer; start: () => void } {
+  psync(
+    socket: Socket,
+    addr: string,
+    hello: ReplicaHello,
+    replid: string | null,
+    offset: number,
+    limits: ReplicaLimits = { limit: DEFAULT_OUTPUT_LIMITS.replica, onLimit: () => undefined },
+  ): { reply: Buffer; start: () => void } {
     // With copies on several shards, which copy is the key's is the ring's business: a snapshot
     // or stream from every copy would repeat keys (a redis-server replica refuses such an RDB).
     if (this.cluster.options.replicas > 1)
@@ -248,9 +278,18 @@ export class Leader {
       pendingBytes: 0,
       ack: 0,
       ackAt: Date.now(),
+      watch: new OutputWatch(
+        limits.limit,
+        () => socket.writableLength + link.pendingBytes,
+        (which, bytes) => {
+          limits.onLimit(which, bytes);
+          this.#drop(link);
+        },
+      ),
     };
     this.links.add(link);
     socket.once('close', () => {
+      link.watch.stop();
       if (this.links.delete(link)) this.#wake();
     });
     const backlog = this.#backlog!;
@@ -277,85 +316,112 @@ export class Leader {
     const reply = replid === null ? Buffer.alloc(0) : Buffer.from(`+FULLRESYNC ${this.replid} ${at}\r\n`);
     return {
       reply,
-      start: () => {
-        this.#snapshot(link, at).catch(() => this.#drop(link));
-      },
+      start: () => this.#joinSnapshot(link),
     };
   }
 
-  /** Sends the RDB snapshot of every shard, then what the stream gained meanwhile. */
-  async #snapshot(link: ReplicaLink, at: number): Promise<void> {
-    const socket = link.socket;
-    const eof = link.hello.capa.has('eof');
-    const mark = randomBytes(20).toString('hex');
-    const crc = new Crc64();
-    const whole: Buffer[] = [];
-    const send = async (b: Buffer): Promise<void> => {
-      if (!this.links.has(link)) throw new Error('replica gone');
-      crc.update(b);
-      if (!eof) {
-        whole.push(b);
-        return;
-      }
-      if (!socket.write(b)) await new Promise<void>((resolve) => socket.once('drain', resolve).once('close', resolve));
-    };
-    if (eof) socket.write(`$EOF:${mark}\r\n`);
-    const head = new ByteWriter(256);
-    writeHeader(head, {
-      'redis-bits': '64',
-      ctime: String(Math.floor(Date.now() / 1000)),
-      'shardcache-ver': VERSION,
-      'repl-id': this.replid,
-      'repl-offset': String(at),
+  /** Adds a full resync to the snapshot about to be taken, or begins one (taken a turn later, so syncs that come together share it). */
+  #joinSnapshot(link: ReplicaLink): void {
+    if (!this.links.has(link)) return;
+    if (this.#job !== null) {
+      this.#job.links.push(link);
+      return;
+    }
+    const job: SnapshotJob = { links: [link], started: false };
+    this.#job = job;
+    setImmediate(() => {
+      this.#snapshot(job).catch(() => {
+        for (const l of job.links) if (this.links.has(l)) this.#drop(l);
+      });
     });
-    await send(Buffer.from(head.take()));
-    // The shards' parts are taken with membership changes held (keys stay put), into memory up
-    // to SNAPSHOT_BUFFER_BYTES, so a replica that reads slowly does not hold FLUSHALL or a shard's
-    // addition while it does; past that, they are sent as they come (the lock held meanwhile).
-    const parts: Buffer[] = [];
-    let buffered = 0;
-    const sendParts = async (): Promise<void> => {
-      for (let i = 0; i < parts.length; i++) {
-        await send(parts[i]!);
-        parts[i] = EMPTY;
+  }
+
+  /**
+   * Takes one RDB snapshot of every shard for the job's replicas, then sends each what the stream
+   * gained meanwhile. Replicas that take an EOF-marked RDB get its parts as they come (the same
+   * Buffers for all); the others need its length first, so it is kept whole once for all of them.
+   * Its offset is the stream's when it starts: at or after every joined replica's FULLRESYNC
+   * offset, which is all a snapshot needs (see the top of this file).
+   */
+  async #snapshot(job: SnapshotJob): Promise<void> {
+    const live = (): ReplicaLink[] => job.links.filter((l) => this.links.has(l));
+    const crc = new Crc64();
+    let whole: Buffer[] | null = null;
+    const marks = new Map<ReplicaLink, string>();
+    const send = async (b: Buffer): Promise<void> => {
+      const links = live();
+      if (links.length === 0) throw new Error('replicas gone');
+      crc.update(b);
+      whole?.push(b);
+      for (const l of links) {
+        if (!marks.has(l)) continue;
+        l.socket.write(b);
+        l.watch.check();
       }
-      parts.length = 0;
-      buffered = 0;
+      // A replica this far behind holds the snapshot (and the lock) until it drains or its limits drop it.
+      for (const l of live()) {
+        if (marks.has(l) && l.socket.writableLength > SNAPSHOT_BUFFER_BYTES) {
+          await new Promise<void>((resolve) => l.socket.once('drain', resolve).once('close', resolve));
+        }
+      }
     };
     await exclusive(this.cluster, async () => {
+      // The shards' parts are read with membership changes held, so keys stay put.
+      job.started = true;
+      if (this.#job === job) this.#job = null;
+      this.stats.snapshots++;
+      for (const l of live()) {
+        if (l.hello.capa.has('eof')) {
+          const mark = randomBytes(20).toString('hex');
+          marks.set(l, mark);
+          l.socket.write(`$EOF:${mark}\r\n`);
+        } else whole = [];
+      }
+      const head = new ByteWriter(256);
+      writeHeader(head, {
+        'redis-bits': '64',
+        ctime: String(Math.floor(Date.now() / 1000)),
+        'shardcache-ver': VERSION,
+        'repl-id': this.replid,
+        'repl-offset': String(this.offset),
+      });
+      await send(Buffer.from(head.take()));
       for (const id of shardIdsOf(this.cluster)) {
         let from = 0;
         while (from >= 0) {
-          if (!this.links.has(link)) throw new Error('replica gone');
+          if (live().length === 0) throw new Error('replicas gone');
           const [records, next] = (await sendToShard(this.cluster, id, Op.RDB_DUMP, [from, DUMP_ENTRIES, DUMP_BYTES])) as [
             ArrayBuffer,
             number,
           ];
-          if (records.byteLength > 0) {
-            parts.push(Buffer.from(records));
-            buffered += records.byteLength;
-            if (buffered > SNAPSHOT_BUFFER_BYTES) await sendParts();
-          }
+          if (records.byteLength > 0) await send(Buffer.from(records));
           from = next;
         }
       }
     });
-    await sendParts();
     await send(Buffer.from([RDB.EOF]));
     const sum = crc.bytes();
-    if (eof) {
-      socket.write(sum);
-      socket.write(mark);
-    } else {
-      const rdb = Buffer.concat([...whole, sum]);
-      socket.write(`$${rdb.length}\r\n`);
-      socket.write(rdb);
+    // The parts as they are, not joined into one copy: every socket writes the same Buffers.
+    const parts: Buffer[] = whole === null ? [] : [...(whole as Buffer[]), sum];
+    const length = parts.reduce((n, b) => n + b.length, 0);
+    whole = null;
+    for (const l of live()) {
+      const mark = marks.get(l);
+      if (mark !== undefined) {
+        l.socket.write(sum);
+        l.socket.write(mark);
+        // A replica finds the end of an EOF-marked RDB in the last bytes it read: stream bytes right
+        // behind the mark would hide it. They follow its first ACK (sent once it loaded), as Redis does.
+        l.state = 'loading';
+      } else {
+        l.socket.cork();
+        l.socket.write(`$${length}\r\n`);
+        for (const b of parts) l.socket.write(b);
+        l.socket.uncork();
+        this.#online(l);
+      }
+      l.watch.check();
     }
-    if (!this.links.has(link)) return;
-    // A replica finds the end of an EOF-marked RDB in the last bytes it read: stream bytes right
-    // behind the mark would hide it. They follow its first ACK (sent once it loaded), as Redis does.
-    if (eof) link.state = 'loading';
-    else this.#online(link);
   }
 
   #online(link: ReplicaLink): void {

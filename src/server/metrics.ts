@@ -4,10 +4,19 @@
 // (a round-trip histogram and a batch-size histogram), never per request.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type Cluster, type ClusterStats, observeDispatch } from '../cluster.js';
+import type { AuthFailures } from './auth.js';
 import { commandNames, type ServerContext } from './resp/commands.js';
 
-/** A registry for `cluster`; with `resp`, its command counts and clients too. */
-export function createMetrics(cluster: Cluster, resp?: ServerContext): Registry {
+/**
+ * A registry for `cluster`; with `resp`, its command counts and clients too. Failed
+ * authentications are read from `authFailures` (by default the RESP server's), whichever surface
+ * recorded them: give the REST API the same AuthFailures to have its failures counted here.
+ */
+export function createMetrics(
+  cluster: Cluster,
+  resp?: ServerContext,
+  authFailures: AuthFailures | undefined = resp?.authFailures,
+): Registry {
   const registry = new Registry();
   // One cluster.stats() per scrape, shared by every collector of that scrape.
   let scrape: Promise<ClusterStats> | null = null;
@@ -86,6 +95,19 @@ export function createMetrics(cluster: Cluster, resp?: ServerContext): Registry 
     rtt.observe(seconds);
     size.observe(ops);
   });
+
+  if (authFailures !== undefined) {
+    const failures: Counter<'surface'> = new Counter({
+      name: 'shardcache_auth_failures_total',
+      help: 'Failed authentications (wrong password), by surface (resp, rest).',
+      labelNames: ['surface'],
+      registers: [registry],
+      collect: () => {
+        failures.reset();
+        for (const [surface, n] of authFailures.counts()) failures.inc({ surface }, n);
+      },
+    });
+  }
 
   if (resp !== undefined) {
     const commands: Counter<'command'> = new Counter({

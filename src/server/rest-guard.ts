@@ -1,10 +1,11 @@
-// What a REST request must pass before any route sees it: a well-formed request target (exact
-// path, strict percent-encoding), a Host this server answers to (no DNS rebinding), no foreign
-// Origin (no browser-borne request), and the password when one is set. Pure checks over the
+// What a REST request must pass before any route sees it: a peer protected mode admits, a
+// well-formed request target (exact path, strict percent-encoding), a Host this server answers to
+// (no DNS rebinding), no foreign Origin (no browser-borne request), and the password when one is set. Pure checks over the
 // request's line and headers: it never reads a body and never touches the cluster.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import { checkPassword } from './auth.js';
+import { isLoopback, PROTECTED_MODE_MESSAGE } from './protected.js';
 
 /** What the checks need to know of the server. */
 export interface GuardOptions {
@@ -14,6 +15,10 @@ export interface GuardOptions {
   allowedHosts: readonly string[];
   /** Origins whose cross-origin requests are allowed (CORS answered for them); none by default. */
   allowedOrigins: readonly string[];
+  /** Protected mode: without a password, only loopback clients are served (as the RESP port). */
+  protectedMode: boolean;
+  /** Whether a peer address is local (a seam for tests; default isLoopback). */
+  isLocal?: (address: string | undefined) => boolean;
 }
 
 /** A refused request: its status, JSON error and extra headers. */
@@ -131,13 +136,6 @@ export function presentedPassword(authorization: string | undefined): string | n
   return user === 'default' || user === '' ? decoded.slice(colon + 1) : null;
 }
 
-/** Compares a presented password with the expected one in time that does not depend on where they differ. */
-export function passwordMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 const CHALLENGE = { 'www-authenticate': 'Basic realm="shardcache", charset="UTF-8"' };
 
 /** What the request needs before a route sees it. */
@@ -149,8 +147,11 @@ export type Admission =
   /** No valid credentials; `wrong` when some were presented (an attempt to count and log). */
   | { ok: false; refusal: Refusal; auth: true; wrong: boolean };
 
-/** Checks a request's Host, Origin and credentials, in that order. */
+/** Checks a request's peer (protected mode), Host, Origin and credentials, in that order. */
 export function admit(req: IncomingMessage, options: GuardOptions): Admission {
+  if (options.protectedMode && options.password === null && !(options.isLocal ?? isLoopback)(req.socket.remoteAddress)) {
+    return { ok: false, auth: false, refusal: { status: 403, error: PROTECTED_MODE_MESSAGE } };
+  }
   const host = req.headers.host;
   if (!hostAllowed(host, req.socket.localAddress, options.allowedHosts)) {
     return {
@@ -176,7 +177,7 @@ export function admit(req: IncomingMessage, options: GuardOptions): Admission {
   if (req.method === 'OPTIONS') return { ok: true, cors };
   if (options.password !== null) {
     const given = presentedPassword(req.headers.authorization);
-    if (given === null || !passwordMatches(given, options.password)) {
+    if (given === null || !checkPassword(given, options.password)) {
       const wrong = req.headers.authorization !== undefined;
       const error = wrong ? 'Invalid username-password pair' : 'Authentication required';
       return { ok: false, auth: true, wrong, refusal: { status: 401, error, headers: CHALLENGE } };

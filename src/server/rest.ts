@@ -11,6 +11,7 @@ import { NAME, VERSION } from '../version.js';
 import type { Registry } from 'prom-client';
 import { createMetrics } from './metrics.js';
 import { clusterRoute } from './rest-cluster.js';
+import { AuthFailures } from './auth.js';
 import { admit, decodePercent, type GuardOptions, parseTarget, type Target } from './rest-guard.js';
 
 type Json = Record<string, unknown>;
@@ -241,8 +242,12 @@ export interface RestServerOptions {
   allowedOrigins?: readonly string[];
   /** Most bytes of request bodies read at once, over all requests (503 past it). Default 256 MiB, and at least the largest value. */
   maxBodyBytesInFlight?: number;
-  /** Called for each request with wrong credentials (to count and log them). */
-  onAuthFailure?: (remote: string) => void;
+  /** Protected mode: without a password, clients from other addresses than loopback get 403 DENIED. Default true. */
+  protectedMode?: boolean;
+  /** Whether a peer address is local (tests stand in a remote client); default: loopback addresses. */
+  isLocal?: (address: string | undefined) => boolean;
+  /** Where each request with wrong credentials is counted and logged (surface `rest`); the RESP port's, to share one count. */
+  authFailures?: AuthFailures;
 }
 
 /** What the routes share. */
@@ -342,7 +347,10 @@ export function createRestServer(cluster: Cluster, options: RestServerOptions = 
     password: options.password ?? null,
     allowedHosts: (options.allowedHosts ?? []).map((h) => h.toLowerCase()),
     allowedOrigins: options.allowedOrigins ?? [],
+    protectedMode: options.protectedMode ?? true,
+    ...(options.isLocal === undefined ? {} : { isLocal: options.isLocal }),
   };
+  const authFailures = options.authFailures ?? new AuthFailures();
   const ctx: RestContext = {
     cluster,
     // Made now, not at the first scrape: it counts events (migrations) from the start.
@@ -362,7 +370,7 @@ export function createRestServer(cluster: Cluster, options: RestServerOptions = 
     if (!admission.ok) {
       const { refusal } = admission;
       if (admission.auth) {
-        if (admission.wrong) options.onAuthFailure?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`);
+        if (admission.wrong) authFailures.record('rest', `${req.socket.remoteAddress}:${req.socket.remotePort}`);
         // Load balancers may probe health without the password: they learn only ok/degraded.
         if (typeof target !== 'string' && target.path === '/healthz' && isGet(req)) return health(cluster, res, false);
       }

@@ -5,6 +5,9 @@ import type { Socket } from 'node:net';
 import { type Cluster, sendTo } from '../../cluster.js';
 import { leaderOf, type ReplicaHello } from '../../replication/leader.js';
 import { keyArg } from '../../args.js';
+import { type AuthFailures, checkPassword as samePassword } from '../auth.js';
+import type { ReplicaLog } from '../../replication/replica.js';
+import type { OutputLimits } from './limits.js';
 import { Op } from '../../protocol.js';
 import { NAME, VERSION } from '../../version.js';
 import { compileGlob } from '../../../workers/glob.js';
@@ -22,7 +25,7 @@ export interface Session {
   lastCommand: string;
   /** Set by QUIT: close after the reply is written. */
   closing: boolean;
-  /** Reply bytes written but not yet taken by the kernel (CLIENT LIST's omem). */
+  /** Reply bytes waiting: written and not yet taken by the kernel, or ready and not yet written (CLIENT LIST's omem). */
   outputBytes(): number;
   /** Whether requests are being read (CLIENT LIST's events: r), or held until replies drain. */
   reading(): boolean;
@@ -46,8 +49,17 @@ export interface ServerContext {
   port: number;
   startedAt: number;
   sessions: Map<number, Session>;
-  /** `calls[commandId(name)]`: how many times each command ran (INFO commandstats, /metrics). */
-  stats: { commands: number; connections: number; rejected: number; calls: number[] };
+  /**
+   * `calls[commandId(name)]`: how many times each command ran (INFO commandstats, /metrics);
+   * crossProtocol: HTTP requests refused; outputLimitClosed: clients closed by client-output-buffer-limit.
+   */
+  stats: { commands: number; connections: number; rejected: number; crossProtocol: number; outputLimitClosed: number; calls: number[] };
+  /** Failed AUTHs (INFO acl_access_denied_auth; counted under the surface `resp`). */
+  authFailures: AuthFailures;
+  /** client-output-buffer-limit, per client class. */
+  outputLimits: OutputLimits;
+  /** Where the server logs. */
+  log: ReplicaLog;
   /** What CONFIG GET reports besides the cluster's own settings (maxclients, proto-max-bulk-len...). */
   config: Record<string, string>;
   /** Bytes of replication backlog the cluster's leader side keeps (repl-backlog-size). */
@@ -151,14 +163,22 @@ def('select', 2, ['fast', 'loading', 'stale'], NONE, (_c, _s, a) => {
   return OK;
 });
 
-function checkPassword(ctx: ServerContext, user: string, pass: string): void {
+/** AUTH's and HELLO AUTH's check: constant-time, a failure counted and (rate-limited) logged. */
+function checkPassword(ctx: ServerContext, s: Session, user: Buffer, pass: Buffer): void {
   if (ctx.password === null) {
     throw new RespError(
       'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
     );
   }
-  if (user !== 'default' || pass !== ctx.password) throw new RespError('WRONGPASS invalid username-password pair or user is disabled.');
+  // Both checks always run: the time taken tells nothing about which failed.
+  const rightPass = samePassword(pass, ctx.password);
+  if (user.toString() !== 'default' || !rightPass) {
+    ctx.authFailures.record('resp', s.addr);
+    throw new RespError('WRONGPASS invalid username-password pair or user is disabled.');
+  }
 }
+
+const DEFAULT_USER = Buffer.from('default');
 
 def(
   'auth',
@@ -167,7 +187,7 @@ def(
   NONE,
   (ctx, s, a) => {
     if (a.length > 3) throw new RespError(SYNTAX);
-    checkPassword(ctx, a.length === 3 ? a[1]!.toString() : 'default', a[a.length - 1]!.toString());
+    checkPassword(ctx, s, a.length === 3 ? a[1]! : DEFAULT_USER, a[a.length - 1]!);
     s.authed = true;
     return OK;
   },
@@ -194,7 +214,7 @@ def(
     for (; i < a.length; i++) {
       const opt = word(a[i]!);
       if (opt === 'AUTH' && i + 2 < a.length) {
-        checkPassword(ctx, a[i + 1]!.toString(), a[i + 2]!.toString());
+        checkPassword(ctx, s, a[i + 1]!, a[i + 2]!);
         s.authed = true;
         i += 2;
       } else if (opt === 'SETNAME' && i + 1 < a.length) {
@@ -426,7 +446,14 @@ function startSync(ctx: ServerContext, s: Session, replid: string | null, offset
   const hello = s.hello ?? { listeningPort: 0, ipAddress: null, capa: new Set<string>() };
   let sync: { reply: Buffer; start: () => void };
   try {
-    sync = leaderOf(ctx.cluster, ctx.backlogBytes).psync(s.socket, s.addr, hello, replid, offset);
+    sync = leaderOf(ctx.cluster, ctx.backlogBytes).psync(s.socket, s.addr, hello, replid, offset, {
+      limit: ctx.outputLimits.replica,
+      onLimit: (which, bytes) =>
+        ctx.log.warn(
+          { event: 'client-output-buffer-limit', remote: s.addr, class: 'replica', limit: which, bytes },
+          `replica ${s.addr} (class replica) closed: its output buffer (${bytes} bytes) passed the ${which} limit of client-output-buffer-limit`,
+        ),
+    });
   } catch (err) {
     throw new RespError((err as Error).message);
   }
@@ -538,6 +565,9 @@ def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
           `sync_full:${syncs.fullSyncs}`,
           `sync_partial_ok:${syncs.partialOk}`,
           `sync_partial_err:${syncs.partialErr}`,
+          `acl_access_denied_auth:${ctx.authFailures.count('resp')}`,
+          `client_output_buffer_limit_disconnections:${ctx.stats.outputLimitClosed}`,
+          `cross_protocol_requests_refused:${ctx.stats.crossProtocol}`,
         ],
       ],
       ['replication', replicationInfo(ctx)],

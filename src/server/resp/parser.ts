@@ -27,6 +27,30 @@ export class ProtocolError {
   }
 }
 
+/**
+ * An HTTP request read on the RESP port (a request line, or a `Host:` header line, or a `POST`
+ * command, as Redis checks): a web page's cross-protocol request, to be closed without running it.
+ */
+export class CrossProtocol extends ProtocolError {
+  /** The line, cut to 128 characters, for the log. */
+  readonly line: string;
+  constructor(line: Buffer) {
+    super('HTTP request on the RESP port');
+    this.line = line.latin1Slice(0, Math.min(line.length, 128));
+  }
+}
+
+/** METHOD SP request-target SP HTTP/version: the method any token (RFC 9110), the target anything without a space. */
+const HTTP_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ +[^ ]+ +HTTP\/[0-9.]+\s*$/i;
+/** What Redis (since 3.2.7) takes for an attack as a command name: `POST` and `Host:`; any line starting `Host:`. */
+const HTTP_MARKS = /^(?:host:|post(?:\s|$))/i;
+
+/** Whether a line read where a request starts is HTTP rather than RESP. */
+export function isHttpLine(line: Buffer): boolean {
+  const text = line.latin1Slice(0, line.length);
+  return HTTP_MARKS.test(text) || HTTP_REQUEST_LINE.test(text);
+}
+
 const CR = 13;
 const EMPTY_LINE = Symbol('empty line');
 const LF = 10;
@@ -130,7 +154,7 @@ export class RespParser {
     this.#moreLen = 0;
   }
 
-  /** The next complete request (its arguments), null when more bytes are needed, or a ProtocolError. */
+  /** The next complete request (its arguments), null when more bytes are needed, a ProtocolError, or a CrossProtocol (HTTP). */
   next(): Buffer[] | null | ProtocolError {
     for (;;) {
       if (this.#want < 0) {
@@ -145,6 +169,7 @@ export class RespParser {
         const line = this.#line(this.limits.maxInline, 'too big mbulk count string');
         if (line === null || line instanceof ProtocolError) return line;
         const n = parseLength(line, 1);
+        if (n === null && isHttpLine(line)) return new CrossProtocol(line);
         if (n === null || n > this.limits.maxMultibulk) return new ProtocolError('invalid multibulk length');
         if (n <= 0) continue; // `*0` and `*-1`: nothing to run, as Redis does
         this.#want = n;
@@ -199,6 +224,8 @@ export class RespParser {
   #inline(): Buffer[] | null | ProtocolError | typeof EMPTY_LINE {
     const line = this.#line(this.limits.maxInline, 'too big inline request');
     if (line === null || line instanceof ProtocolError) return line;
+    // Checked on the whole line before it is split: nothing of an HTTP request ever runs.
+    if (isHttpLine(line)) return new CrossProtocol(line);
     const args = splitArgs(line);
     if (args === null) return new ProtocolError('unbalanced quotes in request');
     return args.length === 0 ? EMPTY_LINE : args;

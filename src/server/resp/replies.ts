@@ -23,7 +23,8 @@ export const Kind = {
 
 /** Told when a slot of theirs is filled. */
 export interface ReplyOwner {
-  replyReady(): void;
+  /** `reply` became ready (called once per slot). */
+  replyReady(reply: Reply): void;
 }
 
 /** One request's reply, filled when its command completes. */
@@ -35,6 +36,8 @@ export class Reply implements Sink {
   len = 0;
   /** Where a BULK_RANGE's bytes start in its Buffer. */
   start = 0;
+  /** What its owner counted for it while it waits to be written (approxBytes). */
+  bytes = 0;
   /** The last reply of a read: replies go out only up to a ready boundary. */
   boundary = false;
   readonly owner: ReplyOwner;
@@ -52,7 +55,7 @@ export class Reply implements Sink {
   done(value: unknown): void {
     this.value = value;
     this.ready = true;
-    this.owner.replyReady();
+    this.owner.replyReady(this);
   }
 
   doneBytes(bytes: Buffer, start: number, end: number): void {
@@ -61,15 +64,31 @@ export class Reply implements Sink {
     this.start = start;
     this.len = end - start;
     this.ready = true;
-    this.owner.replyReady();
+    this.owner.replyReady(this);
   }
 
   fail(err: unknown): void {
     this.kind = Kind.RAW;
     this.value = error(replyError(err));
     this.ready = true;
-    this.owner.replyReady();
+    this.owner.replyReady(this);
   }
+}
+
+/**
+ * About how many bytes a ready reply will take once encoded (within a few per element): what its
+ * connection counts against its output buffer limits before it is written.
+ */
+export function approxBytes(r: Reply): number {
+  const v = r.value;
+  if (r.kind === Kind.BULK_RANGE) return r.len + 16;
+  if (typeof v === 'string' || v instanceof Uint8Array) return v.length + 16;
+  if (Array.isArray(v)) {
+    let n = 16;
+    for (const x of v as (string | Uint8Array | null)[]) n += x === null ? 5 : x.length + 16;
+    return n;
+  }
+  return 16;
 }
 
 /** Decimal digits of a non-negative safe integer. */

@@ -3,6 +3,8 @@
 // head, one write per flush), auth, client and query-buffer limits. It talks to the cluster only
 // through the command table; a bad request never affects another connection.
 import { createServer, type Server, type Socket } from 'node:net';
+import { AuthFailures } from '../auth.js';
+import { isLoopback, PROTECTED_MODE_MESSAGE } from '../protected.js';
 import { type Cluster, corkTurn } from '../../cluster.js';
 import { RespError, replyError } from './args.js';
 import { DEFAULT_BACKLOG_BYTES } from '../../replication/leader.js';
@@ -11,8 +13,9 @@ import { Replica, type ReplicaLog } from '../../replication/replica.js';
 import { commandNames, commandSpec, NO_REPLY, type ServerContext, type Session } from './commands.js';
 import { error } from './encode.js';
 import { fastCommand } from './fast.js';
-import { DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
-import { encodeReplies, Kind, Reply, type ReplyOwner } from './replies.js';
+import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, type OutputLimits } from './limits.js';
+import { CrossProtocol, DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
+import { approxBytes, encodeReplies, Kind, Reply, type ReplyOwner } from './replies.js';
 
 export interface RespServerOptions {
   /** `requirepass`: clients must AUTH first. Default none. */
@@ -36,24 +39,53 @@ export interface RespServerOptions {
   replBackoffMs?: [number, number];
   /** How often the replica link acknowledges its offset. Default 1 s. */
   replAckIntervalMs?: number;
-  /** Where the replica link logs (a pino logger fits). */
+  /** Where the server and its replica link log (a pino logger fits). */
   log?: ReplicaLog;
+  /**
+   * Protected mode (protected-mode): without a password, clients from other than loopback get
+   * -DENIED and are closed. Default true.
+   */
+  protectedMode?: boolean;
+  /** Whether a client's address counts as local for protected mode. Default isLoopback (a seam for tests). */
+  isLocal?: (address: string | undefined) => boolean;
+  /** client-output-buffer-limit per class. Default DEFAULT_OUTPUT_LIMITS. */
+  outputLimits?: OutputLimits;
+  /** Failed AUTHs are counted and logged here (share one with the REST API). Default: one of its own, logging to `log`. */
+  authFailures?: AuthFailures;
 }
 
 const NOAUTH = error('NOAUTH Authentication required.');
 const READONLY = error("READONLY You can't write against a read only replica.");
 const LOADING = error('LOADING shardcache is loading the dataset in memory');
 
-/** A RESP server: a net.Server with its context, and a way to drop every connection at shutdown. */
-export type RespServer = Server & { context: ServerContext; destroyConnections(): void };
+/** A RESP server: a net.Server with its context, and ways to drop, or drain, every connection at shutdown. */
+export type RespServer = Server & {
+  context: ServerContext;
+  destroyConnections(): void;
+  /**
+   * Graceful stop: accepts no more clients and reads no more bytes, runs every complete request
+   * already read, writes every reply, then ends each connection; whatever is still open after
+   * `timeoutMs` is destroyed. Resolves when every connection is done.
+   */
+  shutdown(timeoutMs: number): Promise<void>;
+};
 
-/** A client whose unsent replies pass this many bytes stops being read until they drain. */
+/** A client whose unsent replies (written or ready to be) pass this many bytes stops being read until they drain. */
 const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
 /**
  * Most requests of a client that may wait for their replies before it is read further: what one
  * read may ask for is bounded by this, not by the read's size (a few KB of GETs of large values).
  */
 const MAX_PENDING_REPLIES = 1024;
+/**
+ * A connection's first guess of a reply's size. Requests in flight are bounded by the high-water
+ * mark over the largest recent reply (at most MAX_PENDING_REPLIES), so a pipeline of GETs of large
+ * values is asked for a few at a time; the guess follows the replies seen.
+ */
+const FIRST_REPLY_ESTIMATE = 1024 * 1024;
+const DENIED = error(PROTECTED_MODE_MESSAGE);
+const MAX_CLIENTS = error('ERR max number of clients reached');
+const quietLog: ReplicaLog = { info: () => undefined, warn: () => undefined };
 
 /**
  * Connections with replies to write, flushed once per event-loop turn: the replies of a pipeline
@@ -83,13 +115,20 @@ class FlushQueue {
 export function createRespServer(cluster: Cluster, options: RespServerOptions = {}): RespServer {
   const maxClients = options.maxClients ?? 10_000;
   const maxQuery = options.maxQueryBuffer ?? 1024 * 1024 * 1024;
+  const log = options.log ?? quietLog;
+  const protectedMode = options.protectedMode ?? true;
+  const isLocal = options.isLocal ?? isLoopback;
+  const outputLimits = options.outputLimits ?? DEFAULT_OUTPUT_LIMITS;
   const ctx: ServerContext = {
     cluster,
     password: options.password ?? null,
     port: 0,
     startedAt: Date.now(),
     sessions: new Map(),
-    stats: { commands: 0, connections: 0, rejected: 0, calls: commandNames.map(() => 0) },
+    stats: { commands: 0, connections: 0, rejected: 0, crossProtocol: 0, outputLimitClosed: 0, calls: commandNames.map(() => 0) },
+    authFailures: options.authFailures ?? new AuthFailures({ log }),
+    outputLimits,
+    log,
     backlogBytes: options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES,
     replicaOf: null,
     loading: false,
@@ -103,19 +142,37 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
       'proto-max-bulk-len': String(options.limits?.maxBulkBytes ?? DEFAULT_LIMITS.maxBulkBytes),
       'client-query-buffer-limit': String(maxQuery),
       'repl-backlog-size': String(options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES),
+      'protected-mode': protectedMode ? 'yes' : 'no',
+      'client-output-buffer-limit': formatOutputLimits(outputLimits),
     },
   };
   let nextId = 1;
   const sockets = new Set<Socket>();
+  const connections = new Set<Connection>();
   const flushes = new FlushQueue();
+  let stopping = false;
+
+  /** Refuses a client with one error line, without a parser or a session: ends it, and drops it if it does not go. */
+  const refuse = (socket: Socket, reply: Buffer): void => {
+    socket.on('error', () => undefined);
+    socket.end(reply, () => socket.destroy());
+  };
 
   const server = createServer({ noDelay: true }, (socket) => {
     ctx.stats.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
+    if (protectedMode && ctx.password === null && !isLocal(socket.remoteAddress)) {
+      refuse(socket, DENIED);
+      return;
+    }
     if (ctx.sessions.size >= maxClients) {
       ctx.stats.rejected++;
-      socket.end(error('ERR max number of clients reached'));
+      refuse(socket, MAX_CLIENTS);
       return;
     }
     const id = nextId++;
@@ -128,7 +185,7 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
       createdAt: Date.now(),
       lastCommand: 'NULL',
       closing: false,
-      outputBytes: () => socket.writableLength,
+      outputBytes: () => connection.outputBytes(),
       reading: () => !socket.isPaused(),
       kill: () => {
         // Gone from CLIENT LIST at once, not when the close event comes.
@@ -142,10 +199,26 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
     };
     ctx.sessions.set(session.id, session);
     const connection = new Connection(ctx, session, socket, new RespParser(options.limits), maxQuery, flushes);
+    connections.add(connection);
+    socket.on('close', () => connections.delete(connection));
   }) as RespServer;
   server.context = ctx;
   server.destroyConnections = () => {
     for (const s of sockets) s.destroy();
+  };
+  server.shutdown = async (timeoutMs) => {
+    stopping = true;
+    if (server.listening) server.close();
+    ctx.unfollow();
+    const drains = [...connections].map((c) => c.shutdown());
+    // Sockets with no connection (refused ones being ended) need no draining.
+    let timer: NodeJS.Timeout | null = null;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(drains), timeout]);
+    if (timer !== null) clearTimeout(timer);
+    server.destroyConnections();
   };
 
   // The replica link runs the leader's stream through the command table as this session, whose
@@ -238,7 +311,21 @@ class Connection implements ReplyOwner {
   #held = false;
   #awaitingDrain = false;
   #afterReplies: (() => void) | null = null;
-  readonly #newReply = (kind: number): Reply => this.#add(new Reply(this, kind, null, false, this.#session.resp3));
+  /** Replies asked for and not ready yet; ready ones not written yet, and their bytes. */
+  #inflight = 0;
+  #readyBytes = 0;
+  /** The largest recent reply's size, decaying towards smaller ones seen since. */
+  #estimate = FIRST_REPLY_ESTIMATE;
+  /** Whether the parser may hold more complete requests (the last parse stopped before its input ran out). */
+  #moreInput = false;
+  #watch: OutputWatch;
+  /** Set by shutdown(): read nothing more, finish what was read, then end. */
+  #draining = false;
+  #drained: (() => void) | null = null;
+  readonly #newReply = (kind: number): Reply => {
+    this.#inflight++;
+    return this.#add(new Reply(this, kind, null, false, this.#session.resp3));
+  };
 
   constructor(ctx: ServerContext, session: Session, socket: Socket, parser: RespParser, maxQuery: number, flushes: FlushQueue) {
     this.#ctx = ctx;
@@ -247,18 +334,49 @@ class Connection implements ReplyOwner {
     this.#parser = parser;
     this.#maxQuery = maxQuery;
     this.#flushes = flushes;
+    this.#watch = new OutputWatch(
+      ctx.outputLimits.normal,
+      () => this.outputBytes(),
+      (which, bytes) => {
+        ctx.stats.outputLimitClosed++;
+        ctx.log.warn(
+          { event: 'client-output-buffer-limit', remote: session.addr, class: 'normal', limit: which, bytes },
+          `client ${session.addr} (class normal) closed: its output buffer (${bytes} bytes) passed the ${which} limit of client-output-buffer-limit`,
+        );
+        this.#close();
+      },
+    );
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => undefined);
-    socket.on('close', () => ctx.sessions.delete(session.id));
+    socket.on('close', () => {
+      ctx.sessions.delete(session.id);
+      this.#watch.stop();
+      this.#finishDrain();
+    });
+  }
+
+  /** Reply bytes waiting: given to the socket and not yet sent, and ready but not yet given to it. */
+  outputBytes(): number {
+    return this.#socket.writableLength + this.#readyBytes;
   }
 
   /** Runs `fn` once the replies queued so far are written. */
   afterReplies(fn: () => void): void {
     this.#afterReplies = fn;
-    this.replyReady();
+    this.#markDirty();
   }
 
-  replyReady(): void {
+  replyReady(reply: Reply): void {
+    this.#inflight--;
+    const n = approxBytes(reply);
+    reply.bytes = n;
+    this.#readyBytes += n;
+    // Up at once to a larger reply, down slowly: a few small replies do not let a pipeline of large ones in.
+    this.#estimate = n >= this.#estimate ? n : this.#estimate - (this.#estimate - n) / 16;
+    this.#markDirty();
+  }
+
+  #markDirty(): void {
     if (!this.#dirty) {
       this.#dirty = true;
       this.#flushes.add(this);
@@ -276,8 +394,10 @@ class Connection implements ReplyOwner {
       // The client is gone: its replies go nowhere, and nothing more of its input runs.
       this.#replies = [];
       this.#head = 0;
+      this.#readyBytes = 0;
       return;
     }
+    if (!this.#session.replica && this.#watch.check()) return;
     const replies = this.#replies;
     const from = this.#head;
     let end = from;
@@ -288,11 +408,16 @@ class Connection implements ReplyOwner {
     }
     if (end === from) {
       this.#runAfterReplies();
+      this.#checkDrained();
       return;
     }
     const out = encodeReplies(replies, from, end - from);
     // Written: let go of their values (a GET's may be a view of a whole batch's bytes).
-    for (let i = from; i < end; i++) replies[i]!.value = null;
+    for (let i = from; i < end; i++) {
+      const r = replies[i]!;
+      r.value = null;
+      this.#readyBytes -= r.bytes;
+    }
     if (end === replies.length) {
       this.#replies = [];
       this.#head = 0;
@@ -310,8 +435,54 @@ class Connection implements ReplyOwner {
       socket.end();
       return;
     }
-    if (socket.writableLength > OUTPUT_HIGH_WATER) this.#hold();
+    if (!this.#session.replica && this.#watch.check()) return;
+    if (this.outputBytes() > OUTPUT_HIGH_WATER) this.#hold();
     this.#release();
+    this.#checkDrained();
+  }
+
+  /** Closes the connection at once; its replies go nowhere. */
+  #close(): void {
+    // Gone from CLIENT LIST at once, not when the close event comes.
+    this.#ctx.sessions.delete(this.#session.id);
+    this.#closeAfterFlush = true;
+    this.#replies = [];
+    this.#head = 0;
+    this.#readyBytes = 0;
+    this.#socket.destroy();
+  }
+
+  /**
+   * Stops reading, runs what was read, writes every reply, then ends the connection; resolves
+   * once it is ended (its replies handed to the kernel) or closed.
+   */
+  shutdown(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.#socket.destroyed) {
+        resolve();
+        return;
+      }
+      this.#drained = resolve;
+      this.#draining = true;
+      this.#socket.pause();
+      // A replica's socket carries the stream, nothing of ours is owed to it.
+      if (this.#session.replica) this.#moreInput = false;
+      else if (!this.#held) this.#parse();
+      this.#checkDrained();
+    });
+  }
+
+  /** While draining: ends the connection once nothing read is left to run and every reply is out. */
+  #checkDrained(): void {
+    if (!this.#draining || this.#drained === null || this.#socket.writableEnded) return;
+    if (this.#moreInput || this.#head !== this.#replies.length) return;
+    this.#socket.end(() => this.#finishDrain());
+  }
+
+  #finishDrain(): void {
+    const done = this.#drained;
+    this.#drained = null;
+    done?.();
   }
 
   #runAfterReplies(): void {
@@ -328,7 +499,9 @@ class Connection implements ReplyOwner {
   #backlogged(): boolean {
     // A replica's socket carries the replication stream, not replies: its ACKs are always read.
     if (this.#session.replica) return false;
-    return this.#socket.writableLength > OUTPUT_HIGH_WATER || this.#replies.length - this.#head >= MAX_PENDING_REPLIES;
+    if (this.outputBytes() > OUTPUT_HIGH_WATER || this.#replies.length - this.#head >= MAX_PENDING_REPLIES) return true;
+    // What the replies in flight may weigh, judged by the largest recent one.
+    return this.#inflight >= Math.max(1, Math.floor(OUTPUT_HIGH_WATER / this.#estimate));
   }
 
   /** Stops reading the client (TCP then pushes back on it) instead of growing our memory. */
@@ -338,12 +511,15 @@ class Connection implements ReplyOwner {
     this.#socket.pause();
   }
 
-  /** Reads the client again once its backlog is gone: now, when its socket drains, or at a later flush. */
+  /**
+   * Reads the client again once its backlog is gone: now, when its socket drains, or at a later
+   * flush (replies becoming ready and written). While draining it only parses what was read.
+   */
   #release(): void {
     if (!this.#held || this.#closeAfterFlush) return;
     const socket = this.#socket;
-    if (socket.writableLength > OUTPUT_HIGH_WATER) {
-      if (!this.#awaitingDrain) {
+    if (this.#backlogged()) {
+      if (socket.writableNeedDrain && !this.#awaitingDrain) {
         this.#awaitingDrain = true;
         socket.once('drain', () => {
           this.#awaitingDrain = false;
@@ -352,9 +528,8 @@ class Connection implements ReplyOwner {
       }
       return;
     }
-    if (this.#replies.length - this.#head >= MAX_PENDING_REPLIES) return;
     this.#held = false;
-    socket.resume();
+    if (!this.#draining) socket.resume();
     // What was read before the hold and not parsed yet.
     this.#parse();
   }
@@ -366,8 +541,10 @@ class Connection implements ReplyOwner {
 
   /** Queues a finished reply. */
   #now(bytes: Buffer): void {
-    this.#add(new Reply(this, Kind.RAW, bytes, true, this.#session.resp3));
-    this.replyReady();
+    const r = this.#add(new Reply(this, Kind.RAW, bytes, true, this.#session.resp3));
+    r.bytes = bytes.length;
+    this.#readyBytes += bytes.length;
+    this.#markDirty();
   }
 
   /** Queues a general command's reply, ready or to come. */
@@ -376,7 +553,7 @@ class Connection implements ReplyOwner {
       this.#now(reply);
       return;
     }
-    const slot = this.#add(new Reply(this, Kind.RAW, null, false, this.#session.resp3));
+    const slot = this.#newReply(Kind.RAW);
     reply.then(
       (r: Buffer) => slot.done(r),
       (err: unknown) => slot.fail(err),
@@ -384,7 +561,7 @@ class Connection implements ReplyOwner {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closeAfterFlush) return;
+    if (this.#closeAfterFlush || this.#draining) return;
     const parser = this.#parser;
     parser.feed(chunk);
     if (parser.buffered > this.#maxQuery) {
@@ -402,8 +579,10 @@ class Connection implements ReplyOwner {
     const session = this.#session;
     // Every client read in this turn goes to the shards in the same few batches.
     corkTurn(ctx.cluster);
+    this.#moreInput = true;
     try {
       for (;;) {
+        if (this.#closeAfterFlush) break;
         if (this.#backlogged()) {
           this.#hold();
           break;
@@ -426,7 +605,14 @@ class Connection implements ReplyOwner {
           this.#push(execute(ctx, session, args));
         } else {
           const req = parser.next();
-          if (req === null) break;
+          if (req === null) {
+            this.#moreInput = false;
+            break;
+          }
+          if (req instanceof CrossProtocol) {
+            this.#crossProtocol(req);
+            return;
+          }
           if (req instanceof ProtocolError) {
             this.#now(error(`ERR ${req.message}`));
             this.#closeAfterFlush = true;
@@ -446,6 +632,22 @@ class Connection implements ReplyOwner {
     }
     const last = this.#replies[this.#replies.length - 1];
     if (last !== undefined) last.boundary = true;
+    if (this.#closeAfterFlush) this.#moreInput = false;
+    this.#checkDrained();
+  }
+
+  /**
+   * An HTTP request on the RESP port — most likely a web page making the browser post Redis
+   * commands to localhost: closed at once, nothing of it run, as Redis does since 3.2.7.
+   */
+  #crossProtocol(req: CrossProtocol): void {
+    this.#ctx.stats.crossProtocol++;
+    this.#ctx.log.warn(
+      { event: 'cross-protocol', remote: this.#session.addr, line: req.line },
+      `Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to the RESP port (from ${this.#session.addr}). ` +
+        'This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your shardcache instance. Connection aborted.',
+    );
+    this.#close();
   }
 }
 

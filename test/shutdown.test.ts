@@ -1,0 +1,53 @@
+// `shardcache start` stopped by a signal finishes what it read: every pipelined RESP command
+// already received gets its reply before the connection closes, and the process exits 0. Also the
+// start flags of the RESP hardening: --host warnings on the ready line, --client-output-buffer-limit.
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import t from 'tap';
+import { encodeCommand } from '../src/client/resp.js';
+import { cli, run, waitFor } from './helpers/cli.js';
+
+t.test('SIGTERM as the first reply arrives: all 2,000 pipelined commands are answered, then exit 0', async (t) => {
+  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2', '--shutdown-timeout', '30']);
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const m = await waitFor(r, /RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
+  const sock = connect(Number(m[1]), '127.0.0.1');
+  await once(sock, 'connect');
+  const n = 2000;
+  // INCR: each reply says how many ran, so a command run twice or skipped shows.
+  sock.write(encodeCommand(['INCR', 'c']).repeat(n));
+  let got = '';
+  let signalled = false;
+  sock.on('data', (d: Buffer) => {
+    got += d.toString('latin1');
+    if (!signalled) {
+      signalled = true;
+      r.child.kill('SIGTERM');
+    }
+  });
+  sock.on('error', () => undefined);
+  await once(sock, 'close');
+  const want = Array.from({ length: n }, (_, i) => `:${i + 1}\r\n`).join('');
+  t.equal(got.length, want.length, 'as many reply bytes as 2,000 replies');
+  t.ok(got === want, 'every command answered once, in order, before the close');
+  t.equal(await r.exit, 0, 'exit code 0');
+  t.match(r.out(), 'SIGTERM received, shutting down');
+});
+
+t.test('start --host: the ready line warns when bound beyond loopback; bad --client-output-buffer-limit is a usage error', async (t) => {
+  const exposed = run(['start', '--http-port', '0', '--port', '0', '--shards', '1', '--host', '0.0.0.0']);
+  t.teardown(() => exposed.child.kill('SIGKILL'));
+  const line = await waitFor(exposed, /ready: .*\n/);
+  t.match(line[0], /WARNING: bound to 0\.0\.0\.0 without --requirepass: protected mode refuses RESP clients that are not on loopback/);
+  exposed.child.kill('SIGTERM');
+  t.equal(await exposed.exit, 0);
+  t.match(exposed.err(), /"level":40.*"event":"exposed"/, 'and a warn log line');
+  const open = run(['start', '--http-port', '0', '--port', '0', '--shards', '1', '--host', '0.0.0.0', '--protected-mode', 'no']);
+  t.teardown(() => open.child.kill('SIGKILL'));
+  t.match((await waitFor(open, /ready: .*\n/))[0], /ANYONE who can reach it/);
+  open.child.kill('SIGTERM');
+  t.equal(await open.exit, 0);
+  const bad = await cli('start', '--client-output-buffer-limit', 'normal 1gb');
+  t.equal(bad.code, 2);
+  t.match(bad.err, /--client-output-buffer-limit: expected groups of 4 words/);
+});
