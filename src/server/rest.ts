@@ -222,7 +222,10 @@ function health(cluster: Cluster, res: ServerResponse, full: boolean): void {
   const serving = cluster.state === 'ready' && shards.every((s) => s.state === 'ready');
   const loss = cluster.dataLoss;
   const status = serving && loss === null ? 'ok' : 'degraded';
-  if (!full) return send(res, serving ? 200 : 503, { status });
+  if (!full) {
+    send(res, serving ? 200 : 503, { status });
+    return;
+  }
   const body: Json = { status, state: cluster.state, epoch: cluster.epoch, data: loss === null ? 'complete' : 'incomplete' };
   if (loss !== null) body.keysLost = loss.keysLost;
   body.shards = shards;
