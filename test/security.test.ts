@@ -2,6 +2,7 @@
 // loopback: each must be refused, and the data, the role and the membership must be as before.
 import t from 'tap';
 import { run, waitFor } from './helpers/cli.js';
+import { Raw } from './helpers/resp.js';
 
 const PASSWORD = 'correct horse';
 const AUTH = { authorization: `Bearer ${PASSWORD}` };
@@ -67,11 +68,49 @@ t.test('REST with --requirepass: no way in without the password, from a page, or
   }
   const view = JSON.parse((await http(base!, 'GET', '/cluster', AUTH)).body) as { keys: number; shards: unknown[] };
   t.same([view.keys, view.shards.length], [20, 2], 'keys and membership as they were');
-  const failures = r
-    .err()
-    .split('\n')
-    .filter((l) => l.includes('"auth_failure"') || l.includes('"auth-failure"'));
-  t.ok(failures.length >= 1, 'wrong passwords are logged');
+  t.match(r.err(), /"event":"auth-failure","surface":"rest"/, 'wrong passwords are logged');
+  const metrics = (await http(base!, 'GET', '/metrics', AUTH)).body;
+  t.match(metrics, /shardcache_auth_failures_total\{surface="rest"\} 10\n/, 'and counted');
+  r.child.kill('SIGTERM');
+  t.equal(await r.exit, 0);
+});
+
+t.test('RESP: a page cannot send commands, guesses are counted, and nothing changes', async (t) => {
+  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2', '--requirepass', PASSWORD]);
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const [, base, port] = await waitFor(r, /REST (http:\/\/127\.0\.0\.1:\d+), RESP redis:\/\/127\.0\.0\.1:(\d+)/);
+  const admin = new Raw(Number(port));
+  t.teardown(() => admin.end());
+  admin.command('AUTH', PASSWORD);
+  admin.command('SET', 'canary', 'alive');
+  t.equal(await admin.expect('+OK\r\n+OK\r\n'), '+OK\r\n+OK\r\n');
+
+  // What fetch('http://127.0.0.1:PORT', {method: 'POST', body}) sends: the body holds commands,
+  // the password included (a page may guess it), and a REPLICAOF to take the server over.
+  const body = `AUTH ${PASSWORD}\r\nREPLICAOF 127.0.0.1 1\r\nFLUSHALL\r\nSET canary dead\r\n`;
+  const page = new Raw(Number(port));
+  page.send(
+    `POST / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://evil.example\r\n` +
+      `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  await page.closedByServer();
+  t.equal(await page.read(page.unread), '', 'closed without a word');
+  t.match(r.err(), /Possible SECURITY ATTACK detected/, 'and logged');
+
+  for (let i = 0; i < 5; i++) admin.command('AUTH', `guess${i}`);
+  const wrong = '-WRONGPASS invalid username-password pair or user is disabled.\r\n';
+  t.equal(await admin.expect(wrong.repeat(5)), wrong.repeat(5));
+  admin.command('AUTH', PASSWORD);
+  admin.command('ROLE');
+  admin.command('GET', 'canary');
+  admin.command('INFO', 'stats');
+  t.equal(await admin.until('master'), '+OK\r\n*3\r\n$6\r\nmaster', 'still a leader');
+  await admin.until('\r\n');
+  await admin.until(':0\r\n*0\r\n');
+  t.equal(await admin.bulk(), 'alive', 'data unchanged');
+  t.match(await admin.bulk(), /acl_access_denied_auth:5\r\n/, 'guesses counted in INFO');
+  const metrics = await fetch(`${base}/metrics`, { headers: AUTH });
+  t.match(await metrics.text(), /shardcache_auth_failures_total\{surface="resp"\} 5\n/);
   r.child.kill('SIGTERM');
   t.equal(await r.exit, 0);
 });

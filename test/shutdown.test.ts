@@ -38,7 +38,7 @@ t.test('start --host: the ready line warns when bound beyond loopback; bad --cli
   const exposed = run(['start', '--http-port', '0', '--port', '0', '--shards', '1', '--host', '0.0.0.0']);
   t.teardown(() => exposed.child.kill('SIGKILL'));
   const line = await waitFor(exposed, /ready: .*\n/);
-  t.match(line[0], /WARNING: bound to 0\.0\.0\.0 without --requirepass: protected mode refuses RESP clients that are not on loopback/);
+  t.match(line[0], /WARNING: bound to 0\.0\.0\.0 without --requirepass: protected mode refuses clients that are not on loopback/);
   exposed.child.kill('SIGTERM');
   t.equal(await exposed.exit, 0);
   t.match(exposed.err(), /"level":40.*"event":"exposed"/, 'and a warn log line');
@@ -50,4 +50,27 @@ t.test('start --host: the ready line warns when bound beyond loopback; bad --cli
   const bad = await cli('start', '--client-output-buffer-limit', 'normal 1gb');
   t.equal(bad.code, 2);
   t.match(bad.err, /--client-output-buffer-limit: expected groups of 4 words/);
+});
+
+t.test('SIGTERM while a REST request is in flight: it is answered, then the process exits 0', async (t) => {
+  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2']);
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const [, base] = await waitFor(r, /REST (http:\/\/127\.0\.0\.1:\d+),/);
+  // Adding a shard answers once its keys have moved: in flight from the new shard's join on.
+  const joined = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (/"event":"join"/.test(r.err())) {
+        r.child.stderr!.off('data', check);
+        resolve();
+      }
+    };
+    r.child.stderr!.on('data', check);
+  });
+  const add = fetch(`${base}/cluster/shards`, { method: 'POST' });
+  await joined;
+  r.child.kill('SIGTERM');
+  const res = await add;
+  t.equal(res.status, 201, 'the request in flight is answered');
+  t.match(await res.json(), { shard: { name: 'node-3' } });
+  t.equal(await r.exit, 0);
 });

@@ -184,7 +184,7 @@ export default class Start extends Command {
       : flags.requirepass !== undefined
         ? ` (WARNING: reachable from the network on ${flags.host})`
         : flags['protected-mode'] === 'yes'
-          ? ` (WARNING: bound to ${flags.host} without --requirepass: protected mode refuses RESP clients that are not on loopback)`
+          ? ` (WARNING: bound to ${flags.host} without --requirepass: protected mode refuses clients that are not on loopback)`
           : ` (WARNING: bound to ${flags.host} without --requirepass and with --protected-mode no: ANYONE who can reach it can read, change and erase the data)`;
     this.log(
       `${NAME} ${VERSION} ready: ${flags.shards} shards${copies}, REST http://${host}:${address.port}, RESP redis://${host}:${respAddress.port}${replicaOf === null ? '' : `, replica of ${flags.replicaof}`}${warning}`,
