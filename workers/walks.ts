@@ -1,6 +1,7 @@
 // Ops that walk a shard's keys (KEYS, SCAN with a big COUNT, RANDOMKEY on a sparse table) as
 // generators that yield after each bounded step, so the worker can answer the watchdog between
 // steps (workers/runner.ts). A walk must never do unbounded work between two yields.
+import { KeyPacker, type PackedKeys } from '../src/key-list.js';
 import type { ShardStore } from './store.js';
 
 /** Slots a walk examines between two yields. */
@@ -17,16 +18,16 @@ export function runToEnd<T>(walk: Walk<T>): T {
   }
 }
 
-/** KEYS: every live key matching `pattern`, in slot order. */
-export function* keysWalk(store: ShardStore, pattern: string): Walk<string[]> {
-  const out: string[] = [];
+/** KEYS: every live key matching `pattern`, in slot order, packed (src/key-list.ts). */
+export function* keysWalk(store: ShardStore, pattern: string): Walk<PackedKeys> {
+  const packer = new KeyPacker();
   // Nothing else runs on the shard until the walk ends, so the slots do not move under it.
   const top = store.slots;
   for (let from = 0; from < top; from += WALK_STEP) {
-    store.keys(pattern, from, from + WALK_STEP, out);
+    packer.add(store.keys(pattern, from, from + WALK_STEP));
     yield;
   }
-  return out;
+  return packer.done();
 }
 
 /** SCAN's work per call: it looks at up to this many slots (`count` × 8, at least 1024). */
@@ -34,21 +35,23 @@ export function scanBudget(count: number): number {
   return Math.max(count * 8, 1024);
 }
 
-/** SCAN: store.scan() in steps, with the same answer. */
-export function* scanWalk(store: ShardStore, cursor: number, pattern: string | null, count: number): Walk<[number, string[]]> {
-  const out: string[] = [];
+/** SCAN: store.scan() in steps, with the same answer (its keys packed, src/key-list.ts). */
+export function* scanWalk(store: ShardStore, cursor: number, pattern: string | null, count: number): Walk<[number, PackedKeys]> {
+  const packer = new KeyPacker();
   const budget = scanBudget(count);
   let slot = cursor;
   let live = 0;
   let seen = 0;
   while (slot < store.slots && live < count && seen < budget) {
+    const out: string[] = [];
     const [next, l] = store.scanSlots(slot, pattern, count - live, Math.min(WALK_STEP, budget - seen), out);
+    packer.add(out);
     seen += next - slot;
     live += l;
     slot = next;
     yield;
   }
-  return [slot >= store.slots ? 0 : slot, out];
+  return [slot >= store.slots ? 0 : slot, packer.done()];
 }
 
 /** RANDOMKEY: random probes, then the first live key from a random slot on (wrapping around). */
