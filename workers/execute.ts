@@ -229,8 +229,8 @@ function enterOp(shard: Shard, op: number): () => void {
   };
 }
 
-/** Applies one op at once (a walking op runs to its end). */
-export function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {
+/** Applies one op that is not a walk, at once. */
+function executeOp(shard: Shard, op: number, key: string, arg: unknown): unknown {
   const plain = op & ~REPLICA_COPY;
   if (plain === op && (op < Op.MIG_PLAN || op > Op.MIG_REPLACE)) return executeOp2(shard, op, key, arg);
   const leave = enterOp(shard, op);
@@ -310,8 +310,6 @@ function executeOp2(shard: Shard, op: number, key: string, arg: unknown): unknow
       return store.entry(key);
     case Op.RANDOMKEY:
       return runToEnd(randomKeyWalk(store));
-    case Op.MIG_PLAN:
-      return shard.migration.plan(arg as number[]);
     case Op.MIG_EXPORT: {
       const [idx, offset, limit, maxBytes] = arg as [number, number, number, number];
       return shard.migration.export(idx, offset, limit, maxBytes);
@@ -320,20 +318,9 @@ function executeOp2(shard: Shard, op: number, key: string, arg: unknown): unknow
       const [idx, limit] = arg as [number, number];
       return shard.migration.drop(idx, limit);
     }
-    case Op.MIG_EXPORT_RANGE: {
-      const [lo, hi] = arg as [number, number];
-      return shard.migration.exportRange(lo, hi);
-    }
-    case Op.MIG_DROP_RANGE: {
-      const [lo, hi] = arg as [number, number];
-      return shard.migration.dropRange(lo, hi);
-    }
-    case Op.MIG_REPLACE: {
-      // The first chunk of a refilled range first drops what this shard held there.
-      const [idx, entries, first] = arg as [number, ArrayBuffer, boolean];
-      if (first) shard.migration.drop(idx);
-      return importEntries(store, entries);
-    }
+    // MIG_PLAN, MIG_EXPORT_RANGE, MIG_DROP_RANGE and a refill's first MIG_REPLACE are walks (walkOf).
+    case Op.MIG_REPLACE:
+      return importEntries(store, (arg as [number, ArrayBuffer, boolean])[1]);
     case Op.MIG_END:
       shard.migration.end();
       return true;

@@ -173,10 +173,9 @@ export class ShardStore {
 
   /**
    * Keys matching a glob, in slot order. `from`/`to` walk part of the slots (see `slots`) into
-   * `out`, so a caller can walk a big shard in steps (workers/walks.ts).
+   * `out`, so a caller can walk a big shard in steps (workers/walks.ts); `now`: the walk's clock.
    */
-  keys(pattern: string, from = 0, to = Number.POSITIVE_INFINITY, out: string[] = []): string[] {
-    const now = this.#now();
+  keys(pattern: string, from = 0, to = Number.POSITIVE_INFINITY, out: string[] = [], now = this.#now()): string[] {
     const glob = matchesAll(pattern) ? null : compileGlob(pattern);
     const end = Math.min(to, this.#top);
     for (let slot = from; slot < end; slot++) {
@@ -187,6 +186,11 @@ export class ShardStore {
       if (glob === null || glob.test(k)) out.push(k);
     }
     return out;
+  }
+
+  /** The store's clock (ms since the epoch): a walk reads it once, so every step sees the same moment. */
+  now(): number {
+    return this.#now();
   }
 
   /** One past the highest slot in use: walks over slots [0, slots) see every key. */
@@ -208,9 +212,9 @@ export class ShardStore {
   /**
    * The walk under scan(): from slot `from`, at most `maxSlots` slots and until `maxLive` live
    * ones were seen; matching keys go to `out`. Returns [the slot to go on from, live slots seen].
+   * `now`: the walk's clock.
    */
-  scanSlots(from: number, pattern: string | null, maxLive: number, maxSlots: number, out: string[]): [number, number] {
-    const now = this.#now();
+  scanSlots(from: number, pattern: string | null, maxLive: number, maxSlots: number, out: string[], now = this.#now()): [number, number] {
     const glob = matchesAll(pattern) ? null : compileGlob(pattern!);
     let slot = from;
     let live = 0;

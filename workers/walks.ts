@@ -21,10 +21,12 @@ export function runToEnd<T>(walk: Walk<T>): T {
 /** KEYS: every live key matching `pattern`, in slot order, packed (src/key-list.ts). */
 export function* keysWalk(store: ShardStore, pattern: string): Walk<PackedKeys> {
   const packer = new KeyPacker();
-  // Nothing else runs on the shard until the walk ends, so the slots do not move under it.
+  // Nothing else runs on the shard until the walk ends, so the slots do not move under it,
+  // and keys that expire meanwhile count as of its start.
   const top = store.slots;
+  const now = store.now();
   for (let from = 0; from < top; from += WALK_STEP) {
-    packer.add(store.keys(pattern, from, from + WALK_STEP));
+    packer.add(store.keys(pattern, from, from + WALK_STEP, [], now));
     yield;
   }
   return packer.done();
@@ -42,9 +44,10 @@ export function* scanWalk(store: ShardStore, cursor: number, pattern: string | n
   let slot = cursor;
   let live = 0;
   let seen = 0;
+  const now = store.now();
   while (slot < store.slots && live < count && seen < budget) {
     const out: string[] = [];
-    const [next, l] = store.scanSlots(slot, pattern, count - live, Math.min(WALK_STEP, budget - seen), out);
+    const [next, l] = store.scanSlots(slot, pattern, count - live, Math.min(WALK_STEP, budget - seen), out, now);
     packer.add(out);
     seen += next - slot;
     live += l;
