@@ -2,7 +2,9 @@
 // them 40 × 'a', the worst case of a backtracking glob), then times KEYS *, KEYS with a
 // pathological pattern, a full SCAN MATCH with a big COUNT, DBSIZE and FLUSHALL, reporting what
 // each returned, whether any shard crashed (the watchdog kills a shard that cannot answer its
-// ping) and the main thread's worst event-loop delay.
+// ping) and the main thread's worst event-loop delay. Crashes while filling are counted apart:
+// a shard whose index Map grows past 2^20, 2^21, ... keys stalls once for its rehash, which on a
+// busy machine can outlast --watchdog-timeout (nothing to do with walks).
 //
 //   npm run bench:keys -- [--keys 10000000] [--shards 3] [--replicas 1] [--value-size 8]
 //                         [--watchdog-timeout 1500] [--scan-count 100000] [--timeout 1800] [--json]
@@ -56,7 +58,8 @@ setTimeout(() => {
 const PATHOLOGICAL = '*a*a*a*a*a*a*a*a*a*a*a*a*b';
 const cluster = await createCluster({ shards, replicas, watchdogTimeoutMs });
 const crashes: string[] = [];
-cluster.on('crash', (e) => crashes.push(`${e.name}: ${e.reason} (${e.keysLost} keys lost)`));
+let phase = 'fill';
+cluster.on('crash', (e) => crashes.push(`${phase}: ${e.name}: ${e.reason} (${e.keysLost} keys lost)`));
 const loop = monitorEventLoopDelay({ resolution: 10 });
 
 const value = 'v'.repeat(valueSize);
@@ -70,12 +73,20 @@ const lane = async (): Promise<void> => {
     next = Math.min(keyCount, next + CHUNK);
     const pairs: [string, string][] = [];
     for (let i = from; i < next; i++) pairs.push([i === 0 ? 'a'.repeat(40) : `key:${i}`, value]);
-    await cluster.mset(pairs);
+    await cluster.mset(pairs).catch(() => {
+      failedFills++;
+    });
   }
 };
+let failedFills = 0;
 await Promise.all(Array.from({ length: 8 }, lane));
 const fillS = (performance.now() - t0) / 1000;
-log(`filled ${keyCount.toLocaleString('en')} keys over ${shards} shards (replicas ${replicas}) in ${fillS.toFixed(1)} s`);
+const fillCrashes = crashes.length;
+log(
+  `filled ${keyCount.toLocaleString('en')} keys over ${shards} shards (replicas ${replicas}) in ${fillS.toFixed(1)} s` +
+    (fillCrashes === 0 ? '' : ` — ${fillCrashes} crashes while filling, ${failedFills} MSETs failed: ${crashes.join('; ')}`),
+);
+phase = 'commands';
 
 interface Row {
   command: string;
@@ -91,7 +102,10 @@ async function time(command: string, fn: () => Promise<number>): Promise<void> {
   loop.enable();
   const before = crashes.length;
   const start = performance.now();
-  const returned = await fn();
+  const returned = await fn().catch((e: Error) => {
+    log(`${command}: ${e.message}`);
+    return -1;
+  });
   const seconds = (performance.now() - start) / 1000;
   loop.disable();
   const row = {
