@@ -141,15 +141,17 @@ await time('FLUSHALL', async () => {
 });
 await cluster.close();
 
+const walkCrashes = crashes.slice(fillCrashes);
 const summary = {
   keys: keyCount,
   shards,
   replicas,
   watchdog_timeout_ms: watchdogTimeoutMs,
   fill_seconds: Number(fillS.toFixed(1)),
+  fill_crashes: fillCrashes,
   rows,
   crashes,
 };
 if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-else log(crashes.length === 0 ? 'no shard crashed' : `CRASHES: ${crashes.join('; ')}`);
-if (crashes.length > 0) process.exitCode = 1;
+else log(walkCrashes.length === 0 ? 'no shard crashed during the commands' : `CRASHES during the commands: ${walkCrashes.join('; ')}`);
+if (walkCrashes.length > 0) process.exitCode = 1;
