@@ -4,13 +4,17 @@
 // each returned, whether any shard crashed (the watchdog kills a shard that cannot answer its
 // ping) and the main thread's worst event-loop delay. Crashes while filling are counted apart:
 // a shard whose index Map grows past 2^20, 2^21, ... keys stalls once for its rehash, which on a
-// busy machine can outlast --watchdog-timeout (nothing to do with walks).
+// busy machine can outlast --watchdog-timeout (nothing to do with walks). Then one shard
+// worker, driven directly over its port with keys ÷ shards keys, is pinged every 10 ms during
+// KEYS * and the pathological KEYS: the worst ping round trip is what the watchdog would see.
 //
 //   npm run bench:keys -- [--keys 10000000] [--shards 3] [--replicas 1] [--value-size 8]
 //                         [--watchdog-timeout 1500] [--scan-count 100000] [--timeout 1800] [--json]
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { createCluster } from '../src/index.js';
+import { type FromShard, Op, type ShardInit, type ToShard } from '../src/protocol.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -141,6 +145,72 @@ await time('FLUSHALL', async () => {
 });
 await cluster.close();
 
+/** The worst ping round trip (ms) of one shard worker while it runs `pattern` over `n` keys, and what KEYS returned. */
+async function probePings(n: number, pattern: string): Promise<{ ms: number; keys: number; pings: number; seconds: number }> {
+  const { port1, port2 } = new MessageChannel();
+  const init: ShardInit = {
+    shardId: 1,
+    name: 'probe',
+    epoch: 1,
+    maxBytes: 0,
+    policy: 'noeviction',
+    channelName: 'bench-keys-probe',
+    faults: false,
+  };
+  const worker = new Worker(new URL('../workers/shard.js', import.meta.url), {
+    workerData: { ...init, port: port2 },
+    transferList: [port2],
+    execArgv: [],
+  });
+  const replies = new Map<number, (m: FromShard) => void>();
+  const pongs = new Map<number, number>();
+  let worst = 0;
+  port1.on('message', (m: FromShard) => {
+    if (m.t === 'reply') replies.get(m.id)?.(m);
+    else if (m.t === 'pong') {
+      worst = Math.max(worst, performance.now() - pongs.get(m.id)!);
+      pongs.delete(m.id);
+    }
+  });
+  await new Promise((resolve) => port1.once('message', resolve));
+  let id = 0;
+  const batch = (ops: unknown[]): Promise<FromShard> =>
+    new Promise((resolve) => {
+      replies.set(++id, resolve);
+      port1.postMessage({ t: 'batch', id, epoch: 1, ops } satisfies ToShard);
+    });
+  for (let i = 0; i < n; i += 1000) {
+    const ops: unknown[] = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) ops.push(Op.SET, j === 0 ? 'a'.repeat(40) : `key:${j}`, value);
+    await batch(ops);
+  }
+  let pingId = 0;
+  const pinger = setInterval(() => {
+    pongs.set(++pingId, performance.now());
+    port1.postMessage({ t: 'ping', id: pingId } satisfies ToShard);
+  }, 10);
+  worst = 0;
+  const start = performance.now();
+  const reply = (await batch([Op.KEYS, pattern, undefined])) as Extract<FromShard, { t: 'reply' }>;
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(pinger);
+  // A ping still out when the walk ended counts as late as it is.
+  for (const sent of pongs.values()) worst = Math.max(worst, performance.now() - sent);
+  const list = reply.results[0] as string[] | { lengths: Uint32Array };
+  await worker.terminate();
+  return { ms: Math.round(worst), keys: Array.isArray(list) ? list.length : list.lengths.length, pings: pingId, seconds };
+}
+
+const probeKeys = Math.ceil(keyCount / shards);
+const probes: { pattern: string; keys: number; seconds: number; pings: number; max_ping_ms: number }[] = [];
+for (const pattern of ['*', PATHOLOGICAL]) {
+  const p = await probePings(probeKeys, pattern);
+  probes.push({ pattern, keys: p.keys, seconds: Number(p.seconds.toFixed(2)), pings: p.pings, max_ping_ms: p.ms });
+  log(
+    `one shard, ${probeKeys.toLocaleString('en')} keys: KEYS ${pattern} ${p.seconds.toFixed(2)} s, ${p.keys} keys, ${p.pings} pings, worst ping round trip ${p.ms} ms`,
+  );
+}
+
 const walkCrashes = crashes.slice(fillCrashes);
 const summary = {
   keys: keyCount,
@@ -151,6 +221,7 @@ const summary = {
   fill_crashes: fillCrashes,
   rows,
   crashes,
+  probes,
 };
 if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 else log(walkCrashes.length === 0 ? 'no shard crashed during the commands' : `CRASHES during the commands: ${walkCrashes.join('; ')}`);

@@ -16,6 +16,7 @@ t.test('bench:keys --json', async (t) => {
     fill_crashes: number;
     crashes: string[];
     rows: { command: string; seconds: number; returned: number; loop_max_ms: number; crashes: number }[];
+    probes: { pattern: string; keys: number; seconds: number; pings: number; max_ping_ms: number }[];
   };
   t.match(r, { keys: 20000, shards: 3, replicas: 1, watchdog_timeout_ms: 1500, fill_seconds: Number, fill_crashes: 0 });
   t.same(r.crashes, []);
@@ -31,4 +32,13 @@ t.test('bench:keys --json', async (t) => {
     ],
   );
   for (const row of r.rows) t.match(row, { seconds: Number, loop_max_ms: Number }, row.command);
+  t.same(
+    r.probes.map((p) => [p.pattern, p.keys]),
+    [
+      ['*', 6667],
+      ['*a*a*a*a*a*a*a*a*a*a*a*a*b', 0],
+    ],
+    'one shard probed with its share of the keys',
+  );
+  for (const p of r.probes) t.match(p, { seconds: Number, pings: Number, max_ping_ms: Number }, p.pattern);
 });
