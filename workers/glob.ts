@@ -56,7 +56,10 @@ class Pattern implements Glob {
   readonly #tokens: Int32Array;
   readonly #classes: CharClass[];
   readonly #empty: boolean;
-  /** Matches every key (`*` alone), or none (past Redis's `*` limit). */
+  /**
+   * Matches every key (`*` alone, the empty key too, as KEYS and SCAN do; Redis's matcher by itself
+   * never matches an empty string), or none (past Redis's `*` limit).
+   */
   readonly #all: boolean;
   readonly #none: boolean;
   /** Only literal characters: the key must equal this. */
