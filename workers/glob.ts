@@ -1,7 +1,6 @@
-// Redis-style glob patterns (KEYS, SCAN MATCH, CONFIG GET), parsed once into tokens and matched
-// in O(key length × pattern length): it must never backtrack (no RegExp), whatever the pattern.
-// Keys are matched in their internal string form (src/keys.ts), so `?` is one character of a
-// UTF-8 key, where Redis would match one byte: documented in the README.
+// Redis-style glob patterns (KEYS, SCAN MATCH, CONFIG GET) parsed once into tokens and matched in
+// O(key length × pattern length); it must never backtrack (no RegExp), whatever the pattern.
+// Keys match in their internal string form (src/keys.ts): `?` is a character, not a byte (README).
 
 /** A compiled glob: `test(key)` says whether the key matches. */
 export interface Glob {

@@ -1,6 +1,5 @@
-// A shard's message loop, apart from the worker thread so tests drive it: batches, epoch changes
-// and 'replicate' apply in arrival order; a batch that walks many keys runs in time slices,
-// yielding to the event loop between them, while watchdog pings are answered at once. It must
+// A shard's message loop (tests drive it without a worker): batches, epochs and 'replicate' apply
+// in arrival order, a walking batch in time slices with pings answered between them. It must
 // never let a later message's work run before (or inside) an earlier batch.
 import type { FromShard, ToShard } from '../src/protocol.js';
 import { takeEffects } from './effects.js';
