@@ -17,6 +17,7 @@ import {
 } from './args.js';
 import { CacheError, einval, isCrash } from './errors.js';
 import { fingerprint32 } from './hash.js';
+import { type KeyList, unpackKeys } from './key-list.js';
 import { externalKey, hashInternal } from './keys.js';
 import { MembershipBus } from './membership.js';
 import {
@@ -565,9 +566,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Every key matching a glob pattern, across all shards. O(keys): prefer scan() on big data. */
   async keys(pattern = '*'): Promise<(string | Buffer)[]> {
     const p = this.#ready(() => keyArg(pattern, 'pattern'));
-    const parts = (await this.#all(Op.KEYS, p)) as string[][];
+    const parts = (await this.#all(Op.KEYS, p)) as KeyList[];
+    const listed: string[] = [];
+    for (const part of parts) unpackKeys(part, listed);
     // During a migration a key may sit on its old and its new owner for a moment: count it once.
-    const all = this.#migration === null && this.#replicas === 1 ? parts.flat() : [...new Set(parts.flat())];
+    const all = this.#migration === null && this.#replicas === 1 ? listed : [...new Set(listed)];
     return all.map(externalKey);
   }
 
@@ -590,7 +593,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     });
     if (pos >= ids.length) return ['0', []];
     const handle = this.#handles.get(ids[pos]!)!;
-    const [next, found] = (await handle.send(Op.SCAN, '', [slot, match, count])) as [number, string[]];
+    const [next, list] = (await handle.send(Op.SCAN, '', [slot, match, count])) as [number, KeyList];
+    const found = unpackKeys(list);
     // With replicas a key sits on several shards: each returns only the keys it is primary for.
     const keys = this.#replicas === 1 ? found : found.filter((k) => this.#ring.ownerOf(hashInternal(this.options.hash, k)) === handle.id);
     let cursorOut = 0;

@@ -31,9 +31,9 @@ export const Op = {
   PERSIST: 10,
   /** arg: unused. Result: ms left, -1 without TTL, -2 missing. */
   PTTL: 11,
-  /** key: glob pattern. Result: keys[]. */
+  /** key: glob pattern. Result: the keys, an array or packed (a KeyList, src/key-list.ts). */
   KEYS: 12,
-  /** arg: [cursor, pattern or null, count]. Result: [nextCursor, keys[]]. */
+  /** arg: [cursor, pattern or null, count]. Result: [nextCursor, the keys as a KeyList (src/key-list.ts)]. */
   SCAN: 13,
   /** Result: number of keys. */
   DBSIZE: 14,

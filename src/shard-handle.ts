@@ -5,7 +5,7 @@
 // `maxBatchesInFlight` batches in flight and `maxBatchOps` ops per batch. The cap on batches in
 // flight is what makes batches form: without it a microtask flush sends one op per message.
 // Replies on one port arrive in posting order, so in-flight batches form a FIFO, not a Map.
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CacheError, fromWire, type WireError } from './errors.js';
 import { type FaultKind, type FromShard, type GroupTable, Op, type ShardInit, type ToShard } from './protocol.js';
 import { MAX_REF_BYTES, refLength, refOffset, restoreValues, valueRef } from './value-bytes.js';
@@ -724,11 +724,18 @@ export class ShardHandle {
     this.#pingTimer = setTimeout(() => {
       this.#pingTimer = null;
       const worker = this.#worker;
-      if (worker === null || this.#port === null) return;
+      const port = this.#port;
+      if (worker === null || port === null) return;
       const id = ++this.#pingId;
-      this.#port.postMessage({ t: 'ping', id } satisfies ToShard);
+      port.postMessage({ t: 'ping', id } satisfies ToShard);
       this.#deadline = setTimeout(() => {
         this.#deadline = null;
+        // After this thread was busy, timers run before the port's messages: read what already
+        // came (in order) before deciding; a pong among it re-arms the watchdog.
+        for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+          this.#onMessage(m.message as FromShard);
+          if (this.#pingTimer !== null || this.#port !== port) return;
+        }
         this.#killReason = `no answer to the watchdog for ${this.#opts.watchdogTimeoutMs} ms`;
         void worker.terminate();
       }, this.#opts.watchdogTimeoutMs).unref();

@@ -1,8 +1,10 @@
 // The source side of a live migration inside one shard: which of its keys fall in the hash
 // ranges that are moving, and exporting / dropping them range by range. Plain module (tests
-// import it); the coordinator decides the ranges and the order (src/migration.ts).
+// import it); the coordinator decides the ranges and the order (src/migration.ts). What walks
+// every key runs as a Walk (workers/walks.ts), in bounded steps.
 import { DONE, decodeEntries, encodeEntries } from './entries.js';
 import type { ShardStore } from './store.js';
+import { WALK_STEP, type Walk, runToEnd } from './walks.js';
 
 export class MigrationSource {
   #store: ShardStore;
@@ -27,14 +29,25 @@ export class MigrationSource {
 
   /** Opens a plan: buckets every live key in a moving range, and records inserts from now on. Returns keys per range. */
   plan(ranges: number[]): number[] {
+    return runToEnd(this.planWalk(ranges));
+  }
+
+  /** plan() in steps. */
+  *planWalk(ranges: number[]): Walk<number[]> {
     this.#ranges = ranges;
-    this.#buckets = Array.from({ length: ranges.length / 2 }, () => []);
-    this.#store.eachKey((key, hash) => {
+    const buckets: string[][] = Array.from({ length: ranges.length / 2 }, () => []);
+    this.#buckets = buckets;
+    const bucket = (key: string, hash: number): void => {
       const idx = this.#rangeOf(hash);
-      if (idx >= 0) this.#buckets[idx]!.push(key);
-    });
+      if (idx >= 0) buckets[idx]!.push(key);
+    };
+    const top = this.#store.slots;
+    for (let from = 0; from < top; from += WALK_STEP) {
+      this.#store.eachKey(bucket, from, from + WALK_STEP);
+      yield;
+    }
     this.#store.logInserts(true);
-    return this.#buckets.map((b) => b.length);
+    return buckets.map((b) => b.length);
   }
 
   /**
@@ -74,24 +87,53 @@ export class MigrationSource {
 
   /** Live entries with a hash in [lo, hi], found by scanning every key (no plan needed), encoded. */
   exportRange(lo: number, hi: number): ArrayBuffer {
+    return runToEnd(this.exportRangeWalk(lo, hi));
+  }
+
+  /** exportRange() in steps (the encoding of what it found is one step: one range's share). */
+  *exportRangeWalk(lo: number, hi: number): Walk<ArrayBuffer> {
+    const keys = yield* this.#inRange(lo, hi);
     const out: unknown[] = [];
-    for (const key of this.#inRange(lo, hi)) {
-      const e = this.#store.entry(key);
-      if (e !== null) out.push(key, e[0], e[1]);
+    for (let i = 0; i < keys.length; i++) {
+      const e = this.#store.entry(keys[i]!);
+      if (e !== null) out.push(keys[i], e[0], e[1]);
+      if (i % WALK_STEP === WALK_STEP - 1) yield;
     }
     return encodeEntries(out);
   }
 
   /** Deletes every key with a hash in [lo, hi]. */
   dropRange(lo: number, hi: number): number {
-    return this.#store.del(this.#inRange(lo, hi));
+    return runToEnd(this.dropRangeWalk(lo, hi));
   }
 
-  #inRange(lo: number, hi: number): string[] {
+  /** dropRange() in steps. */
+  *dropRangeWalk(lo: number, hi: number): Walk<number> {
+    const keys = yield* this.#inRange(lo, hi);
+    let n = 0;
+    for (let i = 0; i < keys.length; i += WALK_STEP) {
+      n += this.#store.del(keys.slice(i, i + WALK_STEP));
+      yield;
+    }
+    return n;
+  }
+
+  /** Drops range `idx`'s keys here (a refill's first chunk), WALK_STEP keys a step. */
+  *dropWalk(idx: number): Walk<number> {
+    while (this.drop(idx, WALK_STEP) > 0) yield;
+    return 0;
+  }
+
+  *#inRange(lo: number, hi: number): Walk<string[]> {
     const out: string[] = [];
-    this.#store.eachKey((key, hash) => {
+    const pick = (key: string, hash: number): void => {
       if (hash >= lo && hash <= hi) out.push(key);
-    });
+    };
+    const top = this.#store.slots;
+    for (let from = 0; from < top; from += WALK_STEP) {
+      this.#store.eachKey(pick, from, from + WALK_STEP);
+      yield;
+    }
     return out;
   }
 

@@ -220,19 +220,31 @@ export class ShardStore {
     return at === 0 ? -1 : at;
   }
 
-  keys(pattern: string): string[] {
-    const all = matchesAll(pattern);
-    const re = all ? null : compileGlob(pattern);
-    const out: string[] = [];
-    const now = this.#now();
-    for (let slot = 0; slot < this.#top; slot++) {
+  /**
+   * Keys matching a glob, in slot order. `from`/`to` walk part of the slots (see `slots`) into
+   * `out`, so a caller can walk a big shard in steps (workers/walks.ts); `now`: the walk's clock.
+   */
+  keys(pattern: string, from = 0, to = Number.POSITIVE_INFINITY, out: string[] = [], now = this.#now()): string[] {
+    const glob = matchesAll(pattern) ? null : compileGlob(pattern);
+    const end = Math.min(to, this.#top);
+    for (let slot = from; slot < end; slot++) {
       const k = this.#keys[slot];
       if (k === undefined) continue;
       const at = this.#meta[slot * 2]!;
       if (at !== 0 && at <= now) continue;
-      if (re === null || re.test(k)) out.push(k);
+      if (glob === null || glob.test(k)) out.push(k);
     }
     return out;
+  }
+
+  /** The store's clock (ms since the epoch): a walk reads it once, so every step sees the same moment. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** One past the highest slot in use: walks over slots [0, slots) see every key. */
+  get slots(): number {
+    return this.#top;
   }
 
   /**
@@ -241,21 +253,29 @@ export class ShardStore {
    * `max(count * 8, 1024)` slots per call, so a sparse table never stalls the shard.
    */
   scan(cursor: number, pattern: string | null, count: number): [number, string[]] {
-    const re = matchesAll(pattern) ? null : compileGlob(pattern!);
     const out: string[] = [];
-    const now = this.#now();
-    const budget = Math.max(count * 8, 1024);
-    let slot = cursor;
+    const [next] = this.scanSlots(cursor, pattern, count, Math.max(count * 8, 1024), out);
+    return [next >= this.#top ? 0 : next, out];
+  }
+
+  /**
+   * The walk under scan(): from slot `from`, at most `maxSlots` slots and until `maxLive` live
+   * ones were seen; matching keys go to `out`. Returns [the slot to go on from, live slots seen].
+   * `now`: the walk's clock.
+   */
+  scanSlots(from: number, pattern: string | null, maxLive: number, maxSlots: number, out: string[], now = this.#now()): [number, number] {
+    const glob = matchesAll(pattern) ? null : compileGlob(pattern!);
+    let slot = from;
     let live = 0;
-    for (let seen = 0; slot < this.#top && live < count && seen < budget; slot++, seen++) {
+    for (let seen = 0; slot < this.#top && live < maxLive && seen < maxSlots; slot++, seen++) {
       const k = this.#keys[slot];
       if (k === undefined) continue;
       live++;
       const at = this.#meta[slot * 2]!;
       if (at !== 0 && at <= now) continue;
-      if (re === null || re.test(k)) out.push(k);
+      if (glob === null || glob.test(k)) out.push(k);
     }
-    return [slot >= this.#top ? 0 : slot, out];
+    return [slot, live];
   }
 
   // ---- writes ---------------------------------------------------------------------------------
@@ -456,24 +476,28 @@ export class ShardStore {
     return out;
   }
 
-  /** A random live key, or null: probes random slots, then scans from one if the table is sparse. */
-  randomKey(): string | null {
+  /** RANDOMKEY's first try (workers/walks.ts): a live key of 32 random slots; null when empty, undefined when none was hit. */
+  randomProbe(): string | null | undefined {
     if (this.#index.size === 0 || this.#top === 0) return null;
     const now = this.#now();
-    const live = (slot: number): boolean => {
-      const at = this.#meta[slot * 2]!;
-      return this.#keys[slot] !== undefined && (at === 0 || at > now);
-    };
     for (let i = 0; i < 32; i++) {
       const slot = (Math.random() * this.#top) | 0;
-      if (live(slot)) return this.#keys[slot]!;
+      if (this.#live(slot, now)) return this.#keys[slot]!;
     }
-    const from = (Math.random() * this.#top) | 0;
-    for (let i = 0; i < this.#top; i++) {
-      const slot = (from + i) % this.#top;
-      if (live(slot)) return this.#keys[slot]!;
-    }
+    return undefined;
+  }
+
+  /** The live key in the lowest slot of [from, to), or null. */
+  firstLive(from: number, to: number): string | null {
+    const now = this.#now();
+    const end = Math.min(to, this.#top);
+    for (let slot = from; slot < end; slot++) if (this.#live(slot, now)) return this.#keys[slot]!;
     return null;
+  }
+
+  #live(slot: number, now: number): boolean {
+    const at = this.#meta[slot * 2]!;
+    return this.#keys[slot] !== undefined && (at === 0 || at > now);
   }
 
   /**
@@ -504,9 +528,10 @@ export class ShardStore {
     return -1;
   }
 
-  /** Calls fn for every stored key (expired ones included) with its ring hash. */
-  eachKey(fn: (key: string, hash: number) => void): void {
-    for (let slot = 0; slot < this.#top; slot++) {
+  /** Calls fn for every stored key (expired ones included) with its ring hash; `from`/`to`: part of the slots. */
+  eachKey(fn: (key: string, hash: number) => void, from = 0, to = Number.POSITIVE_INFINITY): void {
+    const end = Math.min(to, this.#top);
+    for (let slot = from; slot < end; slot++) {
       const k = this.#keys[slot];
       if (k !== undefined) fn(k, this.#hashes[slot]!);
     }
