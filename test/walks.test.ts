@@ -3,7 +3,10 @@
 import { MessageChannel } from 'node:worker_threads';
 import t from 'tap';
 import { KeyPacker, type KeyList, unpackKeys } from '../src/key-list.js';
-import { Op, type FromShard, type ToShard } from '../src/protocol.js';
+import { fingerprint32 } from '../src/hash.js';
+import { groupTables } from '../src/migration.js';
+import { Op, type FromShard, type GroupTable, type ToShard } from '../src/protocol.js';
+import { HashRing } from '../src/ring.js';
 import { valueRef } from '../src/value-bytes.js';
 import { BatchRun, Shard, executeBatch } from '../workers/execute.js';
 import { ShardRunner } from '../workers/runner.js';
@@ -262,4 +265,33 @@ t.test('runner: replies carry errors, value bytes and effects; a refused batch g
   runner.receive({ t: 'batch', id: 2, epoch: 0, ops: [Op.SET_BYTES, 'z', valueRef(0, 3)], bytes: stale, base: 0 });
   t.same(sent[1], { t: 'wrong-epoch', id: 2, epoch: 1, bytes: stale });
   t.equal(drain(), 0, 'nothing was left for later');
+});
+
+t.test('runner: a new table of replica sets is counted in steps; pings meanwhile carry no half counts', async (t) => {
+  const ring = new HashRing({ virtualNodes: 16, hash: fingerprint32 });
+  for (let id = 1; id <= 3; id++) ring.add(id, `node-${id}`);
+  const table = groupTables(ring, 2).get(1)!;
+  const groups: GroupTable = { version: 1, los: table.los, groups: table.groups, size: table.sets.length };
+  const s = filled(4 * WALK_STEP);
+  const { runner, sent, drain } = manualRunner(s);
+  runner.receive({ t: 'groups', table: groups });
+  t.ok(runner.walking, 'the recount stopped after its first slice');
+  runner.receive(batch(1, [Op.SET, 'after', 'v']));
+  runner.receive({ t: 'ping', id: 5 });
+  t.same(sent, [{ t: 'pong', id: 5, keys: 4 * WALK_STEP }], 'no counts while recounting');
+  t.equal(s.get('after'), null, 'the batch behind it waits');
+  t.ok(drain() >= 3, 'more slices');
+  const reply = sent[1] as Extract<FromShard, { t: 'reply' }>;
+  const [version, ...counts] = reply.counts!;
+  t.equal(version, 1);
+  // Every key this shard holds whose replica set it is part of, counted once, the new key included.
+  let want = 0;
+  s.eachKey((_, hash) => {
+    if (ring.preferenceList(hash, 2).includes(1)) want++;
+  });
+  t.equal(
+    counts.reduce((a, b) => a + b, 0),
+    want,
+    `${want} keys counted in their sets`,
+  );
 });

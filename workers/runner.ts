@@ -1,7 +1,7 @@
 // A shard's message loop (tests drive it without a worker): batches, epochs and 'replicate' apply
 // in arrival order, a walking batch in time slices with pings answered between them. It must
 // never let a later message's work run before (or inside) an earlier batch.
-import type { FromShard, ToShard } from '../src/protocol.js';
+import type { FromShard, GroupTable, ToShard } from '../src/protocol.js';
 import { takeEffects } from './effects.js';
 import { BatchRun, type Shard } from './execute.js';
 import { GroupCounts } from './group-counts.js';
@@ -33,7 +33,8 @@ export class ShardRunner {
   /** Messages waiting behind the batch in progress. */
   #queue: Queued[] = [];
   #batch: BatchMsg | null = null;
-  #run: BatchRun | null = null;
+  /** The work in progress: a batch, or a recount of keys per replica set. */
+  #run: BatchRun | Recount | null = null;
   /** A slice is scheduled, or running: new messages wait for it. */
   #busy = false;
   readonly #next = (): void => this.#pump();
@@ -59,7 +60,8 @@ export class ShardRunner {
   /** A message from the coordinator ('fault' is the worker entry's to handle). */
   receive(msg: ToShard): void {
     if (msg.t === 'ping') {
-      const counts = this.shard.store.groups?.take();
+      // Counts half way through a recount are not the shard's: they wait for its end.
+      const counts = this.#run instanceof Recount ? undefined : this.shard.store.groups?.take();
       this.#send(
         counts === undefined
           ? { t: 'pong', id: msg.id, keys: this.shard.store.size }
@@ -109,10 +111,8 @@ export class ShardRunner {
     if (msg.t === 'epoch') this.#epoch = msg.epoch;
     else if (msg.t === 'replicate') store.changes ??= new Set();
     else if (msg.t === 'budget') store.setMaxBytes(msg.maxBytes);
-    else if (msg.t === 'groups') {
-      store.groups ??= new GroupCounts(msg.table);
-      store.groups.reset(msg.table, (fn) => store.eachKey(fn));
-    } else if (msg.epoch !== this.#epoch) {
+    else if (msg.t === 'groups') this.#run = new Recount(store, msg.table);
+    else if (msg.epoch !== this.#epoch) {
       // The values' bytes go back with the refusal: the coordinator routes those SETs again.
       if (msg.bytes === undefined) this.#send({ t: 'wrong-epoch', id: msg.id, epoch: this.#epoch });
       else this.#send({ t: 'wrong-epoch', id: msg.id, epoch: this.#epoch, bytes: msg.bytes }, [msg.bytes]);
@@ -123,7 +123,12 @@ export class ShardRunner {
   }
 
   #finish(): void {
-    const { results, errors, transfer, bytes } = this.#run!.outcome();
+    const run = this.#run!;
+    if (!(run instanceof BatchRun)) {
+      this.#run = null;
+      return;
+    }
+    const { results, errors, transfer, bytes } = run.outcome();
     const reply: FromShard = { t: 'reply', id: this.#batch!.id, results, keys: this.shard.store.size };
     this.#run = null;
     this.#batch = null;
@@ -154,4 +159,37 @@ export class ShardRunner {
   }
 
   readonly #handedOver = (key: string): boolean => this.shard.migration.handedOver(key);
+}
+
+/** Slots a recount covers between two looks at the clock. */
+const RECOUNT_STEP = 4096;
+
+/**
+ * A new table of replica sets (the ring changed): the shard's keys counted again per set, a
+ * step of slots at a time, so a shard of millions of keys still answers its watchdog meanwhile.
+ */
+class Recount {
+  readonly #store: Shard['store'];
+  #from = 0;
+
+  constructor(store: Shard['store'], table: GroupTable) {
+    this.#store = store;
+    store.groups ??= new GroupCounts(table);
+    // The new table with every count at zero; the steps add the keys back.
+    store.groups.reset(table, () => undefined);
+  }
+
+  /** Counts until the slots end (true) or the deadline passes (false). */
+  run(deadline: number): boolean {
+    const store = this.#store;
+    const groups = store.groups!;
+    const add = (_: string, hash: number): void => groups.add(hash);
+    while (this.#from < store.slots) {
+      const to = this.#from + RECOUNT_STEP;
+      store.eachKey(add, this.#from, to);
+      this.#from = to;
+      if (performance.now() >= deadline) return this.#from >= store.slots;
+    }
+    return true;
+  }
 }
