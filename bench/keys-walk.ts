@@ -2,9 +2,8 @@
 // them 40 × 'a', the worst case of a backtracking glob), then times KEYS *, KEYS with a
 // pathological pattern, a full SCAN MATCH with a big COUNT, DBSIZE and FLUSHALL, reporting what
 // each returned, whether any shard crashed (the watchdog kills a shard that cannot answer its
-// ping) and the main thread's worst event-loop delay. Crashes while filling are counted apart:
-// a shard whose index Map grows past 2^20, 2^21, ... keys stalls once for its rehash, which on a
-// busy machine can outlast --watchdog-timeout (nothing to do with walks). Then one shard
+// ping) and the main thread's worst event-loop delay. Crashes while filling are counted apart
+// (a stall there, a GC pause say, has nothing to do with walks). Then one shard
 // worker, driven directly over its port with keys ÷ shards keys, is pinged every 10 ms during
 // KEYS * and the pathological KEYS: the worst ping round trip is what the watchdog would see.
 //
