@@ -11,19 +11,7 @@ import { groupTables, setKey } from '../src/migration.js';
 import { HashRing } from '../src/ring.js';
 import { logCluster } from '../src/server/log.js';
 import { GroupCounts } from '../workers/group-counts.js';
-import { serveRest, startCluster } from './helpers/cluster.js';
-
-const N = 6000;
-const keys = Array.from({ length: N }, (_, i) => `k${i}`);
-
-async function preload(c: Cluster): Promise<void> {
-  for (let i = 0; i < N; i += 1000) await c.mset(keys.slice(i, i + 1000).map((k) => [k, `v${k}`] as const));
-}
-
-async function missing(c: Cluster): Promise<number> {
-  const values = await c.mget(keys);
-  return values.filter((v, i) => v !== `v${keys[i]}`).length;
-}
+import { missing, preload, serveRest, startCluster } from './helpers/cluster.js';
 
 type Refilled = { kind: 'whole' | 'incomplete'; shardId: number; keysLost: number };
 

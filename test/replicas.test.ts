@@ -2,20 +2,7 @@
 // loses nothing and its replacement is refilled; with one copy a crash reports what it lost.
 import { once } from 'node:events';
 import t from 'tap';
-import type { Cluster } from '../src/index.js';
-import { startCluster } from './helpers/cluster.js';
-
-const N = 6000;
-const keys = Array.from({ length: N }, (_, i) => `k${i}`);
-
-async function preload(c: Cluster): Promise<void> {
-  for (let i = 0; i < N; i += 1000) await c.mset(keys.slice(i, i + 1000).map((k) => [k, `v${k}`] as const));
-}
-
-async function missing(c: Cluster): Promise<number> {
-  const values = await c.mget(keys);
-  return values.filter((v, i) => v !== `v${keys[i]}`).length;
-}
+import { keys, missing, N, preload, startCluster } from './helpers/cluster.js';
 
 t.test('R = 2: each key on two shards; counts see each key once', async (t) => {
   const c = await startCluster(t, { shards: 3, replicas: 2 });

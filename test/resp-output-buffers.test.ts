@@ -3,37 +3,14 @@
 // clients and replicas (PSYNC attempts included) past their hard limit, logging who and which class.
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import t, { type Test } from 'tap';
-import { RespClient } from '../src/client/resp.js';
+import t from 'tap';
 import { exclusive } from '../src/cluster.js';
 import { leaderOf } from '../src/replication/leader.js';
 import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, parseOutputLimits } from '../src/server/resp/limits.js';
 import { startCluster } from './helpers/cluster.js';
-import { Raw, startResp } from './helpers/resp.js';
+import { Logs, Raw, respClient, startResp } from './helpers/resp.js';
 
 const MiB = 1024 * 1024;
-
-/** Warn lines a server logged, and a way to wait for one. */
-class Logs {
-  lines: { obj: Record<string, unknown>; msg: string }[] = [];
-  #waiters: (() => void)[] = [];
-  readonly log = {
-    info: (): void => undefined,
-    warn: (obj: object, msg: string): void => {
-      this.lines.push({ obj: obj as Record<string, unknown>, msg });
-      for (const w of this.#waiters.splice(0)) w();
-    },
-  };
-  async waitFor(count: number): Promise<void> {
-    while (this.lines.length < count) await new Promise<void>((r) => this.#waiters.push(r));
-  }
-}
-
-async function client(t: Test, port: number): Promise<RespClient> {
-  const c = await RespClient.connect('127.0.0.1', port);
-  t.teardown(() => c.close());
-  return c;
-}
 
 const cmd = (...args: (string | Buffer)[]): Buffer =>
   Buffer.concat([
@@ -119,7 +96,7 @@ t.test('a client pipelining GETs of a 1 MiB value without reading is closed at t
     outputLimits: { ...DEFAULT_OUTPUT_LIMITS, normal: { hard: 4 * MiB, soft: 0, softSeconds: 0 } },
   });
   const port = server.context.port;
-  const c = await client(t, port);
+  const c = await respClient(t, port);
   t.same(((await c.call('CONFIG', 'GET', 'client-output-buffer-limit')) as Buffer[]).map(String), [
     'client-output-buffer-limit',
     'normal 4194304 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60',
@@ -147,7 +124,7 @@ t.test(
       outputLimits: { ...DEFAULT_OUTPUT_LIMITS, normal: { hard: 0, soft: 0, softSeconds: 0 } },
     });
     const port = server.context.port;
-    const c = await client(t, port);
+    const c = await respClient(t, port);
     await c.call('SET', 'big', 'v'.repeat(MiB));
     const sock: Socket = connect(port, '127.0.0.1');
     t.teardown(() => sock.destroy());
@@ -201,7 +178,7 @@ t.test('PSYNC clients that never read are closed at the replica limit; concurren
     outputLimits: { ...DEFAULT_OUTPUT_LIMITS, replica: { hard: 2 * MiB, soft: 0, softSeconds: 0 } },
   });
   const port = server.context.port;
-  const c = await client(t, port);
+  const c = await respClient(t, port);
   const value = 'r'.repeat(256 * 1024);
   await Promise.all(Array.from({ length: 96 }, (_, i) => c.call('SET', `k${i}`, value)));
   const clients = [
@@ -228,7 +205,7 @@ t.test('full syncs that start together share one snapshot, and each gets all of 
   const cluster = await startCluster(t, { shards: 2 });
   const server = await startResp(t, cluster);
   const port = server.context.port;
-  const c = await client(t, port);
+  const c = await respClient(t, port);
   await Promise.all(Array.from({ length: 50 }, (_, i) => c.call('SET', `k${i}`, `v${i}`.repeat(100))));
   // Membership changes held: the snapshot cannot start until every sync has joined it.
   let release!: () => void;

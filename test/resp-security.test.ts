@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
-import { RespClient } from '../src/client/resp.js';
+import type { RespClient } from '../src/client/resp.js';
 import type { Cluster } from '../src/index.js';
 import { AuthFailures, checkPassword } from '../src/server/auth.js';
 import { createMetrics } from '../src/server/metrics.js';
@@ -12,29 +12,7 @@ import { isLoopback, isLoopbackHost, PROTECTED_MODE_MESSAGE } from '../src/serve
 import { CrossProtocol, isHttpLine, RespParser } from '../src/server/resp/parser.js';
 import type { RespServer, RespServerOptions } from '../src/server/resp/server.js';
 import { startCluster } from './helpers/cluster.js';
-import { check, Raw, startResp } from './helpers/resp.js';
-
-/** Warn lines a server logged, and a way to wait for one. */
-class Logs {
-  lines: { obj: Record<string, unknown>; msg: string }[] = [];
-  #waiters: (() => void)[] = [];
-  readonly log = {
-    info: (): void => undefined,
-    warn: (obj: object, msg: string): void => {
-      this.lines.push({ obj: obj as Record<string, unknown>, msg });
-      for (const w of this.#waiters.splice(0)) w();
-    },
-  };
-  async waitFor(count: number): Promise<void> {
-    while (this.lines.length < count) await new Promise<void>((r) => this.#waiters.push(r));
-  }
-}
-
-async function client(t: Test, port: number): Promise<RespClient> {
-  const c = await RespClient.connect('127.0.0.1', port);
-  t.teardown(() => c.close());
-  return c;
-}
+import { check, Logs, Raw, respClient, startResp } from './helpers/resp.js';
 
 /** A deterministic pseudo-random generator (mulberry32). */
 function prng(state: number): () => number {
@@ -95,7 +73,7 @@ async function attackTarget(
   const cluster = await startCluster(t, { shards: 2 });
   const logs = new Logs();
   const server = await startResp(t, cluster, { log: logs.log, ...options });
-  const c = await client(t, server.context.port);
+  const c = await respClient(t, server.context.port);
   t.equal(await c.call('SET', 'canary', 'original'), 'OK');
   return { cluster, server, logs, c };
 }
@@ -306,7 +284,7 @@ t.test('protected mode: a client from outside gets -DENIED without a password, n
   t.match(PROTECTED_MODE_MESSAGE, /^DENIED .*--requirepass.*--protected-mode no/);
   await r.closedByServer();
   t.equal(guarded.context.sessions.size, 0, 'no session was made');
-  const c = await client(t, (await startResp(t, cluster, {})).context.port);
+  const c = await respClient(t, (await startResp(t, cluster, {})).context.port);
   t.equal(await c.call('GET', 'canary'), null, 'nothing ran');
   t.same(((await c.call('CONFIG', 'GET', 'protected-mode')) as Buffer[]).map(String), ['protected-mode', 'yes']);
 
@@ -327,8 +305,8 @@ t.test('a maxclients flood: refused with the error and closed, no session made, 
   const cluster = await startCluster(t, { shards: 1 });
   const server = await startResp(t, cluster, { maxClients: 2 });
   const port = server.context.port;
-  const a = await client(t, port);
-  const b = await client(t, port);
+  const a = await respClient(t, port);
+  const b = await respClient(t, port);
   t.equal(await a.call('PING'), 'PONG');
   t.equal(await b.call('PING'), 'PONG');
   let serverClosed = 0;

@@ -23,3 +23,18 @@ export async function serveRest(t: Teardown, cluster: Cluster, options: RestServ
   });
   return `http://127.0.0.1:${addr.port}`;
 }
+
+/** A data set of N keys (`k0`…) whose values say which key they belong to. */
+export const N = 6000;
+export const keys = Array.from({ length: N }, (_, i) => `k${i}`);
+
+/** Writes the data set. */
+export async function preload(c: Cluster): Promise<void> {
+  for (let i = 0; i < N; i += 1000) await c.mset(keys.slice(i, i + 1000).map((k) => [k, `v${k}`] as const));
+}
+
+/** How many keys of the data set are missing or wrong. */
+export async function missing(c: Cluster): Promise<number> {
+  const values = await c.mget(keys);
+  return values.filter((v, i) => v !== `v${keys[i]}`).length;
+}

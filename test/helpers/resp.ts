@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import type { Test } from 'tap';
-import { encodeCommand } from '../../src/client/resp.js';
+import { encodeCommand, RespClient } from '../../src/client/resp.js';
 import type { Cluster } from '../../src/index.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp/server.js';
 import { listen } from '../../src/server/rest.js';
@@ -141,4 +141,27 @@ export async function commandServer(t: Teardown, onCommand: (args: string[], soc
   const { port } = await listen(server, 0, '127.0.0.1');
   t.teardown(() => server.close());
   return port;
+}
+
+/** Warn lines a server logged (its `log` option), and a way to wait for one. */
+export class Logs {
+  lines: { obj: Record<string, unknown>; msg: string }[] = [];
+  #waiters: (() => void)[] = [];
+  readonly log = {
+    info: (): void => undefined,
+    warn: (obj: object, msg: string): void => {
+      this.lines.push({ obj: obj as Record<string, unknown>, msg });
+      for (const w of this.#waiters.splice(0)) w();
+    },
+  };
+  async waitFor(count: number): Promise<void> {
+    while (this.lines.length < count) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+}
+
+/** A RESP client of the server on `port`, closed with the test. */
+export async function respClient(t: Teardown, port: number): Promise<RespClient> {
+  const c = await RespClient.connect('127.0.0.1', port);
+  t.teardown(() => c.close());
+  return c;
 }
