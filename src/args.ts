@@ -48,6 +48,16 @@ export function keyArg(key: unknown, name = 'key'): string {
   throw einval(`${name} must be a string, Buffer or Uint8Array, got ${typeName(key)}`);
 }
 
+/** Longest glob pattern (KEYS, SCAN MATCH), in characters: each element costs memory and work per key. */
+export const MAX_PATTERN_LENGTH = 64 * 1024;
+
+/** A glob pattern: a key-like argument of at most MAX_PATTERN_LENGTH characters. */
+export function patternArg(pattern: unknown, name = 'pattern'): string {
+  const p = keyArg(pattern, name);
+  if (p.length > MAX_PATTERN_LENGTH) throw einval(`${name} is longer than ${MAX_PATTERN_LENGTH} characters`);
+  return p;
+}
+
 export function keysArg(keys: unknown, name = 'keys'): string[] {
   if (!Array.isArray(keys)) throw einval(`${name} must be an array of keys, got ${typeName(keys)}`);
   if (keys.length === 0) throw einval(`${name} must name at least one key`);

@@ -8,6 +8,7 @@ import {
   instantArg,
   keyArg,
   keysArg,
+  patternArg,
   setOptionsArg,
   valueArg,
   type ExpireMode,
@@ -565,7 +566,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** Every key matching a glob pattern, across all shards. O(keys): prefer scan() on big data. */
   async keys(pattern = '*'): Promise<(string | Buffer)[]> {
-    const p = this.#ready(() => keyArg(pattern, 'pattern'));
+    const p = this.#ready(() => patternArg(pattern, 'pattern'));
     const parts = (await this.#all(Op.KEYS, p)) as KeyList[];
     const listed: string[] = [];
     for (const part of parts) unpackKeys(part, listed);
@@ -588,7 +589,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (options === null || typeof options !== 'object') throw einval('options must be an object');
       const count = options.count ?? 10;
       if (!Number.isSafeInteger(count) || count < 1) throw einval(`options.count must be a positive integer, got ${String(count)}`);
-      const match = options.match === undefined ? null : keyArg(options.match, 'options.match');
+      const match = options.match === undefined ? null : patternArg(options.match, 'options.match');
       return { pos: c % MAX_SCAN_SHARDS, slot: Math.floor(c / MAX_SCAN_SHARDS), match, count, ids: this.#shardIds() };
     });
     if (pos >= ids.length) return ['0', []];

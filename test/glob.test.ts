@@ -1,7 +1,7 @@
 // Redis glob patterns for KEYS and SCAN MATCH: fixed cases, a differential check against a plain
 // memoised reference that reads patterns as Redis's stringmatchlen does, and pathological patterns.
 import t from 'tap';
-import { compileGlob, matchesAll } from '../workers/glob.js';
+import { compileGlob, MatchWork, matchesAll } from '../workers/glob.js';
 
 const cases: [string, string, boolean][] = [
   ['*', 'anything', true],
@@ -178,6 +178,15 @@ t.test('agrees with the reference on generated patterns and keys', async (t) => 
       if (want) matched++;
       if (compileGlob(pattern).test(key) !== want && mismatches.length < 10)
         mismatches.push(`${JSON.stringify(pattern)} ~ ${JSON.stringify(key)}: want ${want}`);
+      // The same match in steps of 1 to 3 characters, resumed until decided.
+      const work = new MatchWork();
+      let got: boolean | null = null;
+      for (let calls = 0; got === null && calls < 1000; calls++) {
+        work.budget = 1 + (calls % 3);
+        got = compileGlob(pattern).resume(key, work);
+      }
+      if (got !== want && mismatches.length < 10)
+        mismatches.push(`resumed: ${JSON.stringify(pattern)} ~ ${JSON.stringify(key)}: want ${want}, got ${got}`);
     }
   }
   t.same(mismatches, [], `${checked} pairs checked`);
@@ -193,6 +202,28 @@ t.test('pathological patterns finish with the right answer', async (t) => {
   t.equal(compileGlob(`*${'?*'.repeat(300)}[b]`).test(long), false);
   t.equal(compileGlob(`*${'[a]*'.repeat(300)}`).test(long), true);
   t.equal(compileGlob('a'.repeat(200000)).test('a'.repeat(200000)), true, 'a long literal');
+});
+
+t.test('a long match stops when its budget runs out and goes on where it stopped', async (t) => {
+  const glob = compileGlob(`*${'?'.repeat(1000)}b`);
+  const work = new MatchWork();
+  let calls = 0;
+  const run = (key: string): boolean => {
+    for (;;) {
+      calls++;
+      work.budget = 100_000;
+      const r = glob.resume(key, work);
+      if (r !== null) return r;
+    }
+  };
+  t.equal(run('a'.repeat(20_000)), false);
+  t.ok(calls > 100, `no stretch of more than 100,000 steps (${calls} calls)`);
+  t.equal(run(`${'a'.repeat(20_000)}b`), true);
+  t.equal(work.pending, false, 'nothing left half done');
+  t.ok(work.budget > 0, 'a decided match leaves the rest of the budget');
+  // A class is a 32-byte bitset: a pattern of 30,000 classes compiles to a few MB.
+  t.equal(compileGlob('[]'.repeat(30_000)).test('x'), false);
+  t.equal(compileGlob(`[^]${'[a-c]'.repeat(3)}`).test('zabc'), true);
 });
 
 t.test("Redis's limit on * groups is kept", async (t) => {

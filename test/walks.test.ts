@@ -295,3 +295,28 @@ t.test('runner: a new table of replica sets is counted in steps; pings meanwhile
     `${want} keys counted in their sets`,
   );
 });
+
+t.test('walks: a long key against a long pattern is matched over many steps, not in one', async (t) => {
+  const s = new ShardStore();
+  s.setPlain('a'.repeat(60_000), 'x');
+  s.setPlain(`${'a'.repeat(30_000)}b`, 'y');
+  s.setPlain('short', 'z');
+  // About 3 × 10^8 steps in all: 150 walk steps of MATCH_STEP, each ~10 ms.
+  const pattern = `*${'?'.repeat(5000)}b`;
+  const keys = stepped(keysWalk(s, pattern));
+  t.same(unpackKeys(keys.value), [`${'a'.repeat(30_000)}b`]);
+  t.ok(keys.yields > 20, `KEYS yielded ${keys.yields} times`);
+  const scan = stepped(scanWalk(s, 0, pattern, 10));
+  t.same([scan.value[0], unpackKeys(scan.value[1])], [0, [`${'a'.repeat(30_000)}b`]], 'SCAN: the same key, the end');
+  t.ok(scan.yields > 20, `SCAN yielded ${scan.yields} times`);
+});
+
+t.test('patterns are bounded: longer than 64 KiB is an EINVAL, not a stalled shard', async (t) => {
+  const { createCluster } = await import('../src/index.js');
+  const c = await createCluster({ shards: 1 });
+  t.teardown(() => c.destroy());
+  const long = `*${'[]'.repeat(40_000)}`;
+  await t.rejects(c.keys(long), { code: 'EINVAL', message: /pattern is longer than 65536 characters/ });
+  await t.rejects(c.scan(0, { match: long }), { code: 'EINVAL', message: /options\.match is longer than 65536/ });
+  t.same(await c.keys(`*${'?'.repeat(60_000)}`), [], 'up to the bound it runs');
+});

@@ -5,6 +5,27 @@
 /** A compiled glob: `test(key)` says whether the key matches. */
 export interface Glob {
   test(key: string): boolean;
+  /**
+   * Matches with at most `work.budget` steps (one step: one character of the key looked at):
+   * true or false once decided, null when the budget ran out first — call again with the same
+   * key and `work` to go on where it stopped (a walk yields in between).
+   */
+  resume(key: string, work: MatchWork): boolean | null;
+}
+
+/**
+ * A match in progress, and the steps a walk still allows before it yields. One per walk: it
+ * carries where a match of one key stopped when its budget ran out.
+ */
+export class MatchWork {
+  /** Steps left before the walk should yield; a walk refills it after each yield. */
+  budget = 0;
+  /** A match stopped part way (the next call is for the same key). */
+  pending = false;
+  p = 0;
+  s = 0;
+  starP = -1;
+  starS = 0;
 }
 
 const STAR = -1;
@@ -17,8 +38,8 @@ const MAX_STARS = 1000;
 /** `[...]`: single characters and inclusive ranges, maybe negated. */
 class CharClass {
   readonly negate: boolean;
-  /** Membership of codes below 256, precomputed. */
-  readonly #low = new Uint8Array(256);
+  /** Membership of codes below 256, precomputed: one bit each (32 bytes a class). */
+  readonly #low = new Uint32Array(8);
   /** Ranges touching codes from 256 up: [lo, hi, lo, hi, ...]. */
   readonly #high: number[] = [];
 
@@ -27,14 +48,14 @@ class CharClass {
     for (let i = 0; i < ranges.length; i += 2) {
       const lo = ranges[i]!;
       const hi = ranges[i + 1]!;
-      for (let c = lo; c <= hi && c < 256; c++) this.#low[c] = 1;
+      for (let c = lo; c <= hi && c < 256; c++) this.#low[c >> 5]! |= 1 << (c & 31);
       if (hi >= 256) this.#high.push(Math.max(lo, 256), hi);
     }
   }
 
   has(c: number): boolean {
     let hit: boolean;
-    if (c < 256) hit = this.#low[c] === 1;
+    if (c < 256) hit = (this.#low[c >> 5]! & (1 << (c & 31))) !== 0;
     else {
       hit = false;
       const h = this.#high;
@@ -106,6 +127,13 @@ class Pattern implements Glob {
   }
 
   test(key: string): boolean {
+    const work = scratch;
+    work.pending = false;
+    work.budget = Number.POSITIVE_INFINITY;
+    return this.resume(key, work)!;
+  }
+
+  resume(key: string, work: MatchWork): boolean | null {
     if (this.#all) return true;
     if (this.#none) return false;
     if (this.#literal !== null) return key === this.#literal;
@@ -121,7 +149,22 @@ class Pattern implements Glob {
     // need to change: O(n·m) at most.
     let starP = -1;
     let starS = 0;
+    if (work.pending) {
+      ({ p, s, starP, starS } = work);
+      work.pending = false;
+    }
+    let budget = work.budget;
     while (s < n) {
+      if (--budget < 0) {
+        // Out of steps: keep the place, the walk yields and calls again.
+        work.p = p;
+        work.s = s;
+        work.starP = starP;
+        work.starS = starS;
+        work.pending = true;
+        work.budget = 0;
+        return null;
+      }
       if (p < m) {
         const t = tokens[p]!;
         if (t === STAR) {
@@ -135,10 +178,14 @@ class Pattern implements Glob {
           continue;
         }
       }
-      if (starP < 0) return false;
+      if (starP < 0) {
+        work.budget = budget;
+        return false;
+      }
       p = starP + 1;
       s = ++starS;
     }
+    work.budget = budget;
     while (p < m && tokens[p] === STAR) p++;
     return p === m;
   }
@@ -178,15 +225,30 @@ function parseClass(pattern: string, j: number, classes: CharClass[]): number {
   return j;
 }
 
+/** test()'s match state: matching is synchronous, so one will do. */
+const scratch = new MatchWork();
+
 const cache = new Map<string, Glob>();
 
-/** Compiles a glob (cached). Never throws: any string is a pattern, read as Redis reads it. */
+/** Characters of the patterns the cache holds at most. */
+const CACHE_CHARS = 1024 * 1024;
+let cachedChars = 0;
+
+/**
+ * Compiles a glob (cached, up to 1M pattern characters in all). Never throws: any string is a
+ * pattern, read as Redis reads it; the cluster refuses patterns over MAX_PATTERN_LENGTH first
+ * (src/args.ts).
+ */
 export function compileGlob(pattern: string): Glob {
   const hit = cache.get(pattern);
   if (hit !== undefined) return hit;
   const glob = new Pattern(pattern);
-  if (cache.size > 256) cache.clear();
+  if (cache.size > 256 || cachedChars + pattern.length > CACHE_CHARS) {
+    cache.clear();
+    cachedChars = 0;
+  }
   cache.set(pattern, glob);
+  cachedChars += pattern.length;
   return glob;
 }
 

@@ -11,7 +11,7 @@ import { CacheError } from '../src/errors.js';
 import { fingerprint32 } from '../src/hash.js';
 import { hashInternal } from '../src/keys.js';
 import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
-import { compileGlob, matchesAll } from './glob.js';
+import { compileGlob, type Glob, type MatchWork, matchesAll } from './glob.js';
 import type { GroupCounts } from './group-counts.js';
 import { SlotIndex } from './slot-index.js';
 
@@ -225,16 +225,28 @@ export class ShardStore {
    * `out`, so a caller can walk a big shard in steps (workers/walks.ts); `now`: the walk's clock.
    */
   keys(pattern: string, from = 0, to = Number.POSITIVE_INFINITY, out: string[] = [], now = this.#now()): string[] {
-    const glob = matchesAll(pattern) ? null : compileGlob(pattern);
+    this.keysStep(matchesAll(pattern) ? null : compileGlob(pattern), from, to, out, now);
+    return out;
+  }
+
+  /**
+   * keys() within a matching budget: the keys of slots [from, to) matching `glob` (null: all)
+   * go to `out` until `work.budget` runs out (a long key against a long pattern may take many
+   * steps). Returns the slot to go on from: `to` (or the table's end) when the range is done,
+   * else the slot whose match `work` holds half done.
+   */
+  keysStep(glob: Glob | null, from: number, to: number, out: string[], now: number, work?: MatchWork): number {
     const end = Math.min(to, this.#top);
     for (let slot = from; slot < end; slot++) {
       const k = this.#keys[slot];
       if (k === undefined) continue;
       const at = this.#meta[slot * 2]!;
       if (at !== 0 && at <= now) continue;
-      if (glob === null || glob.test(k)) out.push(k);
+      const hit = glob === null ? true : work === undefined ? glob.test(k) : glob.resume(k, work);
+      if (hit === null) return slot;
+      if (hit) out.push(k);
     }
-    return out;
+    return end;
   }
 
   /** The store's clock (ms since the epoch): a walk reads it once, so every step sees the same moment. */
@@ -263,17 +275,31 @@ export class ShardStore {
    * ones were seen; matching keys go to `out`. Returns [the slot to go on from, live slots seen].
    * `now`: the walk's clock.
    */
-  scanSlots(from: number, pattern: string | null, maxLive: number, maxSlots: number, out: string[], now = this.#now()): [number, number] {
+  scanSlots(
+    from: number,
+    pattern: string | null,
+    maxLive: number,
+    maxSlots: number,
+    out: string[],
+    now = this.#now(),
+    work?: MatchWork,
+  ): [number, number] {
     const glob = matchesAll(pattern) ? null : compileGlob(pattern!);
     let slot = from;
     let live = 0;
     for (let seen = 0; slot < this.#top && live < maxLive && seen < maxSlots; slot++, seen++) {
       const k = this.#keys[slot];
       if (k === undefined) continue;
-      live++;
       const at = this.#meta[slot * 2]!;
-      if (at !== 0 && at <= now) continue;
-      if (glob === null || glob.test(k)) out.push(k);
+      if (at !== 0 && at <= now) {
+        live++;
+        continue;
+      }
+      const hit = glob === null ? true : work === undefined ? glob.test(k) : glob.resume(k, work);
+      // Out of matching budget: this slot is looked at again (and counted) on the next call.
+      if (hit === null) break;
+      live++;
+      if (hit) out.push(k);
     }
     return [slot, live];
   }

@@ -2,10 +2,13 @@
 // generators that yield after each bounded step, so the worker can answer the watchdog between
 // steps (workers/runner.ts). A walk must never do unbounded work between two yields.
 import { KeyPacker, type PackedKeys } from '../src/key-list.js';
+import { compileGlob, MatchWork, matchesAll } from './glob.js';
 import type { ShardStore } from './store.js';
 
 /** Slots a walk examines between two yields. */
 export const WALK_STEP = 4096;
+/** Matching steps (characters of keys looked at) between two yields: ~10 ms of work. */
+export const MATCH_STEP = 2_000_000;
 
 /** A walk: yields between steps, returns the op's result. */
 export type Walk<T = unknown> = Generator<void, T, void>;
@@ -25,8 +28,13 @@ export function* keysWalk(store: ShardStore, pattern: string): Walk<PackedKeys> 
   // and keys that expire meanwhile count as of its start.
   const top = store.slots;
   const now = store.now();
-  for (let from = 0; from < top; from += WALK_STEP) {
-    packer.add(store.keys(pattern, from, from + WALK_STEP, [], now));
+  const glob = matchesAll(pattern) ? null : compileGlob(pattern);
+  const work = new MatchWork();
+  for (let from = 0; from < top; ) {
+    work.budget = MATCH_STEP;
+    const out: string[] = [];
+    from = store.keysStep(glob, from, from + WALK_STEP, out, now, work);
+    packer.add(out);
     yield;
   }
   return packer.done();
@@ -45,9 +53,11 @@ export function* scanWalk(store: ShardStore, cursor: number, pattern: string | n
   let live = 0;
   let seen = 0;
   const now = store.now();
+  const work = new MatchWork();
   while (slot < store.slots && live < count && seen < budget) {
     const out: string[] = [];
-    const [next, l] = store.scanSlots(slot, pattern, count - live, Math.min(WALK_STEP, budget - seen), out, now);
+    work.budget = MATCH_STEP;
+    const [next, l] = store.scanSlots(slot, pattern, count - live, Math.min(WALK_STEP, budget - seen), out, now, work);
     packer.add(out);
     seen += next - slot;
     live += l;
