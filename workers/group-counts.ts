@@ -66,17 +66,15 @@ export class GroupCounts {
     this.#dirty = true;
   }
 
-  /** A new table (the ring changed): `each` calls its argument with the hash of every key held. */
-  reset(table: GroupTable, each: (fn: (key: string, hash: number) => void) => void): void {
+  /** A new table (the ring changed) with every count at zero: the caller adds the shard's keys back (add). */
+  reset(table: GroupTable): void {
     this.#los = table.los;
     this.#groups = table.groups;
     this.#version = table.version;
     this.#counts = new Int32Array(table.size);
     this.#index();
-    each((_, hash) => this.add(hash));
     this.#dirty = true;
   }
-
   /** `[version, ...counts]` if they changed since the last call, else undefined. */
   take(): number[] | undefined {
     if (!this.#dirty) return undefined;

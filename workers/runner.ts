@@ -35,6 +35,8 @@ export class ShardRunner {
   #batch: BatchMsg | null = null;
   /** The work in progress: a batch, or a recount of keys per replica set. */
   #run: BatchRun | Recount | null = null;
+  /** The shard's keys when the work in progress started (what a ping reports meanwhile). */
+  #keysBefore = 0;
   /** A slice is scheduled, or running: new messages wait for it. */
   #busy = false;
   readonly #next = (): void => this.#pump();
@@ -60,13 +62,12 @@ export class ShardRunner {
   /** A message from the coordinator ('fault' is the worker entry's to handle). */
   receive(msg: ToShard): void {
     if (msg.t === 'ping') {
-      // Counts half way through a recount are not the shard's: they wait for its end.
-      const counts = this.#run instanceof Recount ? undefined : this.shard.store.groups?.take();
-      this.#send(
-        counts === undefined
-          ? { t: 'pong', id: msg.id, keys: this.shard.store.size }
-          : { t: 'pong', id: msg.id, keys: this.shard.store.size, counts },
-      );
+      // Half way through a batch or a recount the figures are not the shard's yet (a crash now
+      // would reject that batch): the key count from before it, and the counts at its end.
+      const busy = this.#run !== null;
+      const keys = busy ? this.#keysBefore : this.shard.store.size;
+      const counts = busy ? undefined : this.shard.store.groups?.take();
+      this.#send(counts === undefined ? { t: 'pong', id: msg.id, keys } : { t: 'pong', id: msg.id, keys, counts });
       return;
     }
     if (msg.t === 'fault') return;
@@ -108,6 +109,7 @@ export class ShardRunner {
 
   #start(msg: Queued): void {
     const store = this.shard.store;
+    this.#keysBefore = store.size;
     if (msg.t === 'epoch') this.#epoch = msg.epoch;
     else if (msg.t === 'replicate') store.changes ??= new Set();
     else if (msg.t === 'budget') store.setMaxBytes(msg.maxBytes);
@@ -176,7 +178,7 @@ class Recount {
     this.#store = store;
     store.groups ??= new GroupCounts(table);
     // The new table with every count at zero; the steps add the keys back.
-    store.groups.reset(table, () => undefined);
+    store.groups.reset(table);
   }
 
   /** Counts until the slots end (true) or the deadline passes (false). */
