@@ -74,3 +74,37 @@ t.test('SIGTERM while a REST request is in flight: it is answered, then the proc
   t.match(await res.json(), { shard: { name: 'node-3' } });
   t.equal(await r.exit, 0);
 });
+
+t.test('SIGTERM while a client keeps sending: its replies arrive whole, with no reset', async (t) => {
+  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2', '--shutdown-timeout', '30']);
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const m = await waitFor(r, /RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
+  const sock = connect(Number(m[1]), '127.0.0.1');
+  await once(sock, 'connect');
+  const value = 'v'.repeat(1024 * 1024);
+  sock.write(encodeCommand(['SET', 'big', value]));
+  await once(sock, 'data');
+  // 24 MiB of replies: many are still in the kernel's queues when the server ends the connection.
+  const n = 24;
+  sock.write(encodeCommand(['GET', 'big']).repeat(n));
+  let got = 0;
+  let error: string | null = null;
+  let signalled = false;
+  const more = Buffer.from('PING\r\n'.repeat(64 * 1024));
+  sock.on('data', (d: Buffer) => {
+    got += d.length;
+    if (signalled) return;
+    signalled = true;
+    r.child.kill('SIGTERM');
+    // 4 MB more, sent after the signal: what the server reads of it before it stops is
+    // answered; the rest must not make the kernel reset the connection over unread input.
+    for (let i = 0; i < 10; i++) sock.write(more);
+  });
+  sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+  await once(sock, 'close');
+  t.equal(error, null, 'closed cleanly, not reset');
+  const reply = `$${value.length}\r\n${value}\r\n`.length;
+  t.ok(got >= n * reply, `every GET answered whole (${got} bytes)`);
+  t.equal((got - n * reply) % '+PONG\r\n'.length, 0, 'then whole PONGs only');
+  t.equal(await r.exit, 0);
+});

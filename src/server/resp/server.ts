@@ -58,6 +58,9 @@ const NOAUTH = error('NOAUTH Authentication required.');
 const READONLY = error("READONLY You can't write against a read only replica.");
 const LOADING = error('LOADING shardcache is loading the dataset in memory');
 
+/** After its last reply, how long a draining connection waits for the client to close its side. */
+const DRAIN_GRACE_MS = 2000;
+
 /** A RESP server: a net.Server with its context, and ways to drop, or drain, every connection at shutdown. */
 export type RespServer = Server & {
   context: ServerContext;
@@ -476,7 +479,24 @@ class Connection implements ReplyOwner {
   #checkDrained(): void {
     if (!this.#draining || this.#drained === null || this.#socket.writableEnded) return;
     if (this.#moreInput || this.#head !== this.#replies.length) return;
-    this.#socket.end(() => this.#finishDrain());
+    const socket = this.#socket;
+    socket.end(() => {
+      // Every reply is with the kernel. Input the client still sends is read and dropped
+      // (#onData ignores it while draining): closing with unread input would make the kernel
+      // reset the connection and throw away replies not yet delivered. Done when the client
+      // closes its side, or after a grace period for one that never does.
+      if (socket.destroyed) {
+        this.#finishDrain();
+        return;
+      }
+      socket.resume();
+      const grace = setTimeout(() => this.#finishDrain(), DRAIN_GRACE_MS);
+      grace.unref();
+      socket.once('close', () => {
+        clearTimeout(grace);
+        this.#finishDrain();
+      });
+    });
   }
 
   #finishDrain(): void {
