@@ -49,7 +49,7 @@ export default class Start extends Command {
     'proto-max-bulk-len': Flags.string({ description: 'largest RESP bulk string (a key or value), e.g. 512mb', default: '512mb' }),
     host: Flags.string({ description: 'address to bind', default: '127.0.0.1' }),
     'protected-mode': Flags.string({
-      description: 'without --requirepass, refuse RESP clients that are not on loopback (-DENIED)',
+      description: 'without --requirepass, refuse clients that are not on loopback (RESP -DENIED, REST 403)',
       options: ['yes', 'no'],
       default: 'yes',
     }),
