@@ -1,6 +1,7 @@
 // Redis glob patterns for KEYS and SCAN MATCH: fixed cases, a differential check against a plain
 // memoised reference that reads patterns as Redis's stringmatchlen does, and pathological patterns.
 import t from 'tap';
+import { Rng } from '../src/bench/workload.js';
 import { compileGlob, MatchWork, matchesAll } from '../workers/glob.js';
 
 const cases: [string, string, boolean][] = [
@@ -143,14 +144,10 @@ function referenceClass(pattern: string, at: number, ch: string): [boolean, numb
   return [hit !== not, at2];
 }
 
-/** A small deterministic generator (mulberry32), so a failure reproduces. */
-function rng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+/** A small seeded generator (mulberry32), so a failure reproduces. */
+function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 t.test('agrees with the reference on generated patterns and keys', async (t) => {

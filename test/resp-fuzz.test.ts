@@ -9,6 +9,7 @@
 import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { Rng } from '../src/bench/workload.js';
 import { startCluster } from './helpers/cluster.js';
 import { serve, startResp } from './helpers/resp.js';
 
@@ -17,16 +18,10 @@ const CONNECTIONS = 60;
 const BATCH = 10;
 const KNOWN = 200;
 
-/** mulberry32: a small seeded PRNG, so every run sends the same bytes. */
+/** A small seeded generator (mulberry32), so a failure reproduces. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const rand = prng(SEED);

@@ -4,6 +4,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
+import { Rng } from '../src/bench/workload.js';
 import type { RespClient } from '../src/client/resp.js';
 import type { Cluster } from '../src/index.js';
 import { AuthFailures, checkPassword } from '../src/server/auth.js';
@@ -14,14 +15,10 @@ import type { RespServer, RespServerOptions } from '../src/server/resp/server.js
 import { startCluster } from './helpers/cluster.js';
 import { check, Logs, Raw, respClient, startResp } from './helpers/resp.js';
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+/** A small seeded generator (mulberry32), so a failure reproduces. */
+function prng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** The server side of each accepted connection counts the bytes it received: a test waits on it to split a request exactly. */
