@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { createCluster, type Cluster } from '../src/index.js';
 import { freePort, waitForPort } from './ports.js';
+import { reportLines } from './common.js';
 
 interface Target {
   name: string;
@@ -65,10 +66,7 @@ for (const [name, n] of [
 ] as const) {
   if (!(n > 0)) throw new Error(`--${name} must be a positive number`);
 }
-const log = (line: string): void => {
-  if (args.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
-};
+const log = reportLines(args.json);
 
 // Flat strings (not cons strings): what a real app holds after reading from a socket or JSON.
 const value = Buffer.alloc(valueSize, 'v').toString();

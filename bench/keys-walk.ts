@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { createCluster } from '../src/index.js';
 import { type FromShard, Op, type ShardInit, type ToShard } from '../src/protocol.js';
+import { giveUpAfter, reportLines, requirePositiveInts } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,28 +36,20 @@ const valueSize = Number(args['value-size']);
 const watchdogTimeoutMs = Number(args['watchdog-timeout']);
 const scanCount = Number(args['scan-count']);
 const timeoutMs = Number(args.timeout) * 1000;
-for (const [name, n] of [
-  ['keys', keyCount],
-  ['shards', shards],
-  ['replicas', replicas],
-  ['value-size', valueSize],
-  ['watchdog-timeout', watchdogTimeoutMs],
-  ['scan-count', scanCount],
-  ['timeout', timeoutMs],
-] as const) {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-}
+requirePositiveInts({
+  keys: keyCount,
+  shards,
+  replicas,
+  'value-size': valueSize,
+  'watchdog-timeout': watchdogTimeoutMs,
+  'scan-count': scanCount,
+  timeout: timeoutMs,
+});
 
-const log = (line: string): void => {
-  if (args.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
-};
+const log = reportLines(args.json);
 
 // Bounded: whatever happens, the process ends.
-setTimeout(() => {
-  process.stderr.write(`bench:keys: gave up after --timeout ${args.timeout} s\n`);
-  process.exit(2);
-}, timeoutMs).unref();
+giveUpAfter('bench:keys', timeoutMs / 1000);
 
 const PATHOLOGICAL = '*a*a*a*a*a*a*a*a*a*a*a*a*b';
 const cluster = await createCluster({ shards, replicas, watchdogTimeoutMs });

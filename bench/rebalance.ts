@@ -17,6 +17,7 @@
 import { parseArgs } from 'node:util';
 import { createCluster } from '../src/index.js';
 import type { MigrationEvent } from '../src/cluster.js';
+import { giveUpAfter, reportLines, requirePositiveInts } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,27 +38,15 @@ const laneCount = Number(args.lanes);
 const writeRatio = Number(args['write-ratio']);
 const settleMs = Number(args.settle) * 1000;
 const timeoutMs = Number(args.timeout) * 1000;
-for (const [name, n] of [
-  ['keys', keyCount],
-  ['value-size', valueSize],
-  ['lanes', laneCount],
-] as const) {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-}
+requirePositiveInts({ keys: keyCount, 'value-size': valueSize, lanes: laneCount });
 if (!(writeRatio >= 0 && writeRatio <= 1)) throw new Error('--write-ratio must be from 0 to 1');
 if (!(settleMs >= 0)) throw new Error('--settle must be a number of seconds ≥ 0');
 if (!(timeoutMs > 0)) throw new Error('--timeout must be a positive number of seconds');
 
-const log = (line: string): void => {
-  if (args.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
-};
+const log = reportLines(args.json);
 
 // Bounded: whatever happens (a migration that never resolves, say), the process ends.
-setTimeout(() => {
-  process.stderr.write(`bench:rebalance: gave up after --timeout ${args.timeout} s\n`);
-  process.exit(2);
-}, timeoutMs).unref();
+giveUpAfter('bench:rebalance', timeoutMs / 1000);
 
 // Flat strings (not cons strings), as in bench:embedded.
 const flat = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');

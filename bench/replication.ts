@@ -16,6 +16,7 @@ import * as hdr from 'hdr-histogram-js';
 import { RespClient } from '../src/client/resp.js';
 import { median } from '../src/bench/compare.js';
 import { type Server, startRedis, startShardcache, stop } from './servers.js';
+import { reportLines, requirePositiveInts } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,14 +36,9 @@ const lagSeconds = Number(args['lag-seconds']);
 const keys = Number(args.keys);
 const warmup = Number(args.warmup);
 if (!Number.isSafeInteger(warmup) || warmup < 0) throw new Error('--warmup must be an integer ≥ 0');
-for (const [name, n] of Object.entries({ duration, pairs, rate, 'lag-seconds': lagSeconds, keys })) {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-}
+requirePositiveInts({ duration, pairs, rate, 'lag-seconds': lagSeconds, keys });
 
-const log = (line: string): void => {
-  if (args.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
-};
+const log = reportLines(args.json);
 const run = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 

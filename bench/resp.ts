@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { median } from '../src/bench/compare.js';
 import { type Server, startRedis, startShardcache, stop } from './servers.js';
+import { reportLines, requirePositiveInts } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,21 +39,13 @@ const p1Requests = args.p1 === undefined ? Math.min(100_000, requests) : Number(
 const runTimeoutMs = Number(args['run-timeout']) * 1000;
 const warmup = Number(args.warmup);
 const tests = args.tests.split(',');
-for (const [name, n] of [
-  ['requests', requests],
-  ['pairs', pairs],
-] as const) {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
-}
+requirePositiveInts({ requests, pairs });
 if (!Number.isSafeInteger(p1Requests) || p1Requests < 0) throw new Error('--p1 must be an integer ≥ 0');
 if (!Number.isSafeInteger(warmup) || warmup < 0) throw new Error('--warmup must be an integer ≥ 0');
 if (!(runTimeoutMs > 0)) throw new Error('--run-timeout must be a positive number of seconds');
 for (const t of tests) if (!['set', 'get', 'incr', 'mset'].includes(t)) throw new Error(`--tests: unknown test "${t}"`);
 
-const log = (line: string): void => {
-  if (args.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
-};
+const log = reportLines(args.json);
 
 interface Result {
   test: string;
