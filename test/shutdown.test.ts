@@ -2,17 +2,24 @@
 // already received gets its reply before the connection closes, and the process exits 0. Also the
 // start flags of the RESP hardening: --host warnings on the ready line, --client-output-buffer-limit.
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { encodeCommand } from '../src/client/resp.js';
 import { cli, run, waitFor } from './helpers/cli.js';
+import type { Teardown } from './helpers/cluster.js';
 
-t.test('SIGTERM as the first reply arrives: all 2,000 pipelined commands are answered, then exit 0', async (t) => {
+/** A `shardcache start` (a 30 s --shutdown-timeout), killed with the test, and a socket to its RESP port. */
+async function startConnected(t: Teardown): Promise<{ r: ReturnType<typeof run>; sock: Socket }> {
   const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2', '--shutdown-timeout', '30']);
   t.teardown(() => r.child.kill('SIGKILL'));
   const m = await waitFor(r, /RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
   const sock = connect(Number(m[1]), '127.0.0.1');
   await once(sock, 'connect');
+  return { r, sock };
+}
+
+t.test('SIGTERM as the first reply arrives: all 2,000 pipelined commands are answered, then exit 0', async (t) => {
+  const { r, sock } = await startConnected(t);
   const n = 2000;
   // INCR: each reply says how many ran, so a command run twice or skipped shows.
   sock.write(encodeCommand(['INCR', 'c']).repeat(n));
@@ -76,11 +83,7 @@ t.test('SIGTERM while a REST request is in flight: it is answered, then the proc
 });
 
 t.test('SIGTERM while a client keeps sending: its replies arrive whole, with no reset', async (t) => {
-  const r = run(['start', '--http-port', '0', '--port', '0', '--shards', '2', '--shutdown-timeout', '30']);
-  t.teardown(() => r.child.kill('SIGKILL'));
-  const m = await waitFor(r, /RESP redis:\/\/127\.0\.0\.1:(\d+)\n/);
-  const sock = connect(Number(m[1]), '127.0.0.1');
-  await once(sock, 'connect');
+  const { r, sock } = await startConnected(t);
   const value = 'v'.repeat(1024 * 1024);
   sock.write(encodeCommand(['SET', 'big', value]));
   await once(sock, 'data');
