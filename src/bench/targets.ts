@@ -7,7 +7,7 @@ import { RespClient, RespErrorReply, type RespReply } from '../client/resp.js';
 import { createCluster } from '../cluster.js';
 import { type BenchTarget, TargetLost } from './runner.js';
 import type { BenchOp } from './workload.js';
-import { basicAuthorization } from '../server/rest-client.js';
+import { basicAuthorization, urlCredentials } from '../server/rest-client.js';
 
 /** A parsed --target. */
 export type TargetSpec =
@@ -39,8 +39,7 @@ export function parseTarget(input: string, password: string | null = null): Targ
   if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '')
     throw new RangeError(`target "${input}": only scheme://host:port is taken, no path or query`);
   const name = `${kind}://${url.host}`;
-  const user = url.username === '' ? null : decodeURIComponent(url.username);
-  const given = url.password === '' ? null : decodeURIComponent(url.password);
+  const { user, password: given } = urlCredentials(url);
   if (user !== null && given === null) throw new RangeError(`target "${input}": a user needs a password (user:password@)`);
   const pass = given ?? password;
   if (kind === 'http') return { kind, name, host, port, authorization: pass === null ? null : basicAuthorization(user, pass) };

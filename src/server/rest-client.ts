@@ -20,6 +20,14 @@ export interface RestReply {
   body: unknown;
 }
 
+/** The `user:password@` of a URL, percent-decoded; null for a part it leaves out. */
+export function urlCredentials(u: URL): { user: string | null; password: string | null } {
+  return {
+    user: u.username === '' ? null : decodeURIComponent(u.username),
+    password: u.password === '' ? null : decodeURIComponent(u.password),
+  };
+}
+
 /** An HTTP Basic `Authorization` value: `user` (the server takes `default`, or none) and the password. */
 export function basicAuthorization(user: string | null, password: string): string {
   return `Basic ${Buffer.from(`${user ?? 'default'}:${password}`, 'utf8').toString('base64')}`;
@@ -36,8 +44,7 @@ export class RestClient {
 
   constructor(base: string, password: string | null = null) {
     const u = new URL(base);
-    const user = u.username === '' ? null : decodeURIComponent(u.username);
-    const given = u.password === '' ? null : decodeURIComponent(u.password);
+    const { user, password: given } = urlCredentials(u);
     u.username = '';
     u.password = '';
     this.base = u.href.replace(/\/+$/, '');
