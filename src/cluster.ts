@@ -36,6 +36,7 @@ import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } f
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
 import { valueFromBytes } from './value-bytes.js';
+import { FALLBACK, type Fallback } from './shared/view.js';
 import {
   FlushGate,
   fail,
@@ -289,9 +290,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   /** The value, or null. Strings come back as strings, bytes as Buffers. */
   get(key: Key): Promise<string | Buffer | null> {
-    // The hottest call: no argument closure, unlike #one.
+    // The hottest call: no argument closure, unlike #one; read in place when it can be.
     try {
       const k = keyArg(key);
+      const local = this.#readInPlace(k);
+      if (local !== FALLBACK) return Promise.resolve(local);
       return this.#send(Op.GET, k, undefined) as Promise<string | Buffer | null>;
     } catch (err) {
       return Promise.reject(err);
@@ -650,6 +653,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         const h = this.#handles.get(id)!;
         try {
           const stats = (await h.send(Op.STATS, '', undefined)) as ShardStats;
+          // Reads answered in place count as the shard's own (keyspace hits and misses, ops).
+          const { reads, hits } = h.inPlace;
+          stats.hits += hits;
+          stats.misses += reads - hits;
+          stats.ops += reads;
           return { ...info(h), stats };
         } catch {
           return info(h);
@@ -1042,6 +1050,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return h;
   }
 
+  /**
+   * GET answered in this thread from the owner's shared memory, or FALLBACK for the port: the key
+   * not locked, its range not waiting on a move, no write of ours to it still on its way, and no
+   * write under way in the shard at the moment of the read (DESIGN §9). Throws when closed.
+   */
+  #readInPlace(key: string): string | Buffer | null | Fallback {
+    if (this.#locks.size > 0 && this.#locks.has(key)) return FALLBACK;
+    const target = this.#route(key, false);
+    return target instanceof ShardHandle ? target.readGet(key) : FALLBACK;
+  }
+
   /** Every copy of a key (writes go to all), or the moving range to wait for. */
   #routeAll(key: string): ShardHandle[] | MovingRange {
     if (this.#state !== 'ready' && !(this.#releasing && this.#state === 'closing'))
@@ -1086,8 +1105,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       sink.fail(err);
       return;
     }
-    if (target !== null) target.sendTo(op, key, arg, sink);
-    else forward(this.#send(op, key, arg), sink, null);
+    if (target === null) forward(this.#send(op, key, arg), sink, null);
+    else if (op === Op.GET_BYTES || op === Op.GET) {
+      const local = target.readGet(key);
+      if (local !== FALLBACK) sink.done(local);
+      else target.sendTo(op, key, arg, sink);
+    } else target.sendTo(op, key, arg, sink);
   }
 
   /** A plain SET of `source[start..end)` for a Sink: on the common path the bytes go to the shard as they are. Never throws. */

@@ -164,6 +164,16 @@ export interface ShardInit {
   groups?: GroupTable;
   /** The shard's end of its dedicated channel to the coordinator (set when the worker is spawned). */
   port?: MessagePort;
+  /** The shared memory the shard keeps its entries in (made fresh for every worker; src/shared/layout.ts). */
+  memory?: ShardMemory;
+}
+
+/** A shard's shared memory (layout in src/shared/layout.ts): structured-clonable to any thread of the process. */
+export interface ShardMemory {
+  control: SharedArrayBuffer;
+  index: SharedArrayBuffer;
+  slots: SharedArrayBuffer;
+  segments: SharedArrayBuffer[];
 }
 
 export type EvictionPolicy = 'noeviction' | 'allkeys-lru';
@@ -211,7 +221,9 @@ export type FromShard =
   /** Replication effects of work outside batches (the expiry sweep). */
   | { t: 'effects'; effects: ArrayBuffer }
   | { t: 'wrong-epoch'; id: number; epoch: number; bytes?: ArrayBuffer }
-  | { t: 'pong'; id: number; keys: number; counts?: number[] };
+  | { t: 'pong'; id: number; keys: number; counts?: number[] }
+  /** The shard's arena grew a segment: readers add it before any later reply. */
+  | { t: 'segment'; segment: SharedArrayBuffer };
 
 /** Membership events on the BroadcastChannel (announcements, never what routing depends on). */
 export type MembershipEvent =

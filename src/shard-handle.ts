@@ -7,7 +7,9 @@
 // Replies on one port arrive in posting order, so in-flight batches form a FIFO, not a Map.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CacheError, fromWire, type WireError } from './errors.js';
-import { type FaultKind, type FromShard, type GroupTable, Op, type ShardInit, type ToShard } from './protocol.js';
+import { type FaultKind, type FromShard, type GroupTable, Op, type ShardInit, type ShardMemory, type ToShard } from './protocol.js';
+import { CLOSED_STATE, C_STATE, createShardMemory } from './shared/layout.js';
+import { FALLBACK, type Fallback, ShardView } from './shared/view.js';
 import { MAX_REF_BYTES, refLength, refOffset, restoreValues, valueRef } from './value-bytes.js';
 
 export type ShardState = 'starting' | 'ready' | 'restarting' | 'down' | 'closed';
@@ -132,6 +134,29 @@ export interface ShardHandleEvents {
 
 const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
 
+/**
+ * Ops that change nothing a read in place could see. Every other op is a write: while one is
+ * queued or in flight, reads of its key (of every key, for writes that name none) go to the shard
+ * behind it, so a caller always reads its own writes (DESIGN §9).
+ */
+const READS = new Set<number>([
+  Op.GET,
+  Op.GET_BYTES,
+  Op.EXISTS,
+  Op.MGET,
+  Op.PTTL,
+  Op.PEXPIRETIME,
+  Op.STRLEN,
+  Op.GETRANGE,
+  Op.KEYS,
+  Op.SCAN,
+  Op.DBSIZE,
+  Op.STATS,
+  Op.ENTRY,
+  Op.RANDOMKEY,
+  Op.RDB_DUMP,
+]);
+
 /** Ops a batch needs before it may take one of the second half of the in-flight slots. */
 const FULL_BATCH = 32;
 
@@ -176,6 +201,16 @@ export class ShardHandle {
   /** A fault was injected and has not played out yet: the worker stays ref'd until it exits. */
   #faulting = false;
   #idleWaiters: (() => void)[] = [];
+  /** The reader of the running worker's shared memory, while it is ready; null otherwise. */
+  #view: ShardView | null = null;
+  #memory: ShardMemory | null = null;
+  /** In-place reads of earlier workers' memory: [reads, hits], for stats. */
+  #viewReads = 0;
+  #viewHits = 0;
+  /** Writes queued or in flight that name no single key (multi-key, keyless, migration). */
+  #keylessWrites = 0;
+  /** Keys with a write queued or in flight, and how many. */
+  #writeKeys = new Map<string, number>();
   #bootFailures = 0;
   #everReady = false;
   #crashes = 0;
@@ -319,8 +354,29 @@ export class ShardHandle {
       : null;
   }
 
+  /**
+   * GET read in place in this thread from the shard's shared memory, or FALLBACK when it must go
+   * to the shard: not ready, a write of the key (or one naming no key) still queued or in flight
+   * from here, or the read met a write under way.
+   */
+  readGet(key: string): string | Buffer | null | Fallback {
+    const view = this.#view;
+    if (view === null || this.#keylessWrites > 0 || (this.#writeKeys.size > 0 && this.#writeKeys.has(key))) return FALLBACK;
+    return view.get(key, Date.now());
+  }
+
+  /** Reads answered in place and the hits among them, over every worker this handle ran. */
+  get inPlace(): { reads: number; hits: number } {
+    const v = this.#view;
+    return { reads: this.#viewReads + (v?.reads ?? 0), hits: this.#viewHits + (v?.hits ?? 0) };
+  }
+
   /** Adds one op and its receivers to the queue. */
   #enqueue(op: unknown, key: unknown, arg: unknown, res: Receiver, rej: Rejecter): void {
+    if (!READS.has((op as number) & 0xff)) {
+      if (key === '') this.#keylessWrites++;
+      else this.#writeKeys.set(key as string, (this.#writeKeys.get(key as string) ?? 0) + 1);
+    }
     this.#queue.push(op, key, arg);
     this.#qResolves.push(res);
     this.#qRejects.push(rej);
@@ -382,6 +438,7 @@ export class ShardHandle {
   /** Terminates the worker; what is still pending rejects with `error`. */
   async close(error: CacheError): Promise<void> {
     this.#state = 'closed';
+    this.#dropView();
     this.#stopWatchdog();
     this.#rejectAll(error);
     for (const w of this.#bootWaiters.splice(0)) w.reject(error);
@@ -557,6 +614,10 @@ export class ShardHandle {
       case 'ready':
         this.#onBooted();
         return;
+      case 'segment':
+        // Before any reply that refers to it: the port is FIFO and the shard posts this first.
+        this.#view?.addSegment(msg.segment);
+        return;
       case 'wrong-epoch': {
         const batch = this.#takeBatch(msg.id);
         if (batch === null) return;
@@ -578,6 +639,7 @@ export class ShardHandle {
     const batch = this.#inflight[0];
     if (batch === undefined) return null;
     this.#inflight.shift();
+    this.#released(batch.ops, 0);
     if (batch.id !== id) {
       const err = new CacheError('INTERNAL', `shard ${this.name}: reply ${id} out of order (expected ${batch.id})`);
       for (let i = 0; i < batch.resolves.length; i++) fail(batch.resolves[i]!, batch.rejects[i]!, err);
@@ -632,8 +694,24 @@ export class ShardHandle {
     }
   }
 
+  /** Ops `ops[from * 3..]` left this handle (answered, re-routed or failed): their writes no longer hold reads back. */
+  #released(ops: unknown[], from: number): void {
+    for (let i = from * 3; i < ops.length; i += 3) {
+      if (READS.has((ops[i] as number) & 0xff)) continue;
+      const key = ops[i + 1] as string;
+      if (key === '') this.#keylessWrites--;
+      else {
+        const n = this.#writeKeys.get(key)!;
+        if (n === 1) this.#writeKeys.delete(key);
+        else this.#writeKeys.set(key, n - 1);
+      }
+    }
+  }
+
   #rejectAll(error: CacheError): number {
     let lost = 0;
+    this.#released(this.#queue, this.#qHead);
+    for (const b of this.#inflight) this.#released(b.ops, 0);
     for (const b of this.#inflight.splice(0)) {
       for (let i = 0; i < b.resolves.length; i++) fail(b.resolves[i]!, b.rejects[i]!, error);
       lost += b.rejects.length;
@@ -657,7 +735,9 @@ export class ShardHandle {
     const resourceLimits = this.#opts.shardHeapMb > 0 ? { maxOldGenerationSizeMb: this.#opts.shardHeapMb } : {};
     // execArgv: [] keeps the parent's loaders and flags (e.g. a test runner's) out of the shard.
     const { port1, port2 } = new MessageChannel();
-    const workerData: ShardInit = { ...this.#init, port: port2 };
+    // Fresh memory per worker: a replacement starts from nothing, and nothing reads a dead one's.
+    const workerData: ShardInit = { ...this.#init, port: port2, memory: createShardMemory() };
+    this.#memory = workerData.memory!;
     const worker = new Worker(WORKER_URL, { workerData, transferList: [port2], execArgv: [], resourceLimits, name: this.name });
     this.#worker = worker;
     this.#port = port1;
@@ -676,6 +756,7 @@ export class ShardHandle {
 
   #onBooted(): void {
     const restart = this.#everReady;
+    this.#view = new ShardView(this.#memory!);
     this.#everReady = true;
     this.#bootFailures = 0;
     this.#state = 'ready';
@@ -686,8 +767,20 @@ export class ShardHandle {
     this.#doFlush(false);
   }
 
+  /** Stops reads in place of the current worker's memory, for this thread and every thread that shares it. */
+  #dropView(): void {
+    if (this.#memory !== null) Atomics.store(new Int32Array(this.#memory.control), C_STATE, CLOSED_STATE);
+    const v = this.#view;
+    if (v !== null) {
+      this.#viewReads += v.reads;
+      this.#viewHits += v.hits;
+    }
+    this.#view = null;
+  }
+
   #onExit(worker: Worker, code: number): void {
     if (worker !== this.#worker || this.#state === 'closed') return;
+    this.#dropView();
     this.#faulting = false;
     this.#worker = null;
     this.#port?.close();

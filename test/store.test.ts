@@ -251,10 +251,9 @@ t.test('maxmemory allkeys-lru evicts the least recently used', async (t) => {
   t.throws(() => s.setPlain('huge', 'v'.repeat(6 * size)), { code: 'OOM' }, 'larger than all memory');
 });
 
-t.test('more keys than one Map holds do not throw', async (t) => {
-  // The real cap is 2^24 per Map; the seam makes it 1000 so the test is fast. bench:memory-style
-  // runs at the real size are left to benchmarks.
-  const { s } = store({ mapLimit: 1000 });
+t.test('the shared index grows, reuses deleted buckets and empties', async (t) => {
+  // 3500 keys outgrow the first table (1024 buckets) twice; bench:big-shard runs the real sizes.
+  const { s } = store({ initialCapacity: 16 });
   for (let i = 0; i < 3500; i++) s.setPlain(`k${i}`, `${i}`);
   t.equal(s.size, 3500);
   t.equal(s.get('k0'), '0');

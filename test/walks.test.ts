@@ -286,7 +286,7 @@ t.test('runner: a new table of replica sets is counted in steps; pings meanwhile
   t.equal(version, 1);
   // Every key this shard holds whose replica set it is part of, counted once, the new key included.
   let want = 0;
-  s.eachKey((_, hash) => {
+  s.eachKey((hash) => {
     if (ring.preferenceList(hash, 2).includes(1)) want++;
   });
   t.equal(

@@ -37,9 +37,9 @@ export class MigrationSource {
     this.#ranges = ranges;
     const buckets: string[][] = Array.from({ length: ranges.length / 2 }, () => []);
     this.#buckets = buckets;
-    const bucket = (key: string, hash: number): void => {
+    const bucket = (hash: number, slot: number): void => {
       const idx = this.#rangeOf(hash);
-      if (idx >= 0) buckets[idx]!.push(key);
+      if (idx >= 0) buckets[idx]!.push(this.#store.keyAt(slot));
     };
     const top = this.#store.slots;
     for (let from = 0; from < top; from += WALK_STEP) {
@@ -126,8 +126,8 @@ export class MigrationSource {
 
   *#inRange(lo: number, hi: number): Walk<string[]> {
     const out: string[] = [];
-    const pick = (key: string, hash: number): void => {
-      if (hash >= lo && hash <= hi) out.push(key);
+    const pick = (hash: number, slot: number): void => {
+      if (hash >= lo && hash <= hi) out.push(this.#store.keyAt(slot));
     };
     const top = this.#store.slots;
     for (let from = 0; from < top; from += WALK_STEP) {

@@ -185,7 +185,7 @@ class Recount {
   run(deadline: number): boolean {
     const store = this.#store;
     const groups = store.groups!;
-    const add = (_: string, hash: number): void => groups.add(hash);
+    const add = (hash: number): void => groups.add(hash);
     while (this.#from < store.slots) {
       const to = this.#from + RECOUNT_STEP;
       store.eachKey(add, this.#from, to);

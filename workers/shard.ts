@@ -10,13 +10,14 @@ import { ShardStore } from './store.js';
 const init = workerData as ShardInit;
 if (init.faults && init.bootFault === true) process.exit(3);
 const port = init.port!;
-const store = new ShardStore({ maxBytes: init.maxBytes, policy: init.policy });
+const store = new ShardStore({ maxBytes: init.maxBytes, policy: init.policy, ...(init.memory ? { memory: init.memory } : {}) });
 if (init.replicate === true) store.changes = new Set();
 if (init.groups !== undefined) store.groups = new GroupCounts(init.groups);
 const send = (msg: FromShard, transfer?: ArrayBuffer[]): void => {
   if (transfer === undefined) port.postMessage(msg);
   else port.postMessage(msg, transfer);
 };
+store.table.onSegment = (segment) => send({ t: 'segment', segment });
 const runner = new ShardRunner(new Shard(store), { send, epoch: init.epoch });
 
 // Membership announcements: informational only (routing never depends on them, DESIGN §1).

@@ -1,38 +1,33 @@
 // The storage of one shard: entries, TTLs, LRU order, eviction and memory accounting.
 // A plain module with an injected clock, imported directly by tests; it never touches ports.
 //
-// Layout (struct of arrays, see DESIGN §7): a key's slot number comes from the index (Maps of
-// key → slot); per-slot data lives in parallel arrays: key and value in JS arrays, expiry in a
-// Float64Array, LRU links in Int32Arrays. This costs far less per entry than one object per key,
-// and slot numbers are stable, which is what makes SCAN cursors exact.
+// Keys, values and expiries live in shared memory (workers/table.ts over src/shared/layout.ts),
+// where other threads read them in place; this module keeps what only the owner needs, per slot
+// in typed arrays (DESIGN §7): LRU links, the dense list of keys with a TTL. Slot numbers are
+// stable while a key lives, which is what makes SCAN cursors exact.
 // The file is over 400 lines because every command's semantics share the slot machinery; the
 // command logic itself is thin.
 import { CacheError } from '../src/errors.js';
 import { fingerprint32 } from '../src/hash.js';
 import { hashInternal } from '../src/keys.js';
 import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
+import { BLOCK_HEADER, blockUnits, createShardMemory, LRU_CLOCK_MS, type ShardMemory } from '../src/shared/layout.js';
 import { compileGlob, type Glob, type MatchWork, matchesAll } from './glob.js';
 import type { GroupCounts } from './group-counts.js';
-import { SlotIndex } from './slot-index.js';
+import { SharedTable, type Value } from './table.js';
 
-/** A stored value: strings stay strings, bytes stay bytes (an exact-size Uint8Array). */
-export type Value = string | Uint8Array;
+export type { Value } from './table.js';
 
 /**
- * Bytes counted per entry on top of its key and value bytes, measured with `npm run bench:memory`
- * (RSS growth of a filled cluster): the key and value strings' headers, the index Map's entry,
- * the slot in the key and value arrays and in six typed arrays (which double as they grow), and
- * what the worker's heap holds beyond its live data for each small object (allocation and
- * promotion between collections).
+ * Bytes counted per entry on top of its block in the arena (key, value, 16-byte header, rounded
+ * to its size class): its slot (16), its share of the index (8 per bucket at a load of 3/8 to 3/4),
+ * and the owner's per-slot arrays (hashes, bucket, LRU links and clock, TTL list: 36).
  */
-export const ENTRY_OVERHEAD = 256;
-/**
- * Key and value bytes count this many times over: a shard's heap grows ahead of its live data
- * (garbage waits for the next major collection, pages are kept), measured as 1.4–1.5× for big values.
- */
-export const DATA_FACTOR = 1.4;
-/** Extra bytes counted for a byte value (measured): the Uint8Array and ArrayBuffer objects and the backing store's records. */
-export const BYTES_VALUE_OVERHEAD = 400;
+export const ENTRY_OVERHEAD = 72;
+/** #write's `at` for "keep the key's expiry" (a new key gets none). */
+const KEEP_TTL = -1;
+/** How many access-clock second chances eviction gives before taking the least recently linked key. */
+const SECOND_CHANCES = 16;
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
@@ -45,9 +40,9 @@ export interface StoreOptions {
   policy?: EvictionPolicy;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
-  /** Keys per index Map (V8 caps a Map at 2^24 entries). Default 2^24 - 1; tests make it small. */
-  mapLimit?: number;
-  /** Starting slot capacity; arrays double as needed. Default 1024. */
+  /** The shared memory to keep the entries in (the coordinator makes it; readers get the same). Default: new memory. */
+  memory?: ShardMemory;
+  /** Starting slot capacity when the store makes its own memory; it doubles as needed. Default 1024. */
   initialCapacity?: number;
 }
 
@@ -68,32 +63,22 @@ export class ShardStore {
    */
   forceWrites = false;
   #now: () => number;
-  #index: SlotIndex;
-  #keys: (string | undefined)[] = [];
-  #vals: (Value | undefined)[] = [];
-  /**
-   * Per slot, side by side so that one cache line serves a write: `[slot * 2]` the absolute
-   * expiry in ms (0 = no TTL), `[slot * 2 + 1]` the entry's estimated bytes (entrySize), so an
-   * overwrite never reads the old value.
-   */
-  #meta: Float64Array;
-  /**
-   * The ring hash of each slot's key, computed once on insert (on the shard's thread), so that
-   * planning a migration reads hashes instead of hashing every key while ops wait.
-   */
-  #hashes: Uint32Array;
+  /** The shared index, slots and blocks (keys, values, expiries). */
+  readonly table: SharedTable;
+  /** The clock's start: the access clock counts LRU_CLOCK_MS units from here. */
+  #epoch: number;
   /** LRU list over slots: head is most recent, tail least; -1 ends. Kept only under an LRU policy (noeviction never asks for recency). */
   readonly #lru: boolean;
   #prev: Int32Array;
   #next: Int32Array;
+  /** The access clock a slot had when it was last linked at the head: a reader's access since moves it up at eviction. */
+  #linked: Int32Array;
   #head = -1;
   #tail = -1;
   /** Dense list of slots that have a TTL, for sampling by the active sweep; `#ttlPos[slot]` is -1 or the position. */
   #ttlSlots: Int32Array;
   #ttlPos: Int32Array;
   #ttlCount = 0;
-  #free: number[] = [];
-  #top = 0;
   #cap: number;
   #bytes = 0;
   #hits = 0;
@@ -125,19 +110,19 @@ export class ShardStore {
     this.#maxBytes = options.maxBytes ?? 0;
     this.policy = options.policy ?? 'noeviction';
     this.#now = options.now ?? Date.now;
-    this.#index = new SlotIndex(options.mapLimit);
-    this.#cap = Math.max(16, options.initialCapacity ?? 1024);
+    this.#epoch = this.#now();
+    this.table = new SharedTable(options.memory ?? createShardMemory(1024, Math.max(16, options.initialCapacity ?? 1024)));
+    this.#cap = this.table.capacity;
     this.#lru = this.policy !== 'noeviction';
-    this.#meta = new Float64Array(this.#cap * 2);
-    this.#hashes = new Uint32Array(this.#cap);
     this.#prev = new Int32Array(this.#cap);
     this.#next = new Int32Array(this.#cap);
+    this.#linked = new Int32Array(this.#cap);
     this.#ttlSlots = new Int32Array(this.#cap);
     this.#ttlPos = new Int32Array(this.#cap).fill(-1);
   }
 
   get size(): number {
-    return this.#index.size;
+    return this.table.size;
   }
 
   get bytes(): number {
@@ -169,10 +154,7 @@ export class ShardStore {
     if (!this.#lru || this.#maxBytes === 0) return 0;
     let n = 0;
     while (this.#bytes > this.#maxBytes && this.#tail >= 0 && n < maxEvictions) {
-      const victim = this.#tail;
-      this.removedMeanwhile?.add(this.#keys[victim]!);
-      this.#remove(victim);
-      this.#evictions++;
+      this.#evict(this.#victim(-1));
       n++;
     }
     return n;
@@ -188,7 +170,7 @@ export class ShardStore {
     }
     this.#hits++;
     this.#touch(slot);
-    return this.#vals[slot]!;
+    return this.table.valueOf(slot);
   }
 
   mget(keys: string[]): (Value | null)[] {
@@ -208,7 +190,7 @@ export class ShardStore {
   pttl(key: string): number {
     const slot = this.#find(key);
     if (slot < 0) return -2;
-    const at = this.#meta[slot * 2]!;
+    const at = this.table.expiry(slot);
     return at === 0 ? -1 : Math.max(0, at - this.#now());
   }
 
@@ -216,7 +198,7 @@ export class ShardStore {
   pexpiretime(key: string): number {
     const slot = this.#find(key);
     if (slot < 0) return -2;
-    const at = this.#meta[slot * 2]!;
+    const at = this.table.expiry(slot);
     return at === 0 ? -1 : at;
   }
 
@@ -236,12 +218,13 @@ export class ShardStore {
    * else the slot whose match `work` holds half done.
    */
   keysStep(glob: Glob | null, from: number, to: number, out: string[], now: number, work?: MatchWork): number {
-    const end = Math.min(to, this.#top);
+    const t = this.table;
+    const end = Math.min(to, t.slots);
     for (let slot = from; slot < end; slot++) {
-      const k = this.#keys[slot];
-      if (k === undefined) continue;
-      const at = this.#meta[slot * 2]!;
+      if (!t.has(slot)) continue;
+      const at = t.expiry(slot);
       if (at !== 0 && at <= now) continue;
+      const k = t.keyOf(slot);
       const hit = glob === null ? true : work === undefined ? glob.test(k) : glob.resume(k, work);
       if (hit === null) return slot;
       if (hit) out.push(k);
@@ -256,7 +239,7 @@ export class ShardStore {
 
   /** One past the highest slot in use: walks over slots [0, slots) see every key. */
   get slots(): number {
-    return this.#top;
+    return this.table.slots;
   }
 
   /**
@@ -267,7 +250,7 @@ export class ShardStore {
   scan(cursor: number, pattern: string | null, count: number): [number, string[]] {
     const out: string[] = [];
     const [next] = this.scanSlots(cursor, pattern, count, Math.max(count * 8, 1024), out);
-    return [next >= this.#top ? 0 : next, out];
+    return [next >= this.table.slots ? 0 : next, out];
   }
 
   /**
@@ -285,16 +268,17 @@ export class ShardStore {
     work?: MatchWork,
   ): [number, number] {
     const glob = matchesAll(pattern) ? null : compileGlob(pattern!);
+    const t = this.table;
     let slot = from;
     let live = 0;
-    for (let seen = 0; slot < this.#top && live < maxLive && seen < maxSlots; slot++, seen++) {
-      const k = this.#keys[slot];
-      if (k === undefined) continue;
-      const at = this.#meta[slot * 2]!;
+    for (let seen = 0; slot < t.slots && live < maxLive && seen < maxSlots; slot++, seen++) {
+      if (!t.has(slot)) continue;
+      const at = t.expiry(slot);
       if (at !== 0 && at <= now) {
         live++;
         continue;
       }
+      const k = t.keyOf(slot);
       const hit = glob === null ? true : work === undefined ? glob.test(k) : glob.resume(k, work);
       // Out of matching budget: this slot is looked at again (and counted) on the next call.
       if (hit === null) break;
@@ -308,24 +292,21 @@ export class ShardStore {
 
   /** SET with Redis semantics. `flags` are SetFlag bits; `expireAt` absolute ms, 0 = none. */
   set(key: string, value: Value, flags = 0, expireAt = 0): SetResult {
-    let slot = this.#find(key);
-    const old = flags & SetFlag.GET && slot >= 0 ? this.#vals[slot]! : null;
+    const slot = this.#find(key);
+    const old = flags & SetFlag.GET && slot >= 0 ? this.table.valueOf(slot) : null;
     if ((flags & SetFlag.NX && slot >= 0) || (flags & SetFlag.XX && slot < 0)) return { applied: false, old };
     if (expireAt !== 0 && expireAt <= this.#now()) {
       // Already expired: the key ends up absent, exactly as if it had been set and then expired.
       if (slot >= 0) this.#remove(slot);
       return { applied: true, old };
     }
-    slot = this.#write(key, slot, value);
-    if (expireAt !== 0) this.#setExpiry(slot, expireAt);
-    else if (!(flags & SetFlag.KEEPTTL)) this.#setExpiry(slot, 0);
+    this.#write(key, slot, value, expireAt !== 0 ? expireAt : flags & SetFlag.KEEPTTL ? KEEP_TTL : 0);
     return { applied: true, old };
   }
 
   /** Plain SET: no options, clears any TTL. */
   setPlain(key: string, value: Value): void {
-    const slot = this.#write(key, this.#find(key), value);
-    this.#setExpiry(slot, 0);
+    this.#write(key, this.#find(key), value, 0);
   }
 
   /** MSET of one shard's share: all or nothing on this shard (memory is checked first). */
@@ -335,7 +316,7 @@ export class ShardStore {
       for (let i = 0; i < pairs.length; i += 2) {
         const k = pairs[i] as string;
         const slot = this.#find(k);
-        grow += entrySize(k, pairs[i + 1] as Value) - (slot >= 0 ? this.#meta[slot * 2 + 1]! : 0);
+        grow += entryBytes(this.table.enc.length, byteLength(pairs[i + 1] as Value)) - (slot >= 0 ? this.#sizeOf(slot) : 0);
       }
       if (grow > 0 && this.#bytes + grow > this.maxBytes) throw oom();
     }
@@ -358,7 +339,7 @@ export class ShardStore {
   incrBy(key: string, delta: number | bigint): number | string {
     const slot = this.#find(key);
     let cur: number | bigint = 0;
-    if (slot >= 0) cur = parseInteger(this.#vals[slot]!);
+    if (slot >= 0) cur = parseInteger(this.table.valueBytes(slot));
     let next: number | bigint;
     if (typeof cur === 'number' && typeof delta === 'number' && Number.isSafeInteger(cur + delta)) next = cur + delta;
     else {
@@ -366,9 +347,7 @@ export class ShardStore {
       if (next > INT64_MAX || next < INT64_MIN) throw new CacheError('OVERFLOW', 'increment or decrement would overflow');
     }
     const text = String(next);
-    const at = slot >= 0 ? this.#meta[slot * 2]! : 0;
-    const written = this.#write(key, slot, text);
-    this.#setExpiry(written, at);
+    this.#write(key, slot, text, KEEP_TTL);
     return typeof next === 'number' ? next : Number.isSafeInteger(Number(next)) ? Number(next) : text;
   }
 
@@ -379,33 +358,33 @@ export class ShardStore {
       this.setPlain(key, value);
       return byteLength(value);
     }
-    const cur = this.#vals[slot]!;
+    const cur = this.table.valueOf(slot);
     const next = typeof cur === 'string' && typeof value === 'string' ? cur + value : concatBytes(cur, value);
-    this.#write(key, slot, next);
+    this.#write(key, slot, next, KEEP_TTL);
     return byteLength(next);
   }
 
   /** STRLEN: the value's length in bytes, 0 when missing. */
   strlen(key: string): number {
     const slot = this.#find(key);
-    return slot < 0 ? 0 : byteLength(this.#vals[slot]!);
+    return slot < 0 ? 0 : this.table.valueLength(slot);
   }
 
   /** GETRANGE with Redis's inclusive, negative-from-the-end offsets over the value's bytes. */
   getRange(key: string, start: number, end: number): Value {
     const slot = this.#find(key);
     if (slot < 0) return '';
-    const cur = this.#vals[slot]!;
-    const bytes = toBytes(cur);
+    const text = this.table.isText(slot);
+    const bytes = this.table.valueBytes(slot);
     const len = bytes.length;
     let s = start < 0 ? len + start : start;
     let e = end < 0 ? len + end : end;
     if (s < 0) s = 0;
     if (e < 0) e = 0;
     if (e >= len) e = len - 1;
-    if (len === 0 || s > e) return typeof cur === 'string' ? '' : new Uint8Array(0);
+    if (len === 0 || s > e) return text ? '' : new Uint8Array(0);
     const part = bytes.subarray(s, e + 1);
-    return typeof cur === 'string' ? part.toString('utf8') : new Uint8Array(part);
+    return text ? part.toString('utf8') : new Uint8Array(part);
   }
 
   /** SETRANGE: overwrites from `offset` (zero-padding a gap), returns the new length. Keeps the TTL. */
@@ -413,15 +392,15 @@ export class ShardStore {
     const slot = this.#find(key);
     const add = toBytes(value);
     if (slot < 0 && add.length === 0) return 0;
-    const cur = slot < 0 ? Buffer.alloc(0) : toBytes(this.#vals[slot]!);
+    const cur = slot < 0 ? Buffer.alloc(0) : this.table.valueBytes(slot);
     if (add.length === 0) return cur.length;
     const out = new Uint8Array(Math.max(cur.length, offset + add.length));
     out.set(cur);
     out.set(add, offset);
-    const asString = (slot < 0 || typeof this.#vals[slot] === 'string') && typeof value === 'string' && offset <= cur.length;
+    const asString = (slot < 0 || this.table.isText(slot)) && typeof value === 'string' && offset <= cur.length;
     const next = asString ? Buffer.from(out).toString('utf8') : out;
     if (slot < 0) this.setPlain(key, next);
-    else this.#write(key, slot, next);
+    else this.#write(key, slot, next, KEEP_TTL);
     return out.length;
   }
 
@@ -433,16 +412,22 @@ export class ShardStore {
       return null;
     }
     this.#hits++;
-    const v = this.#vals[slot]!;
+    const v = this.table.valueOf(slot);
     this.#remove(slot);
     return v;
   }
 
   /** GETEX: the value, and the TTL set (`at` absolute ms), removed (`at` -1) or kept (`at` 0). */
   getEx(key: string, at: number): Value | null {
-    const v = this.get(key);
-    if (v === null || at === 0) return v;
     const slot = this.#find(key);
+    if (slot < 0) {
+      this.#misses++;
+      return null;
+    }
+    this.#hits++;
+    this.#touch(slot);
+    const v = this.table.valueOf(slot);
+    if (at === 0) return v;
     if (at === -1) this.#setExpiry(slot, 0);
     else if (at <= this.#now()) this.#remove(slot);
     else this.#setExpiry(slot, at);
@@ -453,16 +438,11 @@ export class ShardStore {
   incrByFloat(key: string, by: number): string {
     const slot = this.#find(key);
     let cur = 0;
-    if (slot >= 0) {
-      const text = typeof this.#vals[slot] === 'string' ? (this.#vals[slot] as string) : toBytes(this.#vals[slot]!).toString('latin1');
-      cur = parseFloatStrict(text);
-    }
+    if (slot >= 0) cur = parseFloatStrict(this.table.valueText(slot));
     const next = cur + by;
     if (!Number.isFinite(next)) throw new CacheError('EINVAL', 'increment would produce NaN or Infinity');
     const text = formatFloat(next);
-    const at = slot >= 0 ? this.#meta[slot * 2]! : 0;
-    const written = this.#write(key, slot, text);
-    this.#setExpiry(written, at);
+    this.#write(key, slot, text, KEEP_TTL);
     return text;
   }
 
@@ -470,7 +450,7 @@ export class ShardStore {
   expire(key: string, at: number, flags = 0): boolean {
     const slot = this.#find(key);
     if (slot < 0) return false;
-    const cur = this.#meta[slot * 2]!;
+    const cur = this.table.expiry(slot);
     if (flags & ExpireFlag.NX && cur !== 0) return false;
     if (flags & ExpireFlag.XX && cur === 0) return false;
     // GT/LT: a key without TTL counts as an infinite TTL.
@@ -483,7 +463,7 @@ export class ShardStore {
 
   persist(key: string): boolean {
     const slot = this.#find(key);
-    if (slot < 0 || this.#meta[slot * 2] === 0) return false;
+    if (slot < 0 || this.table.expiry(slot) === 0) return false;
     this.#setExpiry(slot, 0);
     return true;
   }
@@ -504,11 +484,12 @@ export class ShardStore {
 
   /** RANDOMKEY's first try (workers/walks.ts): a live key of 32 random slots; null when empty, undefined when none was hit. */
   randomProbe(): string | null | undefined {
-    if (this.#index.size === 0 || this.#top === 0) return null;
+    const t = this.table;
+    if (t.size === 0 || t.slots === 0) return null;
     const now = this.#now();
     for (let i = 0; i < 32; i++) {
-      const slot = (Math.random() * this.#top) | 0;
-      if (this.#live(slot, now)) return this.#keys[slot]!;
+      const slot = (Math.random() * t.slots) | 0;
+      if (this.#live(slot, now)) return t.keyOf(slot);
     }
     return undefined;
   }
@@ -516,14 +497,15 @@ export class ShardStore {
   /** The live key in the lowest slot of [from, to), or null. */
   firstLive(from: number, to: number): string | null {
     const now = this.#now();
-    const end = Math.min(to, this.#top);
-    for (let slot = from; slot < end; slot++) if (this.#live(slot, now)) return this.#keys[slot]!;
+    const end = Math.min(to, this.table.slots);
+    for (let slot = from; slot < end; slot++) if (this.#live(slot, now)) return this.table.keyOf(slot);
     return null;
   }
 
   #live(slot: number, now: number): boolean {
-    const at = this.#meta[slot * 2]!;
-    return this.#keys[slot] !== undefined && (at === 0 || at > now);
+    if (!this.table.has(slot)) return false;
+    const at = this.table.expiry(slot);
+    return at === 0 || at > now;
   }
 
   /**
@@ -531,10 +513,10 @@ export class ShardStore {
    * when absent or past its expiry.
    */
   peek(key: string): [Value, number] | null {
-    const slot = this.#index.get(key);
-    if (slot === undefined) return null;
-    const at = this.#meta[slot * 2]!;
-    return at !== 0 && at <= this.#now() ? null : [this.#vals[slot]!, at];
+    const slot = this.table.find(key);
+    if (slot < 0) return null;
+    const at = this.table.expiry(slot);
+    return at !== 0 && at <= this.#now() ? null : [this.table.valueOf(slot), at];
   }
 
   /**
@@ -544,35 +526,39 @@ export class ShardStore {
    */
   entriesFrom(from: number, fn: (key: string, value: Value, expireAt: number) => boolean): number {
     const now = this.#now();
-    for (let slot = from; slot < this.#top; slot++) {
-      const k = this.#keys[slot];
-      if (k === undefined) continue;
-      const at = this.#meta[slot * 2]!;
-      if (at !== 0 && at <= now) continue;
-      if (!fn(k, this.#vals[slot]!, at)) return slot + 1;
+    const t = this.table;
+    for (let slot = from; slot < t.slots; slot++) {
+      if (!this.#live(slot, now)) continue;
+      if (!fn(t.keyOf(slot), t.valueOf(slot), t.expiry(slot))) return slot + 1;
     }
     return -1;
   }
 
-  /** Calls fn for every stored key (expired ones included) with its ring hash; `from`/`to`: part of the slots. */
-  eachKey(fn: (key: string, hash: number) => void, from = 0, to = Number.POSITIVE_INFINITY): void {
-    const end = Math.min(to, this.#top);
-    for (let slot = from; slot < end; slot++) {
-      const k = this.#keys[slot];
-      if (k !== undefined) fn(k, this.#hashes[slot]!);
-    }
+  /**
+   * Calls fn for every stored key's slot (expired ones included) with the key's ring hash;
+   * `from`/`to`: part of the slots. keyAt(slot) gives the key, for the few a caller keeps.
+   */
+  eachKey(fn: (hash: number, slot: number) => void, from = 0, to = Number.POSITIVE_INFINITY): void {
+    const t = this.table;
+    const end = Math.min(to, t.slots);
+    for (let slot = from; slot < end; slot++) if (t.has(slot)) fn(t.ringHash(slot), slot);
+  }
+
+  /** The key stored in a slot eachKey() named. */
+  keyAt(slot: number): string {
+    return this.table.keyOf(slot);
   }
 
   /** The ring hash of a stored key; -1 when absent. */
   hashOf(key: string): number {
-    const slot = this.#index.get(key);
-    return slot === undefined ? -1 : this.#hashes[slot]!;
+    const slot = this.table.find(key);
+    return slot < 0 ? -1 : this.table.ringHash(slot);
   }
 
   /** A live entry as it migrates: value and absolute expiry (0 = none); null when absent. */
   entry(key: string): [Value, number] | null {
     const slot = this.#find(key);
-    return slot < 0 ? null : [this.#vals[slot]!, this.#meta[slot * 2]!];
+    return slot < 0 ? null : [this.table.valueOf(slot), this.table.expiry(slot)];
   }
 
   /**
@@ -585,8 +571,7 @@ export class ShardStore {
       this.removedMeanwhile?.add(key);
       return;
     }
-    const slot = this.#write(key, this.#find(key), value, true);
-    this.#setExpiry(slot, expireAt);
+    this.#write(key, this.#find(key), value, expireAt, true);
   }
 
   flushAll(): void {
@@ -595,14 +580,9 @@ export class ShardStore {
       this.changes.clear();
       this.flushed++;
     }
-    this.#index.clear();
-    this.#keys = [];
-    this.#vals = [];
-    this.#meta.fill(0);
+    this.table.clear();
     this.#ttlPos.fill(-1);
     this.#ttlCount = 0;
-    this.#free = [];
-    this.#top = 0;
     this.#head = this.#tail = -1;
     this.#bytes = 0;
     this.groups?.clear();
@@ -613,18 +593,19 @@ export class ShardStore {
   /**
    * Active expiry, Redis's way: sample 20 keys that have a TTL, delete the expired ones, repeat
    * while more than a quarter were expired, for at most `maxRounds` rounds. Returns keys removed.
+   * Also advances the access clock readers record.
    */
   sweep(maxRounds = 16): number {
     let removed = 0;
     const now = this.#now();
+    this.table.setClock(Math.max(0, Math.floor((now - this.#epoch) / LRU_CLOCK_MS)) | 0);
     for (let round = 0; round < maxRounds && this.#ttlCount > 0; round++) {
       const samples = Math.min(20, this.#ttlCount);
       let hit = 0;
       for (let i = 0; i < samples && this.#ttlCount > 0; i++) {
         const slot = this.#ttlSlots[(Math.random() * this.#ttlCount) | 0]!;
-        if (this.#meta[slot * 2]! <= now) {
-          this.#remove(slot);
-          this.#expired++;
+        if (this.table.expiry(slot) <= now) {
+          this.#removeExpired(slot);
           hit++;
         }
       }
@@ -642,7 +623,7 @@ export class ShardStore {
 
   stats(): ShardStats {
     return {
-      keys: this.#index.size,
+      keys: this.table.size,
       bytes: this.#bytes,
       maxBytes: this.maxBytes,
       hits: this.#hits,
@@ -660,22 +641,38 @@ export class ShardStore {
 
   /** The live slot of a key, or -1. Expires the key lazily when its time has passed. */
   #find(key: string): number {
-    const slot = this.#index.get(key);
-    if (slot === undefined) return -1;
-    const at = this.#meta[slot * 2]!;
+    const slot = this.table.find(key);
+    if (slot < 0) return -1;
+    const at = this.table.expiry(slot);
     if (at !== 0 && at <= this.#now()) {
-      this.removedMeanwhile?.add(key);
-      this.#remove(slot);
-      this.#expired++;
+      this.#removeExpired(slot);
       return -1;
     }
     return slot;
   }
 
-  /** Stores a value for a key (slot -1: new key), enforcing maxBytes first. Returns the slot. */
-  #write(key: string, slot: number, value: Value, force = false): number {
-    const size = entrySize(key, value);
-    const oldSize = slot >= 0 ? this.#meta[slot * 2 + 1]! : 0;
+  #removeExpired(slot: number): void {
+    if (this.removedMeanwhile !== null) this.removedMeanwhile.add(this.table.keyOf(slot));
+    this.#remove(slot);
+    this.#expired++;
+  }
+
+  /** An entry's counted bytes. */
+  #sizeOf(slot: number): number {
+    return this.table.blockBytes(slot) + ENTRY_OVERHEAD;
+  }
+
+  /**
+   * Stores a value for a key (slot -1: new key) with its expiry `at` (absolute ms, 0 = none,
+   * KEEP_TTL = the key's current one), enforcing maxBytes first; readers see value and expiry
+   * change together. Returns the slot. Must follow the #find(key) that gave `slot`: the table
+   * still holds that key's bytes.
+   */
+  #write(key: string, slot: number, value: Value, at: number, force = false): number {
+    const vlen = byteLength(value);
+    const t = this.table;
+    const size = entryBytes(slot >= 0 ? t.keyLength(slot) : t.enc.length, vlen);
+    const oldSize = slot >= 0 ? this.#sizeOf(slot) : 0;
     const max = this.#maxBytes;
     if (max > 0 && this.#bytes - oldSize + size > max) {
       // Over a budget just lowered (LRU): a write evicts only what it adds; trim() does the rest.
@@ -684,19 +681,20 @@ export class ShardStore {
       else if (this.policy !== 'noeviction') this.#makeRoom(size - oldSize, slot, false, limit);
     }
     if (slot < 0) {
-      slot = this.#alloc();
-      this.#keys[slot] = key;
       const hash = hashInternal(fingerprint32, key);
-      this.#hashes[slot] = hash;
+      slot = t.insert(key, value, vlen, hash, at === KEEP_TTL ? 0 : at);
+      if (slot >= this.#cap) this.#grow();
       this.groups?.add(hash);
-      this.#index.set(key, slot);
+      this.#ttlPos[slot] = -1;
       this.#linkHead(slot);
       this.#insertLog?.push(key);
-    } else this.#touch(slot);
-    this.#vals[slot] = value;
-    this.#meta[slot * 2 + 1] = size;
-    this.#bytes += size - oldSize;
+    } else {
+      t.replace(slot, value, vlen, at);
+      this.#touch(slot);
+    }
+    this.#bytes += this.#sizeOf(slot) - oldSize;
     this.changes?.add(key);
+    this.#listExpiry(slot, t.expiry(slot));
     return slot;
   }
 
@@ -709,41 +707,52 @@ export class ShardStore {
       if (need > 0 && strict) throw oom();
       return;
     }
-    let victim = this.#tail;
-    while (this.#bytes + need > limit && victim >= 0) {
-      const prev = this.#prev[victim]!;
-      if (victim !== keep) {
-        this.removedMeanwhile?.add(this.#keys[victim]!);
-        this.#remove(victim);
-        this.#evictions++;
-      }
-      victim = prev;
+    while (this.#bytes + need > limit) {
+      const victim = this.#victim(keep);
+      if (victim < 0) break;
+      this.#evict(victim);
     }
     if (this.#bytes + need > limit && strict) throw oom();
   }
 
-  #alloc(): number {
-    const reused = this.#free.pop();
-    if (reused !== undefined) return reused;
-    if (this.#top === this.#cap) this.#grow();
-    return this.#top++;
+  /**
+   * The least recently used slot other than `keep`, or -1: from the tail of the owner's list,
+   * giving a slot that a reader touched since it was linked (its access clock moved) a second
+   * chance at the head, at most SECOND_CHANCES times per call.
+   */
+  #victim(keep: number): number {
+    let chances = SECOND_CHANCES;
+    let victim = this.#tail;
+    while (victim >= 0) {
+      const prev = this.#prev[victim]!;
+      if (victim !== keep) {
+        const clock = this.table.accessClock(victim);
+        if (chances === 0 || clock === this.#linked[victim]) return victim;
+        chances--;
+        this.#unlink(victim);
+        this.#linkHead(victim);
+      }
+      victim = prev;
+    }
+    return -1;
+  }
+
+  #evict(slot: number): void {
+    this.removedMeanwhile?.add(this.table.keyOf(slot));
+    this.#remove(slot);
+    this.#evictions++;
   }
 
   #grow(): void {
-    const cap = this.#cap * 2;
+    const cap = this.table.capacity;
     const grown = (a: Int32Array): Int32Array => {
       const b = new Int32Array(cap);
       b.set(a);
       return b;
     };
-    const meta = new Float64Array(cap * 2);
-    meta.set(this.#meta);
-    this.#meta = meta;
-    const hashes = new Uint32Array(cap);
-    hashes.set(this.#hashes);
-    this.#hashes = hashes;
     this.#prev = grown(this.#prev);
     this.#next = grown(this.#next);
+    this.#linked = grown(this.#linked);
     this.#ttlSlots = grown(this.#ttlSlots);
     this.#ttlPos = grown(this.#ttlPos);
     this.#ttlPos.fill(-1, this.#cap);
@@ -751,39 +760,41 @@ export class ShardStore {
   }
 
   #remove(slot: number): void {
-    const key = this.#keys[slot]!;
-    this.changes?.add(key);
-    this.#bytes -= this.#meta[slot * 2 + 1]!;
-    this.#meta[slot * 2 + 1] = 0;
-    this.groups?.remove(this.#hashes[slot]!);
-    this.#index.delete(key);
-    this.#keys[slot] = undefined;
-    this.#vals[slot] = undefined;
-    this.#setExpiry(slot, 0);
+    if (this.changes !== null) this.changes.add(this.table.keyOf(slot));
+    this.#bytes -= this.#sizeOf(slot);
+    this.groups?.remove(this.table.ringHash(slot));
+    this.#dropExpiry(slot);
     this.#unlink(slot);
-    this.#free.push(slot);
+    this.table.remove(slot);
   }
 
   #setExpiry(slot: number, at: number): void {
-    if (this.changes !== null && this.#meta[slot * 2] !== at) {
-      const key = this.#keys[slot];
-      if (key !== undefined) this.changes.add(key);
-    }
-    this.#meta[slot * 2] = at;
+    if (this.changes !== null && this.table.expiry(slot) !== at) this.changes.add(this.table.keyOf(slot));
+    this.table.setExpiry(slot, at);
+    this.#listExpiry(slot, at);
+  }
+
+  /** Keeps the dense TTL list in step with a slot's expiry. */
+  #listExpiry(slot: number, at: number): void {
     const pos = this.#ttlPos[slot]!;
     if (at !== 0 && pos < 0) {
       this.#ttlSlots[this.#ttlCount] = slot;
       this.#ttlPos[slot] = this.#ttlCount++;
-    } else if (at === 0 && pos >= 0) {
-      // Swap-remove from the dense TTL list.
-      const last = this.#ttlSlots[--this.#ttlCount]!;
-      this.#ttlSlots[pos] = last;
-      this.#ttlPos[last] = pos;
-      this.#ttlPos[slot] = -1;
-    }
+    } else if (at === 0 && pos >= 0) this.#dropExpiry(slot);
+  }
+
+  /** Swap-removes a slot from the dense TTL list. */
+  #dropExpiry(slot: number): void {
+    const pos = this.#ttlPos[slot]!;
+    if (pos < 0) return;
+    const last = this.#ttlSlots[--this.#ttlCount]!;
+    this.#ttlSlots[pos] = last;
+    this.#ttlPos[last] = pos;
+    this.#ttlPos[slot] = -1;
   }
 
   #touch(slot: number): void {
+    this.table.touch(slot);
     if (!this.#lru || this.#head === slot) return;
     this.#unlink(slot);
     this.#linkHead(slot);
@@ -791,6 +802,7 @@ export class ShardStore {
 
   #linkHead(slot: number): void {
     if (!this.#lru) return;
+    this.#linked[slot] = this.table.accessClock(slot);
     this.#prev[slot] = -1;
     this.#next[slot] = this.#head;
     if (this.#head >= 0) this.#prev[this.#head] = slot;
@@ -810,10 +822,15 @@ export class ShardStore {
   }
 }
 
-/** The estimated bytes of one entry. */
+/** The counted bytes of an entry whose key and value have these byte lengths. */
+function entryBytes(keyLength: number, valueLength: number): number {
+  return blockUnits(BLOCK_HEADER + keyLength + valueLength) * 16 + ENTRY_OVERHEAD;
+}
+
+/** The counted bytes of one entry. */
 export function entrySize(key: string, value: Value): number {
-  const data = key.length + (typeof value === 'string' ? value.length : value.byteLength);
-  return ENTRY_OVERHEAD + Math.ceil(data * DATA_FACTOR) + (typeof value === 'string' ? 0 : BYTES_VALUE_OVERHEAD);
+  const k = key.charCodeAt(0) === 0xdc00 ? key.length - 1 : Buffer.byteLength(key);
+  return entryBytes(k, byteLength(value));
 }
 
 function toBytes(v: Value): Buffer {
@@ -855,8 +872,9 @@ function oom(): CacheError {
 }
 
 /** Parses a stored value as a signed 64-bit integer, strictly (as Redis's string2ll). */
-function parseInteger(value: Value): number | bigint {
-  const text = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+function parseInteger(bytes: Buffer): number | bigint {
+  if (bytes.length > 20) throw notInteger();
+  const text = bytes.latin1Slice(0, bytes.length);
   if (text.length === 0 || text.length > 20 || !INTEGER_RE.test(text)) throw notInteger();
   if (text.length <= 15) return Number(text);
   const big = BigInt(text);
