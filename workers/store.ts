@@ -75,7 +75,11 @@ export class ShardStore {
   #linked: Int32Array;
   #head = -1;
   #tail = -1;
-  /** Dense list of slots that have a TTL, for sampling by the active sweep; `#ttlPos[slot]` is -1 or the position. */
+  /**
+   * Dense list of slots that have a TTL, for sampling by the active sweep; `#ttlPos[slot]` is 0
+   * or the position + 1. Both made at the first TTL (a shard without TTLs pays nothing for them),
+   * like the LRU arrays, which only an LRU policy has.
+   */
   #ttlSlots: Int32Array;
   #ttlPos: Int32Array;
   #ttlCount = 0;
@@ -114,11 +118,12 @@ export class ShardStore {
     this.table = new SharedTable(options.memory ?? createShardMemory(1024, Math.max(16, options.initialCapacity ?? 1024)));
     this.#cap = this.table.capacity;
     this.#lru = this.policy !== 'noeviction';
-    this.#prev = new Int32Array(this.#cap);
-    this.#next = new Int32Array(this.#cap);
-    this.#linked = new Int32Array(this.#cap);
-    this.#ttlSlots = new Int32Array(this.#cap);
-    this.#ttlPos = new Int32Array(this.#cap).fill(-1);
+    const lruCap = this.#lru ? this.#cap : 0;
+    this.#prev = new Int32Array(lruCap);
+    this.#next = new Int32Array(lruCap);
+    this.#linked = new Int32Array(lruCap);
+    this.#ttlSlots = new Int32Array(0);
+    this.#ttlPos = new Int32Array(0);
   }
 
   get size(): number {
@@ -581,7 +586,7 @@ export class ShardStore {
       this.flushed++;
     }
     this.table.clear();
-    this.#ttlPos.fill(-1);
+    this.#ttlPos.fill(0);
     this.#ttlCount = 0;
     this.#head = this.#tail = -1;
     this.#bytes = 0;
@@ -685,7 +690,7 @@ export class ShardStore {
       slot = t.insert(key, value, vlen, hash, at === KEEP_TTL ? 0 : at);
       if (slot >= this.#cap) this.#grow();
       this.groups?.add(hash);
-      this.#ttlPos[slot] = -1;
+      if (slot < this.#ttlPos.length) this.#ttlPos[slot] = 0;
       this.#linkHead(slot);
       this.#insertLog?.push(key);
     } else {
@@ -750,12 +755,15 @@ export class ShardStore {
       b.set(a);
       return b;
     };
-    this.#prev = grown(this.#prev);
-    this.#next = grown(this.#next);
-    this.#linked = grown(this.#linked);
-    this.#ttlSlots = grown(this.#ttlSlots);
-    this.#ttlPos = grown(this.#ttlPos);
-    this.#ttlPos.fill(-1, this.#cap);
+    if (this.#lru) {
+      this.#prev = grown(this.#prev);
+      this.#next = grown(this.#next);
+      this.#linked = grown(this.#linked);
+    }
+    if (this.#ttlPos.length > 0) {
+      this.#ttlSlots = grown(this.#ttlSlots);
+      this.#ttlPos = grown(this.#ttlPos);
+    }
     this.#cap = cap;
   }
 
@@ -776,21 +784,27 @@ export class ShardStore {
 
   /** Keeps the dense TTL list in step with a slot's expiry. */
   #listExpiry(slot: number, at: number): void {
-    const pos = this.#ttlPos[slot]!;
-    if (at !== 0 && pos < 0) {
-      this.#ttlSlots[this.#ttlCount] = slot;
-      this.#ttlPos[slot] = this.#ttlCount++;
-    } else if (at === 0 && pos >= 0) this.#dropExpiry(slot);
+    if (at === 0) {
+      this.#dropExpiry(slot);
+      return;
+    }
+    if (this.#ttlPos.length === 0) {
+      this.#ttlSlots = new Int32Array(this.#cap);
+      this.#ttlPos = new Int32Array(this.#cap);
+    }
+    if (this.#ttlPos[slot] !== 0) return;
+    this.#ttlSlots[this.#ttlCount] = slot;
+    this.#ttlPos[slot] = ++this.#ttlCount;
   }
 
   /** Swap-removes a slot from the dense TTL list. */
   #dropExpiry(slot: number): void {
-    const pos = this.#ttlPos[slot]!;
+    const pos = (this.#ttlPos[slot] ?? 0) - 1;
     if (pos < 0) return;
     const last = this.#ttlSlots[--this.#ttlCount]!;
     this.#ttlSlots[pos] = last;
-    this.#ttlPos[last] = pos;
-    this.#ttlPos[slot] = -1;
+    this.#ttlPos[last] = pos + 1;
+    this.#ttlPos[slot] = 0;
   }
 
   #touch(slot: number): void {
