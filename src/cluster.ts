@@ -36,11 +36,12 @@ import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } f
 import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
 import { valueFromBytes } from './value-bytes.js';
-import { FALLBACK, type Fallback } from './shared/view.js';
+import { FALLBACK } from './shared/view.js';
 import {
   FlushGate,
   fail,
   forward,
+  IN_PLACE,
   type Held,
   type Receiver,
   type Rejecter,
@@ -293,8 +294,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // The hottest call: no argument closure, unlike #one; read in place when it can be.
     try {
       const k = keyArg(key);
-      const local = this.#readInPlace(k);
-      if (local !== FALLBACK) return Promise.resolve(local);
+      const local = this.#readInPlace(Op.GET, k, undefined);
+      if (local !== FALLBACK) return Promise.resolve(local as string | Buffer | null);
       return this.#send(Op.GET, k, undefined) as Promise<string | Buffer | null>;
     } catch (err) {
       return Promise.reject(err);
@@ -1051,14 +1052,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
-   * GET answered in this thread from the owner's shared memory, or FALLBACK for the port: the key
+   * A read (IN_PLACE) answered in this thread from the owner's shared memory, or FALLBACK for the port: the key
    * not locked, its range not waiting on a move, no write of ours to it still on its way, and no
    * write under way in the shard at the moment of the read (DESIGN §9). Throws when closed.
    */
-  #readInPlace(key: string): string | Buffer | null | Fallback {
+  #readInPlace(op: number, key: string, arg: unknown): unknown {
     if (this.#locks.size > 0 && this.#locks.has(key)) return FALLBACK;
     const target = this.#route(key, false);
-    return target instanceof ShardHandle ? target.readGet(key) : FALLBACK;
+    return target instanceof ShardHandle ? target.readInPlace(op, key, arg) : FALLBACK;
   }
 
   /** Every copy of a key (writes go to all), or the moving range to wait for. */
@@ -1106,8 +1107,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       return;
     }
     if (target === null) forward(this.#send(op, key, arg), sink, null);
-    else if (op === Op.GET_BYTES || op === Op.GET) {
-      const local = target.readGet(key);
+    else if (IN_PLACE.has(op)) {
+      const local = target.readInPlace(op, key, arg);
       if (local !== FALLBACK) sink.done(local);
       else target.sendTo(op, key, arg, sink);
     } else target.sendTo(op, key, arg, sink);
@@ -1271,6 +1272,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     try {
       const k = keyArg(key);
       const a = arg();
+      if (IN_PLACE.has(op)) {
+        const local = this.#readInPlace(op, k, a);
+        if (local !== FALLBACK) return Promise.resolve(local);
+      }
       return this.#send(op, k, a);
     } catch (err) {
       return Promise.reject(err);

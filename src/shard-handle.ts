@@ -9,7 +9,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { CacheError, fromWire, type WireError } from './errors.js';
 import { type FaultKind, type FromShard, type GroupTable, Op, type ShardInit, type ShardMemory, type ToShard } from './protocol.js';
 import { CLOSED_STATE, C_STATE, createShardMemory } from './shared/layout.js';
-import { FALLBACK, type Fallback, ShardView } from './shared/view.js';
+import { FALLBACK, ShardView } from './shared/view.js';
 import { MAX_REF_BYTES, refLength, refOffset, restoreValues, valueRef } from './value-bytes.js';
 
 export type ShardState = 'starting' | 'ready' | 'restarting' | 'down' | 'closed';
@@ -133,6 +133,9 @@ export interface ShardHandleEvents {
 }
 
 const WORKER_URL = new URL('../workers/shard.js', import.meta.url);
+
+/** Single-key ops readInPlace() answers. */
+export const IN_PLACE = new Set<number>([Op.GET, Op.GET_BYTES, Op.PEXPIRETIME, Op.PTTL, Op.STRLEN, Op.GETRANGE]);
 
 /**
  * Ops that change nothing a read in place could see. Every other op is a write: while one is
@@ -355,14 +358,34 @@ export class ShardHandle {
   }
 
   /**
-   * GET read in place in this thread from the shard's shared memory, or FALLBACK when it must go
-   * to the shard: not ready, a write of the key (or one naming no key) still queued or in flight
-   * from here, or the read met a write under way.
+   * A single-key read op (IN_PLACE) answered in place with the result the shard would give, or
+   * FALLBACK, unless the
+   * shard is not ready, a write of the key (or one naming no key) is still queued or in flight from
+   * here, or the read met a write under way in the shard.
    */
-  readGet(key: string): string | Buffer | null | Fallback {
+  readInPlace(op: number, key: string, arg: unknown): unknown {
     const view = this.#view;
     if (view === null || this.#keylessWrites > 0 || (this.#writeKeys.size > 0 && this.#writeKeys.has(key))) return FALLBACK;
-    return view.get(key, Date.now());
+    const now = Date.now();
+    switch (op) {
+      case Op.GET:
+      case Op.GET_BYTES:
+        return view.get(key, now);
+      case Op.PEXPIRETIME:
+        return view.expiry(key, now);
+      case Op.PTTL: {
+        const at = view.expiry(key, now);
+        return at === FALLBACK || at < 0 ? at : Math.max(0, at - now);
+      }
+      case Op.STRLEN:
+        return view.strlen(key, now);
+      case Op.GETRANGE: {
+        const [start, end] = arg as [number, number];
+        return view.getRange(key, start, end, now);
+      }
+      default:
+        return FALLBACK;
+    }
   }
 
   /** Reads answered in place and the hits among them, over every worker this handle ran. */
