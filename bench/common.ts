@@ -79,3 +79,18 @@ export async function msetRange(
   }
   await Promise.all(inFlight);
 }
+
+/**
+ * Ends the process (exit 3) with one line at a shard's crash: a run that lost a shard measures
+ * nothing. On a busy machine the watchdog may take a shard slow to answer (a big fill, a major
+ * GC) for hung: the line says which flag gives it longer.
+ */
+export function exitOnCrash(
+  cluster: { on(event: 'crash', listener: (e: { name: string; reason: string }) => void): unknown },
+  bench: string,
+): void {
+  cluster.on('crash', (e) => {
+    process.stderr.write(`${bench}: shard ${e.name} crashed (${e.reason}); on a busy machine pass --watchdog-timeout MS (0 disables it)\n`);
+    process.exit(3);
+  });
+}

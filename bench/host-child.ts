@@ -6,7 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import { createCluster } from '../src/index.js';
-import { entryKey, msetRange, requirePositiveInts, ValueMaker } from './common.js';
+import { entryKey, exitOnCrash, msetRange, requirePositiveInts, ValueMaker } from './common.js';
 
 /** The figures of one target, as bench:host reports them. */
 export interface HostFigures {
@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     lanes: { type: 'string', default: '64' },
     'set-ratio': { type: 'string', default: '0.2' },
     'value-size': { type: 'string', default: '100' },
+    'watchdog-timeout': { type: 'string', default: '1500' },
   },
 });
 const keys = Number(args.keys);
@@ -54,7 +55,8 @@ if (!(setRatio >= 0 && setRatio <= 1)) throw new Error('--set-ratio must be a nu
 const values = new ValueMaker(Number(args['value-size']));
 
 async function shardcache(): Promise<HostTarget> {
-  const c = await createCluster();
+  const c = await createCluster({ watchdogTimeoutMs: Number(args['watchdog-timeout']) });
+  exitOnCrash(c, 'bench:host');
   return {
     get: (k) => c.get(k),
     set: (k, v) => c.set(k, v),

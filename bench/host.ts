@@ -4,7 +4,7 @@
 // alternating round by round (A B A B) and the median of each figure reported. Never asserts.
 //
 //   npm run bench:host -- [--keys 5000000] [--seconds 10] [--lanes 64] [--set-ratio 0.2] [--value-size 100]
-//                         [--targets shardcache,lru-cache] [--rounds 3] [--timeout 3600] [--json]
+//                         [--targets shardcache,lru-cache] [--rounds 3] [--watchdog-timeout 1500] [--timeout 3600] [--json]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ const { values: args } = parseArgs({
     lanes: { type: 'string', default: '64' },
     'set-ratio': { type: 'string', default: '0.2' },
     'value-size': { type: 'string', default: '100' },
+    'watchdog-timeout': { type: 'string', default: '1500' },
     targets: { type: 'string', default: 'shardcache,lru-cache' },
     rounds: { type: 'string', default: '3' },
     timeout: { type: 'string', default: '3600' },
@@ -33,10 +34,8 @@ const log = reportLines(args.json);
 const targets = args.targets.split(',');
 const CHILD = fileURLToPath(new URL('./host-child.js', import.meta.url));
 // The child checks the workload flags itself (and fails before any work on a bad one).
-const childFlags = ['--keys', '--seconds', '--lanes', '--set-ratio', '--value-size'].flatMap((f) => [
-  f,
-  args[f.slice(2) as 'keys' | 'seconds' | 'lanes' | 'set-ratio' | 'value-size'],
-]);
+const FORWARDED = ['keys', 'seconds', 'lanes', 'set-ratio', 'value-size', 'watchdog-timeout'] as const;
+const childFlags = FORWARDED.flatMap((f) => [`--${f}`, args[f]]);
 
 log(
   `bench:host — ${Number(args.keys).toLocaleString('en')} keys × ${args['value-size']} B distinct values, ${args.lanes} lanes ` +

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { median } from '../src/bench/compare.js';
 import { createCluster } from '../src/index.js';
-import { entryKey, msetRange, reportLines, requirePositiveInts, rssOf, ValueMaker } from './common.js';
+import { entryKey, exitOnCrash, msetRange, reportLines, requirePositiveInts, rssOf, ValueMaker } from './common.js';
 import { startRedis, stop } from './servers.js';
 
 /** One target's memory at one key count. */
@@ -25,9 +25,10 @@ const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, m
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 /** Child mode: an embedded cluster filled with `keys` entries; prints its figure as JSON. */
-export async function perKeyChild(keys: number, valueSize: number, shards: number | undefined): Promise<void> {
+export async function perKeyChild(keys: number, valueSize: number, shards: number | undefined, watchdogTimeoutMs: number): Promise<void> {
   const values = new ValueMaker(valueSize);
-  const cluster = await createCluster({ shards });
+  const cluster = await createCluster({ shards, watchdogTimeoutMs });
+  exitOnCrash(cluster, 'bench:memory');
   await settle(300);
   gc();
   const before = process.memoryUsage.rss();
@@ -84,6 +85,7 @@ export async function perKeyMain(o: {
   valueSize: string;
   targets: string;
   shards: string | undefined;
+  watchdogTimeout: string;
   rounds: string;
   json: boolean;
 }): Promise<void> {
@@ -111,7 +113,16 @@ export async function perKeyMain(o: {
         let f: PerKeyFigure;
         if (target === 'redis') f = await redisFigure(keys, valueSize);
         else {
-          const args = ['--expose-gc', script, '--child-keys', String(keys), '--value-size', String(valueSize)];
+          const args = [
+            '--expose-gc',
+            script,
+            '--child-keys',
+            String(keys),
+            '--value-size',
+            String(valueSize),
+            '--watchdog-timeout',
+            o.watchdogTimeout,
+          ];
           if (o.shards !== undefined) args.push('--shards', o.shards);
           f = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').pop()!) as PerKeyFigure;
         }

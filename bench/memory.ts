@@ -4,7 +4,7 @@
 // the RSS the data takes instead. Never asserts: it prints figures (the README states them).
 //
 //   npm run bench:memory -- [--keys 1000000,5000000] [--value-size 100] [--targets shardcache,redis]
-//                           [--shards N] [--rounds 3] [--json]
+//                           [--shards N] [--rounds 3] [--watchdog-timeout 1500] [--json]
 //   npm run bench:memory -- --accounting [--sizes 16,100,1024,16384] [--mb 160] [--shards 2] [--bytes] [--start] [--json]
 //
 // Per key: the cluster's process RSS growth from the empty cluster (after a forced GC of the main
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     'value-size': { type: 'string', default: '100' },
     targets: { type: 'string', default: 'shardcache,redis' },
     rounds: { type: 'string', default: '3' },
+    'watchdog-timeout': { type: 'string', default: '1500' },
     bytes: { type: 'boolean', default: false },
     start: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -162,13 +163,19 @@ async function childStart(valueBytes: number): Promise<Figure> {
 }
 
 if (args['child-keys'] !== undefined) {
-  await perKeyChild(Number(args['child-keys']), Number(args['value-size']), args.shards === undefined ? undefined : Number(args.shards));
+  await perKeyChild(
+    Number(args['child-keys']),
+    Number(args['value-size']),
+    args.shards === undefined ? undefined : Number(args.shards),
+    Number(args['watchdog-timeout']),
+  );
 } else if (!args.accounting) {
   await perKeyMain({
     keys: args.keys,
     valueSize: args['value-size'],
     targets: args.targets,
     shards: args.shards,
+    watchdogTimeout: args['watchdog-timeout'],
     rounds: args.rounds,
     json: args.json,
   });
