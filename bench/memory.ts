@@ -1,31 +1,47 @@
-// bench:memory — how well the shards' memory accounting (used_memory, stats().totals.bytes) tracks
-// the real memory the data takes: fills an embedded cluster with N keys of one value size and
-// compares the process's RSS growth with the accounted bytes. One child process per size, so
-// each starts from a clean heap. Never asserts: it prints figures (the README states the error).
+// bench:memory — what a key costs in memory: RSS per key of an embedded cluster (in a process of its
+// own) and of a redis-server, filled with the same keys × distinct values in the same run. With
+// --accounting, how well the shards' memory accounting (used_memory, stats().totals.bytes) tracks
+// the RSS the data takes instead. Never asserts: it prints figures (the README states them).
 //
-//   npm run bench:memory -- [--sizes 16,100,1024,16384] [--mb 160] [--shards 2] [--bytes] [--start] [--json]
+//   npm run bench:memory -- [--keys 1000000,5000000] [--value-size 100] [--targets shardcache,redis]
+//                           [--shards N] [--rounds 3] [--watchdog-timeout 1500] [--json]
+//   npm run bench:memory -- --accounting [--sizes 16,100,1024,16384] [--mb 160] [--shards 2] [--bytes] [--start] [--json]
 //
-// --mb: accounted megabytes to fill per size (the key count follows from it); --bytes stores
-// values as bytes (Buffers) rather than strings; --start measures a `shardcache start --maxmemory
-// <mb>mb` process instead (its RSS from /proc), filled over RESP until writes fail with OOM.
+// Per key: the cluster's process RSS growth from the empty cluster (after a forced GC of the main
+// thread) and redis-server's VmRSS growth from the empty server, filled by `DEBUG POPULATE n key
+// <size>` (or pipelined SETs where DEBUG is refused); one fresh process/server per figure, the
+// targets alternating (A B A B), medians over --rounds.
+// --accounting: fills an embedded cluster with N keys of one value size and compares the process's
+// RSS growth with the accounted bytes, one child process per size. --mb: accounted megabytes to
+// fill per size (the key count follows from it); --bytes stores values as bytes (Buffers) rather
+// than strings; --start measures a `shardcache start --maxmemory <mb>mb` process instead (its RSS
+// from /proc), filled over RESP until writes fail with OOM.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createCluster } from '../src/index.js';
 import { entrySize } from '../workers/store.js';
 import { startShardcache, stop } from './servers.js';
+import { rssOf } from './common.js';
+import { perKeyChild, perKeyMain } from './memory-per-key.js';
 
 const { values: args } = parseArgs({
   options: {
     sizes: { type: 'string', default: '16,100,1024,16384' },
     mb: { type: 'string', default: '160' },
-    shards: { type: 'string', default: '2' },
+    shards: { type: 'string' },
+    accounting: { type: 'boolean', default: false },
+    keys: { type: 'string', default: '1000000,5000000' },
+    'value-size': { type: 'string', default: '100' },
+    targets: { type: 'string', default: 'shardcache,redis' },
+    rounds: { type: 'string', default: '3' },
+    'watchdog-timeout': { type: 'string', default: '1500' },
     bytes: { type: 'boolean', default: false },
     start: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     child: { type: 'string' },
+    'child-keys': { type: 'string' },
   },
 });
 
@@ -47,7 +63,7 @@ interface Figure {
 
 const sizes = args.sizes.split(',').map(Number);
 const mb = Number(args.mb);
-const shards = Number(args.shards);
+const shards = Number(args.shards ?? 2);
 for (const [name, n] of [['mb', mb], ['shards', shards], ...sizes.map((s) => ['sizes', s] as const)] as const) {
   if (!(Number.isInteger(n) && n > 0)) {
     process.stderr.write(`--${name} must be a positive integer\n`);
@@ -100,11 +116,6 @@ async function child(valueBytes: number): Promise<Figure> {
   };
 }
 
-/** A process's resident set, from /proc. */
-function rssOf(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-}
-
 /** The used_memory INFO reports. */
 async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
@@ -151,7 +162,24 @@ async function childStart(valueBytes: number): Promise<Figure> {
   }
 }
 
-if (args.child !== undefined) {
+if (args['child-keys'] !== undefined) {
+  await perKeyChild(
+    Number(args['child-keys']),
+    Number(args['value-size']),
+    args.shards === undefined ? undefined : Number(args.shards),
+    Number(args['watchdog-timeout']),
+  );
+} else if (!args.accounting) {
+  await perKeyMain({
+    keys: args.keys,
+    valueSize: args['value-size'],
+    targets: args.targets,
+    shards: args.shards,
+    watchdogTimeout: args['watchdog-timeout'],
+    rounds: args.rounds,
+    json: args.json,
+  });
+} else if (args.child !== undefined) {
   const figure = args.start ? await childStart(Number(args.child)) : await child(Number(args.child));
   process.stdout.write(`${JSON.stringify(figure)}\n`);
 } else {
@@ -162,7 +190,7 @@ if (args.child !== undefined) {
     `bench:memory: ${args.start ? 'shardcache start' : 'embedded cluster'}, ${shards} shards, ~${mb} MB accounted per size, ${args.bytes ? 'byte' : 'string'} values`,
   );
   for (const size of sizes) {
-    const childArgs = [script, '--child', String(size), '--mb', String(mb), '--shards', String(shards)];
+    const childArgs = [script, '--accounting', '--child', String(size), '--mb', String(mb), '--shards', String(shards)];
     if (args.bytes) childArgs.push('--bytes');
     if (args.start) childArgs.push('--start');
     const f = JSON.parse(execFileSync(process.execPath, childArgs, { encoding: 'utf8' }).trim()) as Figure;
