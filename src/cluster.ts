@@ -33,9 +33,10 @@ import {
   type ShardGroups,
 } from './migration.js';
 import { describe, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
-import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardStats } from './protocol.js';
+import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, type ShardMemory, type ShardStats } from './protocol.js';
 import { HashRing } from './ring.js';
 import { valueFromBytes } from './value-bytes.js';
+import { type CacheHandle, HandleHost, type RoutingSnapshot } from './shared/handles.js';
 import { FALLBACK } from './shared/view.js';
 import {
   FlushGate,
@@ -216,6 +217,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** The version of the last GroupTables sent to the shards, and the tables (replicas ≥ 2). */
   #groupVersion = 0;
   #groupTables: Map<number, ShardGroups> = new Map();
+  /** Handles other threads attached (cluster.handle()): their routing words and ports. */
+  readonly #host: HandleHost;
 
   private constructor(options: ResolvedOptions) {
     super();
@@ -223,6 +226,35 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#replicas = options.replicas;
     this.#ring = new HashRing({ virtualNodes: options.virtualNodes, hash: options.hash });
     this.#bus = new MembershipBus();
+    this.#host = new HandleHost(
+      () => this.#routingSnapshot(),
+      (method, args) => (this as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args),
+    );
+  }
+
+  /**
+   * A handle for another thread of this process: send it with `postMessage(h, h.transfer)` (or in
+   * a Worker's workerData with `transferList: h.transfer`) and `attach(h)` there. That thread
+   * reads in place from the shards' memory and sends its writes through this cluster.
+   */
+  handle(): CacheHandle {
+    return this.#ready(() => this.#host.create());
+  }
+
+  #routingSnapshot(): Omit<RoutingSnapshot, 't' | 'version'> {
+    const memories: [number, ShardMemory][] = [];
+    for (const [id, h] of this.#handles) {
+      const m = h.sharedMemory;
+      if (m !== null) memories.push([id, m]);
+    }
+    return {
+      replicas: this.#replicas,
+      virtualNodes: this.options.virtualNodes,
+      defaultHash: this.options.hash === fingerprint32,
+      moving: this.#migration !== null,
+      members: this.#ring.shardIds().map((id) => [id, this.#ring.nameOf(id)!]),
+      memories,
+    };
   }
 
   /** Starts the shards and resolves when all are ready. Prefer `createCluster`. */
@@ -709,6 +741,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   async #shutdown(drain: boolean): Promise<void> {
     this.#state = 'closing';
+    this.#host.close();
     if (drain) await this.#membership;
     const handles = [...this.#handles.values()];
     if (drain) {
@@ -936,6 +969,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #migrationEvent(phase: 'start' | 'done', m: Migration): void {
+    this.#host.changed();
     const event: MigrationEvent = { phase, ...m.status() };
     if (phase === 'done') event.durationMs = Date.now() - m.startedAt;
     this.#bus.publish({ type: 'migration', phase, epoch: m.epoch, kind: m.kind, shardId: m.shardId, keysMoved: m.keysMoved });
@@ -943,11 +977,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #announce(event: MembershipEvent): void {
+    this.#host.changed();
     this.#bus.publish(event);
     if (event.type === 'epoch') this.emit('epoch', { epoch: event.epoch, shards: event.shards });
   }
 
   #onShardReady(h: ShardHandle, restart: boolean): void {
+    this.#host.changed();
     const event = { shardId: h.id, name: h.name, epoch: this.epoch };
     this.#bus.publish({ type: 'join', ...event });
     this.emit('join', { ...event, restart });
@@ -957,6 +993,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // A dead source: with one copy its ranges have nothing left to move and flip now (writes go
     // to the new owner, not to an empty replacement nobody exports); with replicas another copy
     // exports them.
+    this.#host.changed();
     this.#migration?.sourceDied(h.id);
     let keysLost = held.keys;
     if (this.#replicas > 1 && this.#handles.has(h.id)) {
@@ -1237,9 +1274,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await new Promise<void>((resolve) => this.#locks.get(busy!)!.push(resolve));
     }
     for (const k of wanted) this.#locks.set(k, []);
+    this.#host.lock(1);
     try {
       return await fn();
     } finally {
+      this.#host.lock(-1);
       for (const k of wanted) {
         const waiting = this.#locks.get(k)!;
         this.#locks.delete(k);

@@ -1,5 +1,8 @@
 // The one entry for host apps: createCluster, the Cluster type, errors and public types.
 export { Cluster, createCluster } from './cluster.js';
+export { attach } from './shared/attach.js';
+export type { AttachedCache } from './shared/attach.js';
+export type { CacheHandle } from './shared/handles.js';
 export { createReplica } from './replication/embedded.js';
 export type { ReplicaCluster, ReplicaClusterOptions } from './replication/embedded.js';
 export type { ClusterEvents, ClusterState, ClusterStats, DataLoss, ShardInfo, ShardReport } from './cluster.js';

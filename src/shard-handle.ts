@@ -388,6 +388,11 @@ export class ShardHandle {
     }
   }
 
+  /** The running worker's shared memory while it is ready (what other threads read in place), else null. */
+  get sharedMemory(): ShardMemory | null {
+    return this.#view?.memory ?? null;
+  }
+
   /** Reads answered in place and the hits among them, over every worker this handle ran. */
   get inPlace(): { reads: number; hits: number } {
     const v = this.#view;
