@@ -14,7 +14,7 @@ const fixture = new URL('./fixtures/shared-stress.js', import.meta.url);
 
 t.test('readers in other threads never see a torn, foreign, stale or expired value', async (t) => {
   const readers = 3;
-  const memory = createShardMemory(1024, 16);
+  const memory = createShardMemory(16);
   const clock = new SharedArrayBuffer(8);
   new Float64Array(clock)[0] = 1_000_000;
   const flags = new SharedArrayBuffer(8);

@@ -115,7 +115,7 @@ export class ShardStore {
     this.policy = options.policy ?? 'noeviction';
     this.#now = options.now ?? Date.now;
     this.#epoch = this.#now();
-    this.table = new SharedTable(options.memory ?? createShardMemory(1024, Math.max(16, options.initialCapacity ?? 1024)));
+    this.table = new SharedTable(options.memory ?? createShardMemory(Math.max(16, options.initialCapacity ?? 1024)));
     this.#cap = this.table.capacity;
     this.#lru = this.policy !== 'noeviction';
     const lruCap = this.#lru ? this.#cap : 0;

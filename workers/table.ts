@@ -12,16 +12,20 @@ import {
   B_VALUE_LEN,
   BLOCK_HEADER,
   blockUnits,
+  bufferView,
   C_CLOCK,
   C_GEN,
-  C_INDEX_MASK,
-  C_INDEX_OFF,
+  C_PARTS_AT,
   C_SEGMENTS,
   C_STATE,
   C_STRIPES_AT,
   CLOSED_STATE,
+  copyBytes,
   createShardMemory,
+  float64View,
+  INITIAL_INDEX_WORDS,
   indexHash,
+  int32View,
   KEY_BINARY,
   KeyEncoder,
   KIND_ASCII,
@@ -30,21 +34,28 @@ import {
   MAX_BUFFER_BYTES,
   MAX_SEGMENTS,
   newSegment,
+  P_GEN,
+  P_MASK,
+  P_OFF,
+  PART_MIN_BUCKETS,
+  PART_SHIFT,
+  PART_WORDS,
+  PARTS,
   REF_OFFSET_BITS,
   REF_OFFSET_MASK,
+  resetParts,
   S_CLOCK,
   S_REF,
   SLOT_BYTES,
   SLOT_WORDS,
   type ShardMemory,
   STRIPE_SHIFT,
+  uint32View,
 } from '../src/shared/layout.js';
 
 /** A stored value: strings stay strings, bytes stay bytes (an exact-size Uint8Array). */
 export type Value = string | Uint8Array;
 
-/** Buckets a table starts with and never shrinks below. */
-const MIN_BUCKETS = 1024;
 /** Live plus deleted buckets over buckets that makes the index grow (or clean itself). */
 const MAX_LOAD = 0.75;
 
@@ -74,8 +85,12 @@ export class SharedTable {
   #top = 0;
   #cap: number;
   #live = 0;
-  /** Buckets live or deleted (a deleted bucket still lengthens probes until the next rebuild). */
-  #used = 0;
+  /** Per index part: live keys, and buckets live or deleted (a deleted bucket lengthens probes until the part's next rebuild). */
+  #partLive = new Int32Array(PARTS);
+  #partUsed = new Int32Array(PARTS);
+  /** Index words in use up to here; regions of older tables below it, by size, free for a later rebuild. */
+  #indexTop = INITIAL_INDEX_WORDS;
+  #regions = new Map<number, number[]>();
   /** Where the find() that missed could insert: the first deleted bucket on the probe, or the empty one that ended it. */
   #spot = -1;
   #spotWasEmpty = false;
@@ -87,12 +102,12 @@ export class SharedTable {
   constructor(memory: ShardMemory = createShardMemory()) {
     this.memory = memory;
     this.#ctl = new Int32Array(memory.control);
-    this.#index = new Int32Array(memory.index);
-    this.#slotW = new Int32Array(memory.slots);
-    this.#slotF = new Float64Array(memory.slots);
+    this.#index = int32View(memory.index);
+    this.#slotW = int32View(memory.slots);
+    this.#slotF = float64View(memory.slots);
     for (const s of memory.segments) {
-      this.#segs.push(Buffer.from(s));
-      this.#segW.push(new Uint32Array(s));
+      this.#segs.push(bufferView(s));
+      this.#segW.push(uint32View(s));
       this.#segTop.push(16);
     }
     this.#cap = memory.slots.byteLength / SLOT_BYTES;
@@ -138,8 +153,9 @@ export class SharedTable {
     const h = indexHash(this.enc.bytes, 0, this.enc.length);
     this.hash = h;
     const index = this.#index;
-    const off = this.#ctl[C_INDEX_OFF]!;
-    const mask = this.#ctl[C_INDEX_MASK]!;
+    const part = C_PARTS_AT + (h >>> PART_SHIFT) * PART_WORDS;
+    const off = this.#ctl[part + P_OFF]!;
+    const mask = this.#ctl[part + P_MASK]!;
     const tag = h | 0;
     this.#spot = -1;
     let b = h & mask;
@@ -192,8 +208,10 @@ export class SharedTable {
    */
   insert(key: string, value: Value, vlen: number, ringHash: number, expireAt: number): number {
     if (key !== this.#lastKey && this.find(key) >= 0) throw new Error('insert of a key that is stored');
-    if (this.#spot < 0 || (this.#spotWasEmpty && (this.#used + 1) / (this.#ctl[C_INDEX_MASK]! + 1) > MAX_LOAD)) {
-      this.#rebuild(this.#live + 1);
+    const p = this.hash >>> PART_SHIFT;
+    const part = C_PARTS_AT + p * PART_WORDS;
+    if (this.#spot < 0 || (this.#spotWasEmpty && (this.#partUsed[p]! + 1) / (this.#ctl[part + P_MASK]! + 1) > MAX_LOAD)) {
+      this.#rebuild(p, this.#partLive[p]! + 1);
       this.#locate();
     }
     const kind = valueKind(value, vlen);
@@ -210,7 +228,7 @@ export class SharedTable {
     words[w + B_KINDS] = kind | (this.enc.binary ? KEY_BINARY : 0);
     words[w + B_UNITS] = units;
     const buf = this.#segs[seg]!;
-    this.enc.bytes.copy(buf, at + BLOCK_HEADER, 0, klen);
+    copyBytes(this.enc.bytes, 0, klen, buf, at + BLOCK_HEADER);
     writeValue(buf, at + BLOCK_HEADER + klen, value, kind, vlen);
     const sw = slot * SLOT_WORDS;
     this.#slotW[sw + S_REF] = ref;
@@ -220,13 +238,14 @@ export class SharedTable {
     this.#ringHash[slot] = ringHash;
     const b = this.#spot;
     this.#bucket[slot] = b;
-    const iw = this.#ctl[C_INDEX_OFF]! + b * 2;
+    const iw = this.#ctl[part + P_OFF]! + b * 2;
     // Not reachable before the bucket names it; the bucket's two words change under the stripe.
     this.#lock(this.hash);
     this.#index[iw] = this.hash | 0;
     this.#index[iw + 1] = slot + 1;
     this.#unlock(this.hash);
-    if (this.#spotWasEmpty) this.#used++;
+    if (this.#spotWasEmpty) this.#partUsed[p]!++;
+    this.#partLive[p]!++;
     this.#spot = -1;
     this.#lastKey = null;
     this.#live++;
@@ -268,7 +287,7 @@ export class SharedTable {
     nwords[nw + B_KINDS] = kind | (words[w + B_KINDS]! & KEY_BINARY);
     nwords[nw + B_UNITS] = need;
     const nbuf = this.#segs[nseg]!;
-    this.#segs[seg]!.copy(nbuf, nat + BLOCK_HEADER, at + BLOCK_HEADER, at + BLOCK_HEADER + klen);
+    copyBytes(this.#segs[seg]!, at + BLOCK_HEADER, at + BLOCK_HEADER + klen, nbuf, nat + BLOCK_HEADER);
     writeValue(nbuf, nat + BLOCK_HEADER + klen, value, kind, vlen);
     this.#lock(h);
     this.#slotW[sw + S_REF] = next;
@@ -284,7 +303,7 @@ export class SharedTable {
     const ref = this.#slotW[sw + S_REF]! >>> 0;
     const units = this.#segW[ref >>> REF_OFFSET_BITS]![((ref & REF_OFFSET_MASK) * 16) / 4 + B_UNITS]!;
     const h = this.#idxHash[slot]!;
-    const iw = this.#ctl[C_INDEX_OFF]! + this.#bucket[slot]! * 2;
+    const iw = this.#ctl[C_PARTS_AT + (h >>> PART_SHIFT) * PART_WORDS + P_OFF]! + this.#bucket[slot]! * 2;
     this.#lock(h);
     this.#index[iw + 1] = -1;
     this.#slotW[sw + S_REF] = 0;
@@ -293,6 +312,7 @@ export class SharedTable {
     this.#freeBlock(ref, units);
     this.#freeSlots.push(slot);
     this.#live--;
+    this.#partLive[h >>> PART_SHIFT]!--;
     if (slot === this.#foundSlot) {
       // The key the last find() found is gone (it expired): an insert of it may take its bucket.
       this.#foundSlot = -1;
@@ -315,10 +335,12 @@ export class SharedTable {
   /** Empties the table (FLUSHALL): readers see the generation move and ask again. */
   clear(): void {
     Atomics.add(this.#ctl, C_GEN, 1);
-    const mask = MIN_BUCKETS - 1;
-    this.#index.fill(0, 0, MIN_BUCKETS * 2);
-    this.#ctl[C_INDEX_OFF] = 0;
-    this.#ctl[C_INDEX_MASK] = mask;
+    this.#index.fill(0, 0, INITIAL_INDEX_WORDS);
+    resetParts(this.#ctl);
+    this.#indexTop = INITIAL_INDEX_WORDS;
+    this.#regions.clear();
+    this.#partLive.fill(0);
+    this.#partUsed.fill(0);
     this.#slotW.fill(0, 0, this.#top * SLOT_WORDS);
     this.#free.clear();
     this.#freeSlots = [];
@@ -329,7 +351,6 @@ export class SharedTable {
     this.#arenaBytes = 0;
     this.#top = 0;
     this.#live = 0;
-    this.#used = 0;
     Atomics.add(this.#ctl, C_GEN, 1);
   }
 
@@ -449,8 +470,9 @@ export class SharedTable {
   /** Finds the insert spot for `enc`'s key again (after a rebuild). */
   #locate(): void {
     const index = this.#index;
-    const off = this.#ctl[C_INDEX_OFF]!;
-    const mask = this.#ctl[C_INDEX_MASK]!;
+    const part = C_PARTS_AT + (this.hash >>> PART_SHIFT) * PART_WORDS;
+    const off = this.#ctl[part + P_OFF]!;
+    const mask = this.#ctl[part + P_MASK]!;
     let b = this.hash & mask;
     while (index[off + b * 2 + 1] !== 0) b = (b + 1) & mask;
     this.#spot = b;
@@ -458,36 +480,51 @@ export class SharedTable {
   }
 
   /**
-   * Builds a fresh table for `keys` keys (deleted buckets dropped) beside the live one and
-   * switches to it under the generation. The new table never overlaps the live one; it may reuse
-   * the memory of an older table, which only readers of an older generation can still be in,
-   * and their generation check fails.
+   * Builds part `p` a fresh table for `keys` keys (deleted buckets dropped) from its live one and
+   * switches to it under the part's generation: only that part's keys move (1/PARTS of them), so
+   * no rebuild stalls the shard for long. The new table takes a region no live table uses: one an
+   * older table left (only readers of an older generation of that part can still be in it, and
+   * their check fails) or the end of the buffer; the old region is kept for a later rebuild.
    */
-  #rebuild(keys: number): void {
-    let buckets = MIN_BUCKETS;
+  #rebuild(p: number, keys: number): void {
+    const part = C_PARTS_AT + p * PART_WORDS;
+    let buckets = PART_MIN_BUCKETS;
     while (keys / buckets > MAX_LOAD / 2) buckets *= 2;
-    const off = this.#ctl[C_INDEX_OFF]!;
-    const liveWords = (this.#ctl[C_INDEX_MASK]! + 1) * 2;
     const words = buckets * 2;
-    const start = words <= off ? 0 : off + liveWords;
-    this.#ensure(this.memory.index, (start + words) * 4);
+    const free = this.#regions.get(words);
+    let start = free?.pop();
+    if (start === undefined) {
+      start = this.#indexTop;
+      this.#ensure(this.memory.index, (start + words) * 4);
+      this.#indexTop = start + words;
+    }
     const index = this.#index;
     index.fill(0, start, start + words);
     const mask = buckets - 1;
-    for (let slot = 0; slot < this.#top; slot++) {
-      if (this.#slotW[slot * SLOT_WORDS + S_REF] === 0) continue;
+    const oldOff = this.#ctl[part + P_OFF]!;
+    const oldWords = (this.#ctl[part + P_MASK]! + 1) * 2;
+    for (let w = oldOff; w < oldOff + oldWords; w += 2) {
+      const s1 = index[w + 1]!;
+      if (s1 <= 0) continue;
+      const slot = s1 - 1;
       const h = this.#idxHash[slot]!;
       let b = h & mask;
       while (index[start + b * 2 + 1] !== 0) b = (b + 1) & mask;
       index[start + b * 2] = h | 0;
-      index[start + b * 2 + 1] = slot + 1;
+      index[start + b * 2 + 1] = s1;
       this.#bucket[slot] = b;
     }
-    Atomics.add(this.#ctl, C_GEN, 1);
-    this.#ctl[C_INDEX_OFF] = start;
-    this.#ctl[C_INDEX_MASK] = mask;
-    Atomics.add(this.#ctl, C_GEN, 1);
-    this.#used = this.#live;
+    Atomics.add(this.#ctl, part + P_GEN, 1);
+    this.#ctl[part + P_OFF] = start;
+    this.#ctl[part + P_MASK] = mask;
+    Atomics.add(this.#ctl, part + P_GEN, 1);
+    let list = this.#regions.get(oldWords);
+    if (list === undefined) {
+      list = [];
+      this.#regions.set(oldWords, list);
+    }
+    list.push(oldOff);
+    this.#partUsed[p] = this.#partLive[p]!;
   }
 
   #allocSlot(): number {
@@ -524,6 +561,19 @@ export class SharedTable {
         throw oom('the machine refused more shared memory');
       }
     }
+    this.#remap();
+  }
+
+  /** Views as long as the buffers are now (after one grew). */
+  #remap(): void {
+    const m = this.memory;
+    this.#index = int32View(m.index);
+    this.#slotW = int32View(m.slots);
+    this.#slotF = float64View(m.slots);
+    for (let i = 0; i < m.segments.length; i++) {
+      this.#segs[i] = bufferView(m.segments[i]!);
+      this.#segW[i] = uint32View(m.segments[i]!);
+    }
   }
 
   /** A block of `units` × 16 bytes: a freed one of that size, else the arena's end. Throws OOM. */
@@ -539,10 +589,7 @@ export class SharedTable {
     }
     const top = this.#segTop[seg]!;
     const sab = this.memory.segments[seg]!;
-    if (top + bytes > sab.byteLength) {
-      this.#ensure(sab, top + bytes);
-      this.#segs[seg] = Buffer.from(sab);
-    }
+    if (top + bytes > sab.byteLength) this.#ensure(sab, top + bytes);
     this.#segTop[seg] = top + bytes;
     this.#arenaBytes += bytes;
     return ((seg << REF_OFFSET_BITS) | (top / 16)) >>> 0;
@@ -556,8 +603,8 @@ export class SharedTable {
       throw oom('the machine refused more shared memory');
     }
     this.memory.segments.push(sab);
-    this.#segs.push(Buffer.from(sab));
-    this.#segW.push(new Uint32Array(sab));
+    this.#segs.push(bufferView(sab));
+    this.#segW.push(uint32View(sab));
     this.#segTop.push(16);
     Atomics.store(this.#ctl, C_SEGMENTS, this.memory.segments.length);
     this.onSegment?.(sab);
@@ -580,7 +627,7 @@ function valueKind(value: Value, vlen: number): number {
 }
 
 function writeValue(buf: Buffer, at: number, value: Value, kind: number, vlen: number): void {
-  if (kind === KIND_BYTES) buf.set(value as Uint8Array, at);
+  if (kind === KIND_BYTES) copyBytes(value as Uint8Array, 0, vlen, buf, at);
   else if (kind === KIND_ASCII) buf.write(value as string, at, vlen, 'latin1');
   else buf.write(value as string, at, vlen, 'utf8');
 }

@@ -4,8 +4,10 @@
 //
 // Four SharedArrayBuffers per shard, all created here:
 //   control  fixed: header words, then STRIPES version words (seqlocks, even = stable).
-//   index    growable: open-addressing buckets, two Int32 words each [tag, slot + 1] (0 empty, -1 deleted);
-//            the live table starts at header word INDEX_OFF (in words) and has INDEX_MASK + 1 buckets.
+//   index    growable: PARTS open-addressing tables (a key's part is its index hash's top bits), of
+//            buckets of two Int32 words [tag, slot + 1] (0 empty, -1 deleted); part p's live table
+//            starts at its P_OFF word (in words) and has P_MASK + 1 buckets. Parts grow one at a
+//            time, so no rebuild ever moves more than 1/PARTS of the keys.
 //   slots    growable: SLOT_WORDS Int32 words per slot [block ref, access clock, expiry as one Float64].
 //   segments growable: the arena; blocks of BLOCK_HEADER bytes [key length, value length, kinds,
 //            size in 16-byte units] + key bytes + value bytes, 16-byte aligned. A block ref is
@@ -14,20 +16,28 @@ import type { ShardMemory } from '../protocol.js';
 
 /** Header words of the control buffer. */
 export const C_MAGIC = 0;
-/** The index's generation: odd while the owner switches tables or flushes; readers check it before and after. */
+/** The whole index's generation: odd while the owner flushes; readers check it before and after. */
 export const C_GEN = 1;
-/** Where the live bucket table starts in the index buffer, in Int32 words. */
-export const C_INDEX_OFF = 2;
-/** Buckets of the live table minus one (a power of two minus one). */
-export const C_INDEX_MASK = 3;
 /** The owner's coarse access clock (LRU_CLOCK_MS units), which readers copy into a slot they read. */
 export const C_CLOCK = 4;
 /** 0 while the owner serves this memory; CLOSED_STATE once it never will again (readers stop using it). */
 export const C_STATE = 5;
 /** Segments the owner has created (readers that hold fewer ask the owner for refs beyond theirs). */
 export const C_SEGMENTS = 6;
+/** Index parts: a key's part is `hash >>> PART_SHIFT`. */
+export const PART_BITS = 6;
+export const PARTS = 1 << PART_BITS;
+export const PART_SHIFT = 32 - PART_BITS;
+/** First part's words: [generation (odd while the part switches tables), table offset, mask] per part. */
+export const C_PARTS_AT = 16;
+export const PART_WORDS = 3;
+export const P_GEN = 0;
+export const P_OFF = 1;
+export const P_MASK = 2;
+/** Buckets a part starts with. */
+export const PART_MIN_BUCKETS = 16;
 /** First stripe word. */
-export const C_STRIPES_AT = 16;
+export const C_STRIPES_AT = C_PARTS_AT + PARTS * PART_WORDS;
 /** Stripe version words: a key's stripe is its index hash's top STRIPE_BITS bits. */
 export const STRIPE_BITS = 14;
 export const STRIPES = 1 << STRIPE_BITS;
@@ -67,25 +77,71 @@ export const LRU_CLOCK_MS = 100;
 
 export type { ShardMemory } from '../protocol.js';
 
-/** Fresh, empty memory for one shard: a table of `buckets` buckets (a power of two) and room for `slots` slots. */
-export function createShardMemory(buckets = 1024, slots = 1024): ShardMemory {
+/** Fresh, empty memory for one shard, with room for `slots` slots to start with. */
+export function createShardMemory(slots = 1024): ShardMemory {
   const control = new SharedArrayBuffer(CONTROL_BYTES);
   const words = new Int32Array(control);
   words[C_MAGIC] = MAGIC;
-  words[C_INDEX_OFF] = 0;
-  words[C_INDEX_MASK] = buckets - 1;
+  resetParts(words);
   words[C_SEGMENTS] = 1;
   return {
     control,
-    index: new SharedArrayBuffer(buckets * 8, { maxByteLength: MAX_BUFFER_BYTES }),
+    index: new SharedArrayBuffer(INITIAL_INDEX_WORDS * 4, { maxByteLength: MAX_BUFFER_BYTES }),
     slots: new SharedArrayBuffer(slots * SLOT_BYTES, { maxByteLength: MAX_BUFFER_BYTES }),
     segments: [newSegment(1 << 20)],
   };
 }
 
+/** Index words the parts' first tables take, back to back from offset 0. */
+export const INITIAL_INDEX_WORDS = PARTS * PART_MIN_BUCKETS * 2;
+
+/** Points every part at its first table (which must be zeroed): part p at p × PART_MIN_BUCKETS buckets. */
+export function resetParts(words: Int32Array): void {
+  for (let p = 0; p < PARTS; p++) {
+    const at = C_PARTS_AT + p * PART_WORDS;
+    words[at + P_OFF] = p * PART_MIN_BUCKETS * 2;
+    words[at + P_MASK] = PART_MIN_BUCKETS - 1;
+  }
+}
+
 /** One arena segment of `bytes` to start with, growable to 4 GiB. */
 export function newSegment(bytes: number): SharedArrayBuffer {
   return new SharedArrayBuffer(bytes, { maxByteLength: MAX_BUFFER_BYTES });
+}
+
+// Views of a growable buffer are made with a fixed length, as long as the buffer is now, and made
+// again after it grows: V8 (Node 20) runs element access through length-tracking views about ten
+// times slower than through fixed-length ones (measured), and these are the hot loops.
+
+/** An Int32Array over all of `sab` as it is now. */
+export function int32View(sab: SharedArrayBuffer): Int32Array {
+  return new Int32Array(sab, 0, sab.byteLength >>> 2);
+}
+
+/** A Uint32Array over all of `sab` as it is now. */
+export function uint32View(sab: SharedArrayBuffer): Uint32Array {
+  return new Uint32Array(sab, 0, sab.byteLength >>> 2);
+}
+
+/** A Float64Array over all of `sab` as it is now. */
+export function float64View(sab: SharedArrayBuffer): Float64Array {
+  return new Float64Array(sab, 0, Math.floor(sab.byteLength / 8));
+}
+
+/** A Buffer over all of `sab` as it is now. */
+export function bufferView(sab: SharedArrayBuffer): Buffer {
+  return Buffer.from(sab, 0, sab.byteLength);
+}
+
+/**
+ * Copies `src[from..to)` into `dst` at `at`. Buffer.prototype.copy takes a slow path (~4 µs)
+ * when either side is over a SharedArrayBuffer (measured on Node 20); a loop is faster for the
+ * short keys and values most entries have, TypedArray.prototype.set for the rest.
+ */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  const n = to - from;
+  if (n <= 64) for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+  else dst.set(src.subarray(from, to), at);
 }
 
 /** True when `m` has the shape of a ShardMemory (a handle that crossed threads may have been tampered with). */

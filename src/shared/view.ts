@@ -11,17 +11,25 @@ import {
   BLOCK_HEADER,
   C_CLOCK,
   C_GEN,
-  C_INDEX_MASK,
-  C_INDEX_OFF,
+  C_PARTS_AT,
   C_SEGMENTS,
   C_STATE,
+  bufferView,
   C_STRIPES_AT,
   CLOSED_STATE,
+  copyBytes,
+  float64View,
   indexHash,
+  int32View,
   KeyEncoder,
   KIND_ASCII,
   KIND_BYTES,
   KIND_UTF8,
+  P_GEN,
+  P_MASK,
+  P_OFF,
+  PART_SHIFT,
+  PART_WORDS,
   REF_OFFSET_BITS,
   REF_OFFSET_MASK,
   S_CLOCK,
@@ -29,6 +37,7 @@ import {
   SLOT_WORDS,
   type ShardMemory,
   STRIPE_SHIFT,
+  uint32View,
 } from './layout.js';
 
 /** What a read answers when it could not read in place: ask the owner. */
@@ -58,6 +67,9 @@ export class ShardView {
   #enc = new KeyEncoder();
   #hash = 0;
   #gen = 0;
+  #partGen = 0;
+  /** The key's part's header words. */
+  #part = 0;
   #version = 0;
   // Where find() found the key's block.
   #seg = 0;
@@ -68,11 +80,23 @@ export class ShardView {
   constructor(memory: ShardMemory) {
     this.memory = memory;
     this.#ctl = new Int32Array(memory.control);
-    // Length-tracking views: they see the owner's growth without a message.
-    this.#index = new Int32Array(memory.index);
-    this.#slotW = new Int32Array(memory.slots);
-    this.#slotF = new Float64Array(memory.slots);
+    // Fixed-length views (fast), made again when a bounds check meets the owner's growth.
+    this.#index = int32View(memory.index);
+    this.#slotW = int32View(memory.slots);
+    this.#slotF = float64View(memory.slots);
     for (const s of memory.segments) this.addSegment(s);
+  }
+
+  /** Views as long as the buffers are now: the owner grew one (growth needs no message). */
+  #remap(): void {
+    const m = this.memory;
+    this.#index = int32View(m.index);
+    this.#slotW = int32View(m.slots);
+    this.#slotF = float64View(m.slots);
+    for (let i = 0; i < this.#segs.length; i++) {
+      this.#segs[i] = bufferView(m.segments[i]!);
+      this.#segW[i] = uint32View(m.segments[i]!);
+    }
   }
 
   /** A segment the owner created after this view was made (it announces each by message). */
@@ -80,8 +104,8 @@ export class ShardView {
     if (this.memory.segments.length === this.#segs.length) {
       if (!this.memory.segments.includes(segment)) this.memory.segments.push(segment);
     }
-    this.#segs.push(Buffer.from(segment));
-    this.#segW.push(new Uint32Array(segment));
+    this.#segs.push(bufferView(segment));
+    this.#segW.push(uint32View(segment));
   }
 
   /** True once the owner will never serve this memory again. */
@@ -175,15 +199,19 @@ export class ShardView {
   #prepare(key: string): void {
     this.#enc.encode(key);
     this.#hash = indexHash(this.#enc.bytes, 0, this.#enc.length);
+    this.#part = C_PARTS_AT + (this.#hash >>> PART_SHIFT) * PART_WORDS;
   }
 
-  /** Reads the generation and the key's stripe version; false when either is odd (a write is under way). */
+  /** Reads the generations and the key's stripe version; false when one is odd (a change is under way). */
   #begin(): boolean {
     const g = Atomics.load(this.#ctl, C_GEN);
     if ((g & 1) !== 0 || this.#ctl[C_STATE] === CLOSED_STATE) return false;
+    const pg = Atomics.load(this.#ctl, this.#part + P_GEN);
+    if ((pg & 1) !== 0) return false;
     const v = Atomics.load(this.#ctl, C_STRIPES_AT + (this.#hash >>> STRIPE_SHIFT));
     if ((v & 1) !== 0) return false;
     this.#gen = g;
+    this.#partGen = pg;
     this.#version = v;
     return true;
   }
@@ -192,6 +220,7 @@ export class ShardView {
   #valid(): boolean {
     return (
       Atomics.load(this.#ctl, C_STRIPES_AT + (this.#hash >>> STRIPE_SHIFT)) === this.#version &&
+      Atomics.load(this.#ctl, this.#part + P_GEN) === this.#partGen &&
       Atomics.load(this.#ctl, C_GEN) === this.#gen
     );
   }
@@ -213,9 +242,10 @@ export class ShardView {
    * word read was out of bounds (the owner moved on mid-read: try again).
    */
   #find(): number {
+    const off = this.#ctl[this.#part + P_OFF]!;
+    const mask = this.#ctl[this.#part + P_MASK]!;
+    if (off + (mask + 1) * 2 > this.#index.length) this.#remap();
     const index = this.#index;
-    const off = this.#ctl[C_INDEX_OFF]!;
-    const mask = this.#ctl[C_INDEX_MASK]!;
     const tag = this.#hash | 0;
     let b = this.#hash & mask;
     for (let n = 0; n <= mask; n++) {
@@ -235,22 +265,32 @@ export class ShardView {
   /** Whether `slot` holds the key: its slot, MISS, or TORN. */
   #match(slot: number): number {
     const sw = slot * SLOT_WORDS;
-    if (sw + SLOT_WORDS > this.#slotW.length) return TORN;
+    if (sw + SLOT_WORDS > this.#slotW.length) {
+      this.#remap();
+      if (sw + SLOT_WORDS > this.#slotW.length) return TORN;
+    }
     const ref = this.#slotW[sw + S_REF]! >>> 0;
     const seg = ref >>> REF_OFFSET_BITS;
     if (seg >= this.#segs.length) return this.#ctl[C_SEGMENTS]! > this.#segs.length ? TORN : MISS;
     const at = (ref & REF_OFFSET_MASK) * 16;
     let buf = this.#segs[seg]!;
     if (at + BLOCK_HEADER > buf.length) {
-      buf = this.#refresh(seg);
+      this.#remap();
+      buf = this.#segs[seg]!;
       if (at + BLOCK_HEADER > buf.length) return TORN;
     }
-    const words = this.#segW[seg]!;
+    let words = this.#segW[seg]!;
     const w = at >>> 2;
     const klen = words[w + B_KEY_LEN]!;
     const vlen = words[w + B_VALUE_LEN]!;
     const size = words[w + B_UNITS]! * 16;
-    if (klen + vlen + BLOCK_HEADER > size || at + size > buf.length) return TORN;
+    if (klen + vlen + BLOCK_HEADER > size) return TORN;
+    if (at + size > buf.length) {
+      this.#remap();
+      buf = this.#segs[seg]!;
+      words = this.#segW[seg]!;
+      if (at + size > buf.length) return TORN;
+    }
     const key = this.#enc;
     if (klen !== key.length) return MISS;
     const from = at + BLOCK_HEADER;
@@ -263,13 +303,6 @@ export class ShardView {
     this.#vlen = vlen;
     this.#kinds = words[w + B_KINDS]!;
     return slot;
-  }
-
-  /** A Buffer over a segment the owner has grown since this view made one. */
-  #refresh(seg: number): Buffer {
-    const buf = Buffer.from(this.memory.segments[seg]!);
-    this.#segs[seg] = buf;
-    return buf;
   }
 
   #live(slot: number, now: number): boolean {
@@ -288,7 +321,7 @@ export class ShardView {
     if (kind === KIND_ASCII) return buf.latin1Slice(from + s, from + e);
     if (kind === KIND_UTF8) return buf.toString('utf8', from + s, from + e);
     const out = Buffer.allocUnsafe(e - s);
-    buf.copy(out, 0, from + s, from + e);
+    copyBytes(buf, from + s, from + e, out, 0);
     return out;
   }
 }
