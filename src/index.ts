@@ -1,7 +1,7 @@
 // The one entry for host apps: createCluster, the Cluster type, errors and public types.
 export { Cluster, createCluster } from './cluster.js';
-export { createReplica } from './replication/embedded.js';
-export type { ReplicaCluster, ReplicaClusterOptions } from './replication/embedded.js';
+export { createReplica } from './replica-cluster.js';
+export type { ReplicaCluster, ReplicaClusterOptions } from './replica-cluster.js';
 export type { ClusterEvents, ClusterState, ClusterStats, DataLoss, ShardInfo, ShardReport } from './cluster.js';
 export type { ExpireMode, Key, SetOptions, Value } from './args.js';
 export { CacheError, ERROR_CODES } from './errors.js';

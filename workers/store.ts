@@ -11,7 +11,7 @@ import { CacheError } from '../src/errors.js';
 import { fingerprint32 } from '../src/hash.js';
 import { hashInternal } from '../src/keys.js';
 import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
-import { compileGlob, type Glob, type MatchWork, matchesAll } from './glob.js';
+import { compileGlob, type Glob, type MatchWork, matchesAll } from '../src/glob.js';
 import type { GroupCounts } from './group-counts.js';
 import { SlotIndex } from './slot-index.js';
 

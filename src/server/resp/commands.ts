@@ -7,12 +7,12 @@ import { leaderOf, type ReplicaHello } from '../../replication/leader.js';
 import { keyArg } from '../../args.js';
 import { type AuthFailures, checkPassword as samePassword } from '../auth.js';
 import type { ReplicaLog } from '../../replication/replica.js';
-import type { OutputLimits } from './limits.js';
+import type { OutputLimits } from '../../resp/output-limits.js';
 import { Op } from '../../protocol.js';
 import { NAME, VERSION } from '../../version.js';
-import { compileGlob } from '../../../workers/glob.js';
-import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, wireValue, word } from './args.js';
-import { array, bulk, error, integer, map, nil, nilArray, OK, PONG, simple, text } from './encode.js';
+import { compileGlob } from '../../glob.js';
+import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, wireValue, word } from './command-args.js';
+import { array, bulk, error, integer, map, nil, nilArray, OK, PONG, simple, text } from '../../resp/reply-encoder.js';
 
 /** What a connection knows about itself. */
 export interface Session {

@@ -6,15 +6,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { AuthFailures } from '../auth.js';
 import { isLoopback, PROTECTED_MODE_MESSAGE } from '../protected.js';
 import { type Cluster, corkTurn } from '../../cluster.js';
-import { RespError, replyError } from './args.js';
+import { RespError, replyError } from './command-args.js';
 import { DEFAULT_BACKLOG_BYTES } from '../../replication/leader.js';
-import type { RdbContents } from '../../replication/rdb.js';
+import type { RdbContents } from '../../rdb/read.js';
 import { Replica, type ReplicaLog } from '../../replication/replica.js';
 import { commandNames, commandSpec, NO_REPLY, type ServerContext, type Session } from './commands.js';
-import { error } from './encode.js';
+import { error } from '../../resp/reply-encoder.js';
 import { fastCommand } from './fast.js';
-import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, type OutputLimits } from './limits.js';
-import { CrossProtocol, DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
+import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, type OutputLimits } from '../../resp/output-limits.js';
+import { CrossProtocol, DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from '../../resp/request-parser.js';
 import { approxBytes, encodeReplies, Kind, Reply, type ReplyOwner } from './replies.js';
 
 export interface RespServerOptions {

@@ -1,6 +1,8 @@
-// A growable byte buffer for the replication encoders (RESP commands, RDB records): appends
-// without a Buffer per piece, hands out one ArrayBuffer at the end.
+// A growable byte buffer for the shared encoders (RESP commands in src/resp/, RDB records in
+// src/rdb/): appends without a Buffer per piece, hands out one ArrayBuffer at the end. Pure: it
+// imports nothing, so a shard, a client and a server may all use it.
 
+/** Bytes appended in pieces into one growing buffer. */
 export class ByteWriter {
   #buf: Buffer;
   #len = 0;

@@ -2,11 +2,11 @@
 // cluster that follows a leader (shardcache or redis-server) through the same replica link as
 // `shardcache start --replicaof`; its reads work as usual and its writes reject with a CacheError
 // of code READONLY — the seed client's "not leader" outcome, in the API.
-import { type Cluster, createCluster } from '../cluster.js';
-import { CacheError } from '../errors.js';
-import type { ClusterOptions } from '../options.js';
-import { createRespServer } from '../server/resp/server.js';
-import { parseHostPort, type Replica, type ReplicaLog } from './replica.js';
+import { type Cluster, createCluster } from './cluster.js';
+import { CacheError } from './errors.js';
+import type { ClusterOptions } from './options.js';
+import { createRespServer } from './server/resp/server.js';
+import { parseHostPort, type Replica, type ReplicaLog } from './replication/replica.js';
 
 export interface ReplicaClusterOptions extends ClusterOptions {
   /** The leader to follow, `HOST:PORT`. */
