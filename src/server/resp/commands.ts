@@ -1,143 +1,33 @@
-// The RESP command table: one entry per command with Redis 7's arity, flags and key positions
-// (what COMMAND reports) and a handler that turns arguments into a reply through the cluster's
-// public API. Handlers never touch shard data directly.
-import type { Socket } from 'node:net';
-import { type Cluster, sendTo } from '../../cluster.js';
-import { leaderOf, type ReplicaHello } from '../../replication/leader.js';
+// The RESP command table's handlers (connection, server, strings, keys; replication's come from
+// replication-commands.ts, all into registry.ts's one table): each turns arguments into a reply
+// through the cluster's public API. Handlers never touch shard data directly.
+import { sendTo } from '../../cluster.js';
+import { leaderOf } from '../../replication/leader.js';
 import { keyArg } from '../../args.js';
-import { type AuthFailures, checkPassword as samePassword } from '../auth.js';
-import type { ReplicaLog } from '../../replication/replica.js';
-import type { OutputLimits } from '../../resp/output-limits.js';
+import { checkPassword as samePassword } from '../auth.js';
 import { Op } from '../../protocol.js';
 import { NAME, VERSION } from '../../version.js';
 import { compileGlob } from '../../glob.js';
 import { int64Arg, intArg, NOT_INTEGER, RespError, replyError, SYNTAX, wireValue, word } from './command-args.js';
 import { array, bulk, error, integer, map, nil, nilArray, OK, PONG, simple, text } from '../../resp/reply-encoder.js';
+import {
+  ALLKEYS,
+  type CommandSpec,
+  commandNames,
+  commandTable as commands,
+  def,
+  type Handler,
+  KEY1,
+  NONE,
+  type Reply,
+  run,
+  type ServerContext,
+  type Session,
+} from './registry.js';
+import { registerReplicationCommands, replicationInfo } from './replication-commands.js';
 
-/** What a connection knows about itself. */
-export interface Session {
-  id: number;
-  resp3: boolean;
-  authed: boolean;
-  name: string | null;
-  addr: string;
-  createdAt: number;
-  lastCommand: string;
-  /** Set by QUIT: close after the reply is written. */
-  closing: boolean;
-  /** Reply bytes waiting: written and not yet taken by the kernel, or ready and not yet written (CLIENT LIST's omem). */
-  outputBytes(): number;
-  /** Whether requests are being read (CLIENT LIST's events: r), or held until replies drain. */
-  reading(): boolean;
-  /** Closes the connection at once (CLIENT KILL). */
-  kill(): void;
-  /** The connection's socket: a replica's stream is written to it directly. */
-  socket: Socket;
-  /** Runs `fn` once every reply queued so far is written (PSYNC: the stream follows its reply). */
-  afterReplies(fn: () => void): void;
-  /** What REPLCONF told about a replica-to-be; `replica` once PSYNC attached it (no replies from then on). */
-  hello: ReplicaHello | null;
-  replica: boolean;
-  /** The link to this server's leader, applying its stream: its writes are not refused. */
-  fromLeader?: boolean;
-}
-
-/** What every handler may use. */
-export interface ServerContext {
-  cluster: Cluster;
-  password: string | null;
-  port: number;
-  startedAt: number;
-  sessions: Map<number, Session>;
-  /**
-   * `calls[commandId(name)]`: how many times each command ran (INFO commandstats, /metrics);
-   * crossProtocol: HTTP requests refused; outputLimitClosed: clients closed by client-output-buffer-limit.
-   */
-  stats: { commands: number; connections: number; rejected: number; crossProtocol: number; outputLimitClosed: number; calls: number[] };
-  /** Failed AUTHs (INFO acl_access_denied_auth; counted under the surface `resp`). */
-  authFailures: AuthFailures;
-  /** client-output-buffer-limit, per client class. */
-  outputLimits: OutputLimits;
-  /** Where the server logs. */
-  log: ReplicaLog;
-  /** What CONFIG GET reports besides the cluster's own settings (maxclients, proto-max-bulk-len...). */
-  config: Record<string, string>;
-  /** Bytes of replication backlog the cluster's leader side keeps (repl-backlog-size). */
-  backlogBytes: number;
-  /** Set while this server is a replica (REPLICAOF / --replicaof): clients' writes are refused. */
-  replicaOf: ReplicaRole | null;
-  /** Becomes a replica of host:port (REPLICAOF), or stops being one (REPLICAOF NO ONE). */
-  follow(host: string, port: number): void;
-  unfollow(): void;
-  /** A snapshot from the leader is being loaded: clients get LOADING. */
-  loading: boolean;
-}
-
-/** What the RESP server needs of its replica link (src/replication/replica.ts). */
-export interface ReplicaRole {
-  readonly host: string;
-  readonly port: number;
-  /** ROLE's state: connect, connecting, sync or connected. */
-  readonly state: string;
-  /** INFO replication's lines after role:slave. */
-  info(): string[];
-  /** The leader's replication ID (null before the first sync) and our offset in its stream. */
-  readonly replid: string | null;
-  readonly offset: number;
-  stop(): void;
-}
-
-type Reply = Buffer | Promise<Buffer>;
-type Handler = (ctx: ServerContext, s: Session, args: Buffer[]) => Reply;
-
-/** Every command name, in the order ids were given (ids index ServerContext.stats.calls). */
-export const commandNames: string[] = [];
-const ids = new Map<string, number>();
-
-/** A command's number, given once per name (the general table and the hot path share them). */
-export function commandId(name: string): number {
-  let id = ids.get(name);
-  if (id === undefined) {
-    id = commandNames.length;
-    commandNames.push(name);
-    ids.set(name, id);
-  }
-  return id;
-}
-
-export interface CommandSpec {
-  /** Its commandId. */
-  id: number;
-  /** Redis arity: exact argument count including the name, or at least |arity| when negative. */
-  arity: number;
-  flags: string[];
-  firstKey: number;
-  lastKey: number;
-  step: number;
-  handler: Handler;
-  /** Runs before AUTH when a password is set (AUTH, HELLO, QUIT). */
-  noAuth?: boolean;
-}
-
-const commands = new Map<string, CommandSpec>();
-
-function def(name: string, arity: number, flags: string[], keys: [number, number, number], handler: Handler, noAuth = false): void {
-  commands.set(name, { id: commandId(name), arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], handler, noAuth });
-}
-
-/** The spec of a command by lower-case name. */
-export function commandSpec(name: string): CommandSpec | undefined {
-  return commands.get(name);
-}
-
-/** Runs a promise-returning cluster call and encodes its result, or its error. */
-function run<T>(p: Promise<T>, encode: (v: T) => Buffer): Promise<Buffer> {
-  return p.then(encode, (err: unknown) => error(replyError(err)));
-}
-
-const NONE: [number, number, number] = [0, 0, 0];
-const KEY1: [number, number, number] = [1, 1, 1];
-const ALLKEYS: [number, number, number] = [1, -1, 1];
+// The table as its users see it: importing this module is what registers every command.
+export { commandId, commandNames, commandSpec, NO_REPLY, type ServerContext, type Session } from './registry.js';
 
 // ---- connection ------------------------------------------------------------------------------
 
@@ -402,131 +292,7 @@ def('flushdb', -1, ['write'], NONE, (ctx, _s, a) => flush(ctx, a));
 
 // ---- replication (leader side: src/replication/leader.ts) ---------------------------------------
 
-/** A reply of no bytes: what an attached replica's commands get (it never reads replies). */
-export const NO_REPLY = Buffer.alloc(0);
-
-def('replconf', -1, ['admin', 'noscript', 'loading', 'stale'], NONE, (ctx, s, a) => {
-  if (a.length % 2 === 0) throw new RespError(SYNTAX);
-  for (let i = 1; i < a.length; i += 2) {
-    const option = a[i]!.toString().toLowerCase();
-    const value = a[i + 1]!.toString();
-    s.hello ??= { listeningPort: 0, ipAddress: null, capa: new Set() };
-    const hello = s.hello;
-    switch (option) {
-      case 'listening-port': {
-        const port = intArg(a[i + 1]!);
-        if (port < 0 || port > 65535) throw new RespError('ERR invalid listening-port');
-        hello.listeningPort = port;
-        break;
-      }
-      case 'ip-address':
-        hello.ipAddress = value;
-        break;
-      case 'capa':
-        hello.capa.add(value.toLowerCase());
-        break;
-      case 'ack':
-        // An attached replica's acknowledgement: never answered.
-        if (s.replica) leaderOf(ctx.cluster).ack(s.socket, Number(int64Arg(a[i + 1]!)));
-        return NO_REPLY;
-      case 'getack':
-      case 'rdb-only':
-      case 'rdb-filter-only':
-        break;
-      default:
-        throw new RespError(`ERR Unrecognized REPLCONF option: ${a[i]!.toString()}`);
-    }
-  }
-  return OK;
-});
-
-/** PSYNC or SYNC (`replid` null): the connection becomes a replica link. */
-function startSync(ctx: ServerContext, s: Session, replid: string | null, offset: number): Buffer {
-  if (s.replica) throw new RespError('ERR this connection is already a replica');
-  const hello = s.hello ?? { listeningPort: 0, ipAddress: null, capa: new Set<string>() };
-  let sync: { reply: Buffer; start: () => void };
-  try {
-    sync = leaderOf(ctx.cluster, ctx.backlogBytes).psync(s.socket, s.addr, hello, replid, offset, {
-      limit: ctx.outputLimits.replica,
-      onLimit: (which, bytes) =>
-        ctx.log.warn(
-          { event: 'client-output-buffer-limit', remote: s.addr, class: 'replica', limit: which, bytes },
-          `replica ${s.addr} (class replica) closed: its output buffer (${bytes} bytes) passed the ${which} limit of client-output-buffer-limit`,
-        ),
-    });
-  } catch (err) {
-    throw new RespError((err as Error).message);
-  }
-  const { reply, start } = sync;
-  s.replica = true;
-  // The snapshot or the backlog follows the reply line on the socket, never before it.
-  s.afterReplies(start);
-  return reply;
-}
-def('psync', -3, ['admin', 'noscript', 'stale'], NONE, (ctx, s, a) => {
-  const offset = Number(a[2]!.toString());
-  if (!Number.isSafeInteger(offset)) throw new RespError(NOT_INTEGER);
-  return startSync(ctx, s, a[1]!.toString(), offset);
-});
-def('sync', 1, ['admin', 'noscript', 'stale'], NONE, (ctx, s) => startSync(ctx, s, null, -1));
-
-def('wait', 3, ['noscript'], NONE, (ctx, _s, a) => {
-  const want = intArg(a[1]!);
-  const timeout = intArg(a[2]!);
-  if (timeout < 0) throw new RespError('ERR timeout is negative');
-  return run(leaderOf(ctx.cluster, ctx.backlogBytes).wait(want, timeout), integer);
-});
-
-def('replicaof', 3, ['admin', 'noscript', 'stale'], NONE, (ctx, _s, a) => {
-  const host = a[1]!.toString();
-  const portText = a[2]!.toString();
-  if (host.toLowerCase() === 'no' && portText.toLowerCase() === 'one') {
-    if (ctx.replicaOf !== null) ctx.unfollow();
-    return OK;
-  }
-  const port = intArg(a[2]!);
-  if (port < 1 || port > 65535) throw new RespError('ERR Invalid master port');
-  const r = ctx.replicaOf;
-  if (r !== null && r.host === host && r.port === port) return simple('OK Already connected to specified master');
-  ctx.follow(host, port);
-  return OK;
-});
-commands.set('slaveof', { ...commands.get('replicaof')!, id: commandId('slaveof') });
-
-def('role', 1, ['noscript', 'loading', 'stale', 'fast'], NONE, (ctx) => {
-  const r = ctx.replicaOf;
-  if (r !== null) return array([bulk('slave'), bulk(r.host), integer(r.port), bulk(r.state), integer(Math.max(0, r.offset))]);
-  const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
-  return array([
-    bulk('master'),
-    integer(leader.offset),
-    array(leader.replicas().map((r) => array([bulk(r.ip), bulk(String(r.port)), bulk(String(r.offset))]))),
-  ]);
-});
-
-/** INFO replication's lines. */
-function replicationInfo(ctx: ServerContext): string[] {
-  const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
-  const replicas = leader.replicas();
-  const r = ctx.replicaOf;
-  return [
-    ...(r === null ? ['role:master'] : ['role:slave', ...r.info()]),
-    `connected_slaves:${replicas.length}`,
-    ...replicas.map((r, i) => `slave${i}:ip=${r.ip},port=${r.port},state=${r.state},offset=${r.offset},lag=${r.lag}`),
-    // A replica reports the history it follows, as Redis does.
-    ...leader
-      .infoFields()
-      .map((l) =>
-        r === null
-          ? l
-          : l.startsWith('master_replid:')
-            ? `master_replid:${r.replid ?? '0'.repeat(40)}`
-            : l.startsWith('master_repl_offset:')
-              ? `master_repl_offset:${Math.max(0, r.offset)}`
-              : l,
-      ),
-  ];
-}
+registerReplicationCommands();
 
 def('info', -1, ['slow', 'loading', 'stale'], NONE, (ctx, s, a) => {
   const resp3 = s.resp3;
