@@ -100,10 +100,10 @@ export class RespClient {
   readonly #flush = (): void => {
     this.#scheduled = false;
     if (this.#out.length === 0) return;
-    const bytes = this.#out.take();
+    const bytes = this.#out.takeBuffer();
     // A pipeline of large values grew the buffer: let it go rather than keep it per connection.
-    if (bytes.byteLength > WRITER_KEEP_BYTES) this.#out = new ByteWriter();
-    if (this.#closed === null) this.#socket.write(Buffer.from(bytes));
+    if (bytes.length > WRITER_KEEP_BYTES) this.#out = new ByteWriter();
+    if (this.#closed === null) this.#socket.write(bytes);
   };
 
   #onData(chunk: Buffer): void {

@@ -3,21 +3,42 @@
 // I/O, and it never checks what a command means.
 import { ByteWriter } from '../byte-writer.js';
 
+/** Strings up to this many characters are checked for ASCII in JavaScript. */
+const SHORT_TEXT = 64;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** `$N\r\n` or `*N\r\n`. */
+function head(w: ByteWriter, mark: number, n: number): void {
+  w.byte(mark);
+  w.decimal(n);
+  w.byte(13);
+  w.byte(10);
+}
+
 /** Appends one bulk string: a string as UTF-8, bytes as they are. */
 export function writeBulk(w: ByteWriter, b: string | Uint8Array): void {
   if (typeof b === 'string') {
-    w.ascii(`$${Buffer.byteLength(b)}\r\n`);
-    w.utf8(b);
+    // Short ASCII (command names, keys, numbers) is checked in JavaScript: no native call to size it.
+    const n = b.length <= SHORT_TEXT && isAscii(b) ? b.length : Buffer.byteLength(b);
+    head(w, 0x24, n);
+    // As many bytes as UTF-16 units only when every character is ASCII: then latin1 is the same bytes, and cheaper.
+    if (n === b.length) w.ascii(b);
+    else w.utf8(b);
   } else {
-    w.ascii(`$${b.length}\r\n`);
+    head(w, 0x24, b.length);
     w.bytes(b);
   }
-  w.ascii('\r\n');
+  w.byte(13);
+  w.byte(10);
 }
 
 /** Appends a command: `*N` then each argument as a bulk string. */
 export function writeCommand(w: ByteWriter, args: readonly (string | Uint8Array)[]): void {
-  w.ascii(`*${args.length}\r\n`);
+  head(w, 0x2a, args.length);
   for (const a of args) writeBulk(w, a);
 }
 
@@ -25,5 +46,5 @@ export function writeCommand(w: ByteWriter, args: readonly (string | Uint8Array)
 export function encodeCommand(args: readonly (string | Uint8Array)[]): Buffer {
   const w = new ByteWriter(64);
   writeCommand(w, args);
-  return Buffer.from(w.take());
+  return w.takeBuffer();
 }
