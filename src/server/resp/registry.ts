@@ -6,7 +6,7 @@ import type { Cluster } from '../../cluster.js';
 import type { ReplicaHello } from '../../replication/leader.js';
 import type { ReplicaLog } from '../../replication/replica.js';
 import type { OutputLimits } from '../../resp/output-limits.js';
-import { error } from '../../resp/reply-encoder.js';
+import { bulk, error } from '../../resp/reply-encoder.js';
 import type { AuthFailures } from '../auth.js';
 import { replyError } from './command-args.js';
 
@@ -150,3 +150,12 @@ export const ALLKEYS: [number, number, number] = [1, -1, 1];
 
 /** A reply of no bytes: what an attached replica's commands get (it never reads replies). */
 export const NO_REPLY = Buffer.alloc(0);
+
+/**
+ * A bulk encoder for the protocol the request was read under: called when the handler runs, so a
+ * HELLO later in the same pipeline does not change how this reply is encoded.
+ */
+export const bulkOf = (s: Session): ((v: string | Buffer | null) => Buffer) => {
+  const resp3 = s.resp3;
+  return (v) => bulk(v, resp3);
+};

@@ -6,84 +6,81 @@ import { array, bulk, integer, OK, simple } from '../../resp/reply-encoder.js';
 import { int64Arg, intArg, NOT_INTEGER, RespError, SYNTAX } from './command-args.js';
 import { alias, def, NO_REPLY, NONE, run, type ServerContext, type Session } from './registry.js';
 
-/** Registers the replication commands (called where the table wants them, which fixes their ids and COMMAND's order). */
-export function registerReplicationCommands(): void {
-  def('replconf', -1, ['admin', 'noscript', 'loading', 'stale'], NONE, (ctx, s, a) => {
-    if (a.length % 2 === 0) throw new RespError(SYNTAX);
-    for (let i = 1; i < a.length; i += 2) {
-      const option = a[i]!.toString().toLowerCase();
-      const value = a[i + 1]!.toString();
-      s.hello ??= { listeningPort: 0, ipAddress: null, capa: new Set() };
-      const hello = s.hello;
-      switch (option) {
-        case 'listening-port': {
-          const port = intArg(a[i + 1]!);
-          if (port < 0 || port > 65535) throw new RespError('ERR invalid listening-port');
-          hello.listeningPort = port;
-          break;
-        }
-        case 'ip-address':
-          hello.ipAddress = value;
-          break;
-        case 'capa':
-          hello.capa.add(value.toLowerCase());
-          break;
-        case 'ack':
-          // An attached replica's acknowledgement: never answered.
-          if (s.replica && s.socket !== null) leaderOf(ctx.cluster).ack(s.socket, Number(int64Arg(a[i + 1]!)));
-          return NO_REPLY;
-        case 'getack':
-        case 'rdb-only':
-        case 'rdb-filter-only':
-          break;
-        default:
-          throw new RespError(`ERR Unrecognized REPLCONF option: ${a[i]!.toString()}`);
+def('replconf', -1, ['admin', 'noscript', 'loading', 'stale'], NONE, (ctx, s, a) => {
+  if (a.length % 2 === 0) throw new RespError(SYNTAX);
+  for (let i = 1; i < a.length; i += 2) {
+    const option = a[i]!.toString().toLowerCase();
+    const value = a[i + 1]!.toString();
+    s.hello ??= { listeningPort: 0, ipAddress: null, capa: new Set() };
+    const hello = s.hello;
+    switch (option) {
+      case 'listening-port': {
+        const port = intArg(a[i + 1]!);
+        if (port < 0 || port > 65535) throw new RespError('ERR invalid listening-port');
+        hello.listeningPort = port;
+        break;
       }
+      case 'ip-address':
+        hello.ipAddress = value;
+        break;
+      case 'capa':
+        hello.capa.add(value.toLowerCase());
+        break;
+      case 'ack':
+        // An attached replica's acknowledgement: never answered.
+        if (s.replica && s.socket !== null) leaderOf(ctx.cluster).ack(s.socket, Number(int64Arg(a[i + 1]!)));
+        return NO_REPLY;
+      case 'getack':
+      case 'rdb-only':
+      case 'rdb-filter-only':
+        break;
+      default:
+        throw new RespError(`ERR Unrecognized REPLCONF option: ${a[i]!.toString()}`);
     }
+  }
+  return OK;
+});
+
+def('psync', -3, ['admin', 'noscript', 'stale'], NONE, (ctx, s, a) => {
+  const offset = Number(a[2]!.toString());
+  if (!Number.isSafeInteger(offset)) throw new RespError(NOT_INTEGER);
+  return startSync(ctx, s, a[1]!.toString(), offset);
+});
+def('sync', 1, ['admin', 'noscript', 'stale'], NONE, (ctx, s) => startSync(ctx, s, null, -1));
+
+def('wait', 3, ['noscript'], NONE, (ctx, _s, a) => {
+  const want = intArg(a[1]!);
+  const timeout = intArg(a[2]!);
+  if (timeout < 0) throw new RespError('ERR timeout is negative');
+  return run(leaderOf(ctx.cluster, ctx.backlogBytes).wait(want, timeout), integer);
+});
+
+def('replicaof', 3, ['admin', 'noscript', 'stale'], NONE, (ctx, _s, a) => {
+  const host = a[1]!.toString();
+  const portText = a[2]!.toString();
+  if (host.toLowerCase() === 'no' && portText.toLowerCase() === 'one') {
+    if (ctx.replicaOf !== null) ctx.unfollow();
     return OK;
-  });
+  }
+  const port = intArg(a[2]!);
+  if (port < 1 || port > 65535) throw new RespError('ERR Invalid master port');
+  const r = ctx.replicaOf;
+  if (r !== null && r.host === host && r.port === port) return simple('OK Already connected to specified master');
+  ctx.follow(host, port);
+  return OK;
+});
+alias('slaveof', 'replicaof');
 
-  def('psync', -3, ['admin', 'noscript', 'stale'], NONE, (ctx, s, a) => {
-    const offset = Number(a[2]!.toString());
-    if (!Number.isSafeInteger(offset)) throw new RespError(NOT_INTEGER);
-    return startSync(ctx, s, a[1]!.toString(), offset);
-  });
-  def('sync', 1, ['admin', 'noscript', 'stale'], NONE, (ctx, s) => startSync(ctx, s, null, -1));
-
-  def('wait', 3, ['noscript'], NONE, (ctx, _s, a) => {
-    const want = intArg(a[1]!);
-    const timeout = intArg(a[2]!);
-    if (timeout < 0) throw new RespError('ERR timeout is negative');
-    return run(leaderOf(ctx.cluster, ctx.backlogBytes).wait(want, timeout), integer);
-  });
-
-  def('replicaof', 3, ['admin', 'noscript', 'stale'], NONE, (ctx, _s, a) => {
-    const host = a[1]!.toString();
-    const portText = a[2]!.toString();
-    if (host.toLowerCase() === 'no' && portText.toLowerCase() === 'one') {
-      if (ctx.replicaOf !== null) ctx.unfollow();
-      return OK;
-    }
-    const port = intArg(a[2]!);
-    if (port < 1 || port > 65535) throw new RespError('ERR Invalid master port');
-    const r = ctx.replicaOf;
-    if (r !== null && r.host === host && r.port === port) return simple('OK Already connected to specified master');
-    ctx.follow(host, port);
-    return OK;
-  });
-  alias('slaveof', 'replicaof');
-
-  def('role', 1, ['noscript', 'loading', 'stale', 'fast'], NONE, (ctx) => {
-    const r = ctx.replicaOf;
-    if (r !== null) return array([bulk('slave'), bulk(r.host), integer(r.port), bulk(r.state), integer(Math.max(0, r.offset))]);
-    const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
-    return array([
-      bulk('master'),
-      integer(leader.offset),
-      array(leader.replicas().map((r) => array([bulk(r.ip), bulk(String(r.port)), bulk(String(r.offset))]))),
-    ]);
-  });
-}
+def('role', 1, ['noscript', 'loading', 'stale', 'fast'], NONE, (ctx) => {
+  const r = ctx.replicaOf;
+  if (r !== null) return array([bulk('slave'), bulk(r.host), integer(r.port), bulk(r.state), integer(Math.max(0, r.offset))]);
+  const leader = leaderOf(ctx.cluster, ctx.backlogBytes);
+  return array([
+    bulk('master'),
+    integer(leader.offset),
+    array(leader.replicas().map((r) => array([bulk(r.ip), bulk(String(r.port)), bulk(String(r.offset))]))),
+  ]);
+});
 
 /** PSYNC or SYNC (`replid` null): the connection becomes a replica link. */
 function startSync(ctx: ServerContext, s: Session, replid: string | null, offset: number): Buffer {
