@@ -1,7 +1,6 @@
-// Applies a leader's replication stream to this server's cluster: each command of the stream runs
-// through the RESP command table as the leader's caller — a Session that is no connection (no
-// socket) and whose writes a replica does not refuse — and a full resync's snapshot replaces the
-// data set. It never listens or writes to a socket: the link itself is src/replication/replica.ts.
+// Applies a leader's replication stream here: each command runs through the RESP command table as
+// the leader's caller (a Session with no socket, whose writes a replica does not refuse), and a full
+// resync's snapshot replaces the data set. Never listens or writes to a socket (the link: replica.ts).
 import type { RdbContents } from '../../rdb/read.js';
 import { Replica } from '../../replication/replica.js';
 import type { ServerContext, Session } from './commands.js';

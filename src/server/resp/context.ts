@@ -1,7 +1,6 @@
-// A RESP server's context without the network: the ServerContext the command handlers use (the
-// cluster, settings CONFIG GET reports, counters, the replica link REPLICAOF starts). The RESP
-// server adds connections to it; an embedded replica (src/replica-cluster.ts) uses it alone. It
-// never opens a port or touches a socket.
+// A RESP server's context without the network: the ServerContext its command handlers use (cluster,
+// settings, counters, the replica link REPLICAOF starts). The RESP server adds connections to it;
+// createReplica uses it alone. It never opens a port or touches a socket.
 import type { Cluster } from '../../cluster.js';
 import { DEFAULT_BACKLOG_BYTES } from '../../replication/leader.js';
 import type { ReplicaLog } from '../../replication/replica.js';
