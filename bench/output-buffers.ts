@@ -14,7 +14,8 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeCommand, RespClient } from '../src/client/resp.js';
+import { RespClient } from '../src/client/resp.js';
+import { encodeCommand } from '../src/resp/command-encoder.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -95,7 +96,7 @@ async function nonReadingGets(): Promise<Record<string, number>> {
     const c = await RespClient.connect('127.0.0.1', port);
     await c.call('SET', 'big', 'x'.repeat(MiB));
     const idle = rssMb(proc.pid!);
-    const gets = encodeCommand(['GET', 'big']).repeat(Number(args.gets));
+    const gets = Buffer.concat(Array<Buffer>(Number(args.gets)).fill(encodeCommand(['GET', 'big'])));
     const socks = await Promise.all(Array.from({ length: 4 }, () => nonReader(port, gets)));
     const peak = await peakRss(proc.pid!, settleMs);
     // A server swamped by its clients' replies may not answer in time: its omem is then unknown (-1).

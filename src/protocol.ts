@@ -88,7 +88,7 @@ export const Op = {
   GET_BYTES: 36,
   /**
    * Replication snapshot: arg [from slot, most entries, most bytes]. Result: [RDB records
-   * (src/replication/rdb.ts), next slot or -1 at the end, entries, entries with an expiry].
+   * (src/rdb/format.ts), next slot or -1 at the end, entries, entries with an expiry].
    */
   RDB_DUMP: 37,
 } as const;

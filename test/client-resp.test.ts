@@ -3,7 +3,8 @@
 import { createServer } from 'node:net';
 import t from 'tap';
 import { freePort } from '../bench/ports.js';
-import { ReplyParser, RespClient, RespErrorReply, RespProtocolError, type RespReply } from '../src/client/resp.js';
+import { RespClient } from '../src/client/resp.js';
+import { ReplyParser, RespErrorReply, RespProtocolError, type RespReply } from '../src/resp/reply-parser.js';
 import { listen } from '../src/server/rest.js';
 import { startCluster } from './helpers/cluster.js';
 import { serve } from './helpers/resp.js';

@@ -2,7 +2,7 @@
 // memoised reference that reads patterns as Redis's stringmatchlen does, and pathological patterns.
 import t from 'tap';
 import { Rng } from '../src/bench/workload.js';
-import { compileGlob, MatchWork, matchesAll } from '../workers/glob.js';
+import { compileGlob, MatchWork, matchesAll } from '../src/glob.js';
 
 const cases: [string, string, boolean][] = [
   ['*', 'anything', true],

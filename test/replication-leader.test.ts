@@ -2,8 +2,9 @@
 // resync from the backlog, a gap too old), WAIT, and a real redis-server following it through a
 // full sync under concurrent writes (FLUSHALL included) to an identical data set.
 import t from 'tap';
-import { RespClient, type RespReply } from '../src/client/resp.js';
-import { Crc64 } from '../src/replication/rdb.js';
+import { RespClient } from '../src/client/resp.js';
+import type { RespReply } from '../src/resp/reply-parser.js';
+import { Crc64 } from '../src/rdb/crc64.js';
 import { startCluster } from './helpers/cluster.js';
 import { differences, dumpAll } from './helpers/dataset.js';
 import { hasRedis, startRedisServer } from './helpers/redis.js';

@@ -6,10 +6,12 @@
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import t from 'tap';
-import { RespErrorReply } from '../src/client/resp.js';
+import { RespErrorReply } from '../src/resp/reply-parser.js';
 import { leaderOf } from '../src/replication/leader.js';
-import { ByteWriter } from '../src/replication/bytes.js';
-import { Crc64, parseRdb, RDB, RdbError, writeEntry, writeHeader } from '../src/replication/rdb.js';
+import { ByteWriter } from '../src/byte-writer.js';
+import { Crc64 } from '../src/rdb/crc64.js';
+import { RDB, writeEntry, writeHeader } from '../src/rdb/format.js';
+import { parseRdb, RdbError } from '../src/rdb/read.js';
 import { createRestServer, listen } from '../src/server/rest.js';
 import { cli, oneLineError } from './helpers/cli.js';
 import { startCluster } from './helpers/cluster.js';

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { exclusive } from '../src/cluster.js';
 import { leaderOf } from '../src/replication/leader.js';
-import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, parseOutputLimits } from '../src/server/resp/limits.js';
+import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, parseOutputLimits } from '../src/resp/output-limits.js';
 import { startCluster } from './helpers/cluster.js';
 import { Logs, Raw, respClient, startResp } from './helpers/resp.js';
 

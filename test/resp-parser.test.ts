@@ -1,6 +1,6 @@
 // The RESP request parser, fed whole, byte by byte, and split at every boundary.
 import t from 'tap';
-import { ProtocolError, RespParser, splitArgs } from '../src/server/resp/parser.js';
+import { ProtocolError, RespParser, splitArgs } from '../src/resp/request-parser.js';
 
 /** Every request parsed so far; with `fast`, as the server does: the one-step path first. */
 function parseAll(p: RespParser, fast = false): (string[] | string)[] {

@@ -10,7 +10,7 @@ import type { Cluster } from '../src/index.js';
 import { AuthFailures, checkPassword } from '../src/server/auth.js';
 import { createMetrics } from '../src/server/metrics.js';
 import { isLoopback, isLoopbackHost, PROTECTED_MODE_MESSAGE } from '../src/server/protected.js';
-import { CrossProtocol, isHttpLine, RespParser } from '../src/server/resp/parser.js';
+import { CrossProtocol, isHttpLine, RespParser } from '../src/resp/request-parser.js';
 import type { RespServer, RespServerOptions } from '../src/server/resp/server.js';
 import { startCluster } from './helpers/cluster.js';
 import { check, Logs, Raw, respClient, startResp } from './helpers/resp.js';

@@ -4,39 +4,23 @@
 // that already holds part of it, ends in the same state (src/replication/leader.ts relies on it).
 // FLUSHALLs in the batch are reported as a count: the coordinator orders them across shards.
 import { keyBytes } from '../src/keys.js';
-import { ByteWriter } from '../src/replication/bytes.js';
-import { writeEntry } from '../src/replication/rdb.js';
+import { ByteWriter } from '../src/byte-writer.js';
+import { writeEntry } from '../src/rdb/format.js';
+import { writeCommand } from '../src/resp/command-encoder.js';
 import type { ShardStore, Value } from './store.js';
 
 const out = new ByteWriter(64 * 1024);
-
-function bulk(w: ByteWriter, b: Uint8Array | string): void {
-  if (typeof b === 'string') {
-    const n = Buffer.byteLength(b);
-    w.ascii(`$${n}\r\n`);
-    w.utf8(b);
-  } else {
-    w.ascii(`$${b.length}\r\n`);
-    w.bytes(b);
-  }
-  w.ascii('\r\n');
-}
+const DEL = 'DEL';
+const SET = 'SET';
+const PXAT = 'PXAT';
 
 /** Appends the command that gives `key` its current state. */
 function writeEffect(w: ByteWriter, key: string, entry: [Value, number] | null): void {
   const k = keyBytes(key);
-  if (entry === null) {
-    w.ascii('*2\r\n$3\r\nDEL\r\n');
-    bulk(w, k);
-    return;
-  }
-  const [value, at] = entry;
-  w.ascii(at === 0 ? '*3\r\n$3\r\nSET\r\n' : '*5\r\n$3\r\nSET\r\n');
-  bulk(w, k);
-  bulk(w, value);
-  if (at !== 0) {
-    w.ascii('$4\r\nPXAT\r\n');
-    bulk(w, String(at));
+  if (entry === null) writeCommand(w, [DEL, k]);
+  else {
+    const [value, at] = entry;
+    writeCommand(w, at === 0 ? [SET, k, value] : [SET, k, value, PXAT, String(at)]);
   }
 }
 

@@ -11,8 +11,8 @@ import { CacheError } from '../src/errors.js';
 import { fingerprint32 } from '../src/hash.js';
 import { hashInternal } from '../src/keys.js';
 import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type ShardStats } from '../src/protocol.js';
+import { compileGlob, type Glob, type MatchWork, matchesAll } from '../src/glob.js';
 import { BLOCK_HEADER, blockUnits, createShardMemory, LRU_CLOCK_MS, type ShardMemory } from '../src/shared/layout.js';
-import { compileGlob, type Glob, type MatchWork, matchesAll } from './glob.js';
 import type { GroupCounts } from './group-counts.js';
 import { SharedTable, type Value } from './table.js';
 

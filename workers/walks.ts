@@ -2,7 +2,7 @@
 // generators that yield after each bounded step, so the worker can answer the watchdog between
 // steps (workers/runner.ts). A walk must never do unbounded work between two yields.
 import { KeyPacker, type PackedKeys } from '../src/key-list.js';
-import { compileGlob, MatchWork, matchesAll } from './glob.js';
+import { compileGlob, MatchWork, matchesAll } from '../src/glob.js';
 import type { ShardStore } from './store.js';
 
 /** Slots a walk examines between two yields. */

@@ -3,11 +3,12 @@
 // server) and `http://host:port` (shardcache's REST API). Network targets open one connection per
 // lane; load generator threads (./threads.ts) each open their own.
 import { Agent, request } from 'node:http';
-import { RespClient, RespErrorReply, type RespReply } from '../client/resp.js';
+import { RespClient } from '../client/resp.js';
+import { RespErrorReply, type RespReply } from '../resp/reply-parser.js';
 import { createCluster } from '../cluster.js';
 import { type BenchTarget, TargetLost } from './runner.js';
 import type { BenchOp } from './workload.js';
-import { basicAuthorization, urlCredentials } from '../server/rest-client.js';
+import { basicAuthorization, urlCredentials } from '../client/rest.js';
 
 /** A parsed --target. */
 export type TargetSpec =

@@ -1,4 +1,4 @@
-// Drives a network target from piscina worker threads (workers/bench-client.ts), one client per
+// Drives a network target from piscina worker threads (src/bench/client-thread.ts), one client per
 // thread, so the load generator is not the single-threaded bottleneck a lone client would be:
 // connections, op count, open-loop rate and preload are split between the threads, every thread
 // starts measuring at once, and their HDR histograms are merged. The process's CPU time over the
@@ -6,12 +6,12 @@
 import { availableParallelism } from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
-import type { ClientResult, ClientTask } from '../../workers/bench-client.js';
+import type { ClientResult, ClientTask } from './client-thread.js';
 import { type BenchOptions, type BenchResult, figuresOf, newHistogram, type Progress } from './runner.js';
 import type { TargetSpec } from './targets.js';
 import type { BenchOp } from './workload.js';
 
-const CLIENT_URL = new URL('../../workers/bench-client.js', import.meta.url).href;
+const CLIENT_URL = new URL('./client-thread.js', import.meta.url).href;
 
 /** CPU the bench process spent over a run: the load generator's cost on a network target. */
 export interface GeneratorCpu {

@@ -7,7 +7,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import type * as hdr from 'hdr-histogram-js';
 import { type MedianFigures, medians, type Ratios, ratios } from '../bench/compare.js';
 import { type BenchOptions, type BenchResult, newHistogram, type OpFigures, type Progress, runBench } from '../bench/runner.js';
-import { failLine } from '../cli/rest-command.js';
+import { failLine } from '../commands-shared/rest-command.js';
 import { checkOps, embeddedTarget, parseTarget, probeHttp, type TargetSpec } from '../bench/targets.js';
 import { defaultThreads, type GeneratorCpu, runThreaded } from '../bench/threads.js';
 import { type KeyDistribution, PRESETS, type PresetName, parseMix, parseValueSize } from '../bench/workload.js';

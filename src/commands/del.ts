@@ -1,7 +1,7 @@
 // `shardcache del KEY`: deletes one key in a running server (DELETE /keys/KEY).
 import { Command } from '@oclif/core';
-import { jsonFlag, keyArg, notFound } from '../cli/key-command.js';
-import { callServer, passwordFlag, urlFlag } from '../cli/rest-command.js';
+import { jsonFlag, keyArg, notFound } from '../commands-shared/key-command.js';
+import { callServer, passwordFlag, urlFlag } from '../commands-shared/rest-command.js';
 
 export default class Del extends Command {
   static override summary = 'Delete a key in a running server.';

@@ -1,8 +1,8 @@
 // `shardcache get KEY`: reads one value from a running server (GET /keys/KEY) and prints it as it
 // is stored, bytes included, followed by a newline.
 import { Command } from '@oclif/core';
-import { callServer, passwordFlag, urlFlag } from '../cli/rest-command.js';
-import { jsonFlag, keyArg, notFound } from '../cli/key-command.js';
+import { callServer, passwordFlag, urlFlag } from '../commands-shared/rest-command.js';
+import { jsonFlag, keyArg, notFound } from '../commands-shared/key-command.js';
 
 export default class Get extends Command {
   static override summary = 'Print the value of a key from a running server.';

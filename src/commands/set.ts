@@ -1,7 +1,7 @@
 // `shardcache set KEY VALUE [--ttl S]`: stores one value in a running server (PUT /keys/KEY).
 import { Args, Command, Flags } from '@oclif/core';
-import { jsonFlag, keyArg } from '../cli/key-command.js';
-import { callServer, passwordFlag, urlFlag } from '../cli/rest-command.js';
+import { jsonFlag, keyArg } from '../commands-shared/key-command.js';
+import { callServer, passwordFlag, urlFlag } from '../commands-shared/rest-command.js';
 
 export default class SetCommand extends Command {
   static override summary = 'Store a value in a running server.';

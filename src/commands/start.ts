@@ -9,7 +9,7 @@ import { createRespServer } from '../server/resp/server.js';
 import { createMetrics } from '../server/metrics.js';
 import { AuthFailures } from '../server/auth.js';
 import { isLoopbackHost } from '../server/protected.js';
-import { parseOutputLimits } from '../server/resp/limits.js';
+import { parseOutputLimits } from '../resp/output-limits.js';
 import { closeRestServer, createRestServer, listen } from '../server/rest.js';
 import { createLogger, type LogLevel, LOG_LEVELS, logCluster } from '../server/log.js';
 import { parseHostPort } from '../replication/replica.js';

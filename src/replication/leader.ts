@@ -12,10 +12,12 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { attachReplication, type Cluster, exclusive, sendToShard, shardIdsOf } from '../cluster.js';
 import { Op } from '../protocol.js';
-import { DEFAULT_OUTPUT_LIMITS, type LimitPassed, type OutputLimit, OutputWatch } from '../server/resp/limits.js';
+import { DEFAULT_OUTPUT_LIMITS, type LimitPassed, type OutputLimit, OutputWatch } from '../resp/output-limits.js';
 import { VERSION } from '../version.js';
-import { ByteWriter } from './bytes.js';
-import { Crc64, RDB, writeHeader } from './rdb.js';
+import { ByteWriter } from '../byte-writer.js';
+import { Crc64 } from '../rdb/crc64.js';
+import { RDB, writeHeader } from '../rdb/format.js';
+import { encodeCommand } from '../resp/command-encoder.js';
 
 /** Default replication backlog: what a replica may miss and still continue (repl-backlog-size). */
 export const DEFAULT_BACKLOG_BYTES = 1024 * 1024;
@@ -23,15 +25,15 @@ export const DEFAULT_BACKLOG_BYTES = 1024 * 1024;
 const DUMP_ENTRIES = 4096;
 const DUMP_BYTES = 1024 * 1024;
 
-const FLUSHALL = Buffer.from('*1\r\n$8\r\nFLUSHALL\r\n');
-const PING = Buffer.from('*1\r\n$4\r\nPING\r\n');
+const FLUSHALL = encodeCommand(['FLUSHALL']);
+const PING = encodeCommand(['PING']);
 const PING_PERIOD_MS = 10_000;
 /**
  * Snapshot bytes a replica may have waiting to be sent before the snapshot waits for it (under the
  * membership lock; the replica class's soft limit drops one that does not read).
  */
 const SNAPSHOT_BUFFER_BYTES = 64 * 1024 * 1024;
-const GETACK = Buffer.from('*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n');
+const GETACK = encodeCommand(['REPLCONF', 'GETACK', '*']);
 
 /** The last `size` bytes of the stream, for replicas that reconnect. */
 class Backlog {

@@ -9,9 +9,9 @@
 // applied, so a link cut mid-command resumes (PSYNC) from the last whole one.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { encodeCommand } from '../client/resp.js';
-import { ProtocolError, RespParser } from '../server/resp/parser.js';
-import { parseRdb, type RdbContents } from './rdb.js';
+import { encodeCommand } from '../resp/command-encoder.js';
+import { ProtocolError, RespParser } from '../resp/request-parser.js';
+import { parseRdb, type RdbContents } from '../rdb/read.js';
 
 /** Runs one command of the leader's stream; resolves with its reply (an error reply starts with '-'). */
 export type Apply = (args: Buffer[]) => Buffer | Promise<Buffer>;

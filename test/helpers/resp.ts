@@ -3,7 +3,8 @@
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import type { Test } from 'tap';
-import { encodeCommand, RespClient } from '../../src/client/resp.js';
+import { RespClient } from '../../src/client/resp.js';
+import { encodeCommand } from '../../src/resp/command-encoder.js';
 import type { Cluster } from '../../src/index.js';
 import { createRespServer, type RespServer, type RespServerOptions } from '../../src/server/resp/server.js';
 import { listen } from '../../src/server/rest.js';

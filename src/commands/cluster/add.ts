@@ -1,7 +1,7 @@
 // `shardcache cluster add`: asks a running server to add a shard (POST /cluster/shards) and
 // prints it once its keys have moved. All the work happens in the server.
 import { Command } from '@oclif/core';
-import { callServer, passwordFlag, urlFlag } from '../../cli/rest-command.js';
+import { callServer, passwordFlag, urlFlag } from '../../commands-shared/rest-command.js';
 
 export default class ClusterAdd extends Command {
   static override summary = 'Add a shard to a running server.';

@@ -1,7 +1,7 @@
 // `shardcache cluster remove ID`: asks a running server to remove a shard (DELETE
 // /cluster/shards/ID) and prints what went once its keys have moved. All the work happens in the server.
 import { Command } from '@oclif/core';
-import { callServer, passwordFlag, shardIdArg, urlFlag } from '../../cli/rest-command.js';
+import { callServer, passwordFlag, shardIdArg, urlFlag } from '../../commands-shared/rest-command.js';
 
 export default class ClusterRemove extends Command {
   static override summary = 'Remove a shard from a running server.';

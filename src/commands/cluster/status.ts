@@ -1,7 +1,7 @@
 // `shardcache cluster status`: a running server's membership, per-shard keys and bytes, and the
 // migration in progress, from GET /cluster. Prints; never changes the cluster.
 import { Command, Flags } from '@oclif/core';
-import { callServer, passwordFlag, urlFlag } from '../../cli/rest-command.js';
+import { callServer, passwordFlag, urlFlag } from '../../commands-shared/rest-command.js';
 import type { ClusterView, MigrationView, ShardView } from '../../server/rest-cluster.js';
 
 export default class ClusterStatus extends Command {

@@ -2,8 +2,8 @@
 // slot is filled when the shard answers (a Sink: no promise per request) and the ready head of
 // the queue goes out in one write, encoded straight into one buffer.
 import type { Sink } from '../../shard-handle.js';
-import { replyError } from './args.js';
-import { array, bulk, error, nil, OK } from './encode.js';
+import { replyError } from './command-args.js';
+import { array, bulk, error, nil, OK } from '../../resp/reply-encoder.js';
 
 /** How a slot's value becomes bytes. */
 export const Kind = {

@@ -3,60 +3,24 @@
 // head, one write per flush), auth, client and query-buffer limits. It talks to the cluster only
 // through the command table; a bad request never affects another connection.
 import { createServer, type Server, type Socket } from 'node:net';
-import { AuthFailures } from '../auth.js';
 import { isLoopback, PROTECTED_MODE_MESSAGE } from '../protected.js';
 import { type Cluster, corkTurn } from '../../cluster.js';
-import { RespError, replyError } from './args.js';
-import { DEFAULT_BACKLOG_BYTES } from '../../replication/leader.js';
-import type { RdbContents } from '../../replication/rdb.js';
-import { Replica, type ReplicaLog } from '../../replication/replica.js';
-import { commandNames, commandSpec, NO_REPLY, type ServerContext, type Session } from './commands.js';
-import { error } from './encode.js';
+import type { ServerContext, Session } from './commands.js';
+import { type ContextOptions, createContext, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_QUERY_BYTES } from './context.js';
+import { execute } from './execute.js';
+import { error } from '../../resp/reply-encoder.js';
 import { fastCommand } from './fast.js';
-import { DEFAULT_OUTPUT_LIMITS, formatOutputLimits, OutputWatch, type OutputLimits } from './limits.js';
-import { CrossProtocol, DEFAULT_LIMITS, ProtocolError, RespParser, type ParserLimits } from './parser.js';
+import { OutputWatch } from '../../resp/output-limits.js';
+import { CrossProtocol, ProtocolError, RespParser } from '../../resp/request-parser.js';
 import { approxBytes, encodeReplies, Kind, Reply, type ReplyOwner } from './replies.js';
 
-export interface RespServerOptions {
-  /** `requirepass`: clients must AUTH first. Default none. */
-  password?: string | null;
-  /** Most connected clients (maxclients). Default 10,000. */
-  maxClients?: number;
-  /** Largest unparsed input per client before it is closed (client-query-buffer-limit). Default 1 GB. */
-  maxQueryBuffer?: number;
-  /** Parser limits (proto-max-bulk-len and friends). */
-  limits?: Partial<ParserLimits>;
-  /** Replication backlog bytes (repl-backlog-size), for replicas that reconnect. Default 1 MB. */
-  replBacklogBytes?: number;
+/** A RESP server's settings: its context's (context.ts), and who may connect. */
+export interface RespServerOptions extends ContextOptions {
   /** Start as a replica of this leader (--replicaof). */
   replicaOf?: { host: string; port: number } | null;
-  /** AUTH to the leader (masterauth; masteruser for an ACL user). */
-  masterauth?: string | null;
-  masteruser?: string | null;
-  /** The replica link's connect timeout and longest leader silence (repl-timeout). Default 60 s. */
-  replTimeoutMs?: number;
-  /** Reconnect backoff of the replica link. Default 100 ms doubling to 5 s. */
-  replBackoffMs?: [number, number];
-  /** How often the replica link acknowledges its offset. Default 1 s. */
-  replAckIntervalMs?: number;
-  /** Where the server and its replica link log (a pino logger fits). */
-  log?: ReplicaLog;
-  /**
-   * Protected mode (protected-mode): without a password, clients from other than loopback get
-   * -DENIED and are closed. Default true.
-   */
-  protectedMode?: boolean;
   /** Whether a client's address counts as local for protected mode. Default isLoopback (a seam for tests). */
   isLocal?: (address: string | undefined) => boolean;
-  /** client-output-buffer-limit per class. Default DEFAULT_OUTPUT_LIMITS. */
-  outputLimits?: OutputLimits;
-  /** Failed AUTHs are counted and logged here (share one with the REST API). Default: one of its own, logging to `log`. */
-  authFailures?: AuthFailures;
 }
-
-const NOAUTH = error('NOAUTH Authentication required.');
-const READONLY = error("READONLY You can't write against a read only replica.");
-const LOADING = error('LOADING shardcache is loading the dataset in memory');
 
 /** After its last reply, how long a draining connection waits for the client to close its side. */
 const DRAIN_GRACE_MS = 2000;
@@ -88,7 +52,6 @@ const MAX_PENDING_REPLIES = 1024;
 const FIRST_REPLY_ESTIMATE = 1024 * 1024;
 const DENIED = error(PROTECTED_MODE_MESSAGE);
 const MAX_CLIENTS = error('ERR max number of clients reached');
-const quietLog: ReplicaLog = { info: () => undefined, warn: () => undefined };
 
 /**
  * Connections with replies to write, flushed once per event-loop turn: the replies of a pipeline
@@ -116,39 +79,11 @@ class FlushQueue {
 
 /** Serves a cluster over RESP; call listen() on the returned server. */
 export function createRespServer(cluster: Cluster, options: RespServerOptions = {}): RespServer {
-  const maxClients = options.maxClients ?? 10_000;
-  const maxQuery = options.maxQueryBuffer ?? 1024 * 1024 * 1024;
-  const log = options.log ?? quietLog;
+  const maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
+  const maxQuery = options.maxQueryBuffer ?? DEFAULT_MAX_QUERY_BYTES;
   const protectedMode = options.protectedMode ?? true;
   const isLocal = options.isLocal ?? isLoopback;
-  const outputLimits = options.outputLimits ?? DEFAULT_OUTPUT_LIMITS;
-  const ctx: ServerContext = {
-    cluster,
-    password: options.password ?? null,
-    port: 0,
-    startedAt: Date.now(),
-    sessions: new Map(),
-    stats: { commands: 0, connections: 0, rejected: 0, crossProtocol: 0, outputLimitClosed: 0, calls: commandNames.map(() => 0) },
-    authFailures: options.authFailures ?? new AuthFailures({ log }),
-    outputLimits,
-    log,
-    backlogBytes: options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES,
-    replicaOf: null,
-    loading: false,
-    follow: (host, port) => follow(host, port),
-    unfollow: () => {
-      ctx.replicaOf?.stop();
-      ctx.replicaOf = null;
-    },
-    config: {
-      maxclients: String(maxClients),
-      'proto-max-bulk-len': String(options.limits?.maxBulkBytes ?? DEFAULT_LIMITS.maxBulkBytes),
-      'client-query-buffer-limit': String(maxQuery),
-      'repl-backlog-size': String(options.replBacklogBytes ?? DEFAULT_BACKLOG_BYTES),
-      'protected-mode': protectedMode ? 'yes' : 'no',
-      'client-output-buffer-limit': formatOutputLimits(outputLimits),
-    },
-  };
+  const ctx = createContext(cluster, options);
   let nextId = 1;
   const sockets = new Set<Socket>();
   const connections = new Set<Connection>();
@@ -224,77 +159,13 @@ export function createRespServer(cluster: Cluster, options: RespServerOptions = 
     server.destroyConnections();
   };
 
-  // The replica link runs the leader's stream through the command table as this session, whose
-  // writes are not refused.
-  const leader: Session = {
-    id: 0,
-    resp3: false,
-    authed: true,
-    name: 'leader',
-    addr: 'leader',
-    createdAt: Date.now(),
-    lastCommand: 'NULL',
-    closing: false,
-    outputBytes: () => 0,
-    reading: () => true,
-    kill: () => undefined,
-    socket: null as unknown as Socket,
-    afterReplies: (fn) => fn(),
-    hello: null,
-    replica: false,
-    fromLeader: true,
-  };
-  const follow = (host: string, port: number): void => {
-    ctx.replicaOf?.stop();
-    const replica = new Replica({
-      host,
-      port,
-      masterauth: options.masterauth ?? null,
-      masteruser: options.masteruser ?? null,
-      listeningPort: ctx.port,
-      ...(options.log === undefined ? {} : { log: options.log }),
-      ...(options.replTimeoutMs === undefined ? {} : { timeoutMs: options.replTimeoutMs }),
-      ...(options.replBackoffMs === undefined ? {} : { backoffMinMs: options.replBackoffMs[0], backoffMaxMs: options.replBackoffMs[1] }),
-      ...(options.replAckIntervalMs === undefined ? {} : { ackIntervalMs: options.replAckIntervalMs }),
-      apply: (args) => execute(ctx, leader, args),
-      load: async (rdb) => {
-        ctx.loading = true;
-        try {
-          return await loadSnapshot(ctx, leader, rdb);
-        } finally {
-          ctx.loading = false;
-        }
-      },
-    });
-    ctx.replicaOf = replica;
-    replica.start();
-  };
   server.on('listening', () => {
     const addr = server.address();
     if (addr !== null && typeof addr === 'object') ctx.port = addr.port;
-    if (options.replicaOf != null && ctx.replicaOf === null) follow(options.replicaOf.host, options.replicaOf.port);
+    if (options.replicaOf != null && ctx.replicaOf === null) ctx.follow(options.replicaOf.host, options.replicaOf.port);
   });
   server.on('close', () => ctx.unfollow());
   return server;
-}
-
-/** Replaces the data set with a snapshot's string keys (expired ones left out); returns how many were refused. */
-async function loadSnapshot(ctx: ServerContext, leader: Session, rdb: RdbContents): Promise<number> {
-  await ctx.cluster.flushall();
-  const SET = Buffer.from('SET');
-  const PXAT = Buffer.from('PXAT');
-  const now = Date.now();
-  let refused = 0;
-  for (let i = 0; i < rdb.entries.length; i += 1000) {
-    const replies = rdb.entries.slice(i, i + 1000).flatMap((e) => {
-      if (e.expireAt !== 0 && e.expireAt <= now) return [];
-      return [
-        execute(ctx, leader, e.expireAt === 0 ? [SET, e.key, e.value] : [SET, e.key, e.value, PXAT, Buffer.from(String(e.expireAt))]),
-      ];
-    });
-    for (const r of await Promise.all(replies)) if (r[0] === 0x2d) refused++;
-  }
-  return refused;
 }
 
 /** One client: its parser, and its replies in request order. */
@@ -668,44 +539,5 @@ class Connection implements ReplyOwner {
         'This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your shardcache instance. Connection aborted.',
     );
     this.#close();
-  }
-}
-
-/** Runs one request; never throws (errors become error replies). */
-export function execute(ctx: ServerContext, session: Session, args: Buffer[]): Buffer | Promise<Buffer> {
-  const name = args[0]!.toString().toLowerCase();
-  // An attached replica only acknowledges (REPLCONF ACK); nothing, not even an error, is ever
-  // written back into its stream.
-  if (session.replica) {
-    try {
-      if (name === 'replconf') commandSpec(name)!.handler(ctx, session, args);
-    } catch {
-      // A malformed acknowledgement is dropped.
-    }
-    return NO_REPLY;
-  }
-  const spec = commandSpec(name);
-  ctx.stats.commands++;
-  if (spec === undefined) {
-    const shown = args
-      .slice(1)
-      .map((a) => `'${a.toString().slice(0, 128)}' `)
-      .join('');
-    return error(`ERR unknown command '${args[0]!.toString().slice(0, 128)}', with args beginning with: ${shown}`);
-  }
-  if (!session.authed && spec.noAuth !== true) return NOAUTH;
-  if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
-    return error(`ERR wrong number of arguments for '${name}' command`);
-  }
-  if (session.fromLeader !== true) {
-    if (ctx.replicaOf !== null && spec.flags.includes('write')) return READONLY;
-    if (ctx.loading && !spec.flags.includes('loading')) return LOADING;
-  }
-  ctx.stats.calls[spec.id]!++;
-  session.lastCommand = name;
-  try {
-    return spec.handler(ctx, session, args);
-  } catch (err) {
-    return error(err instanceof RespError ? err.message : replyError(err));
   }
 }

@@ -2,9 +2,9 @@
 // the network target, preloads its share of the keys, waits until every thread is ready, runs its
 // share of the workload and returns its figures with the HDR histograms encoded for merging.
 import * as hdr from 'hdr-histogram-js';
-import { type BenchOptions, runBench } from '../src/bench/runner.js';
-import { networkTarget, type TargetSpec } from '../src/bench/targets.js';
-import type { BenchOp } from '../src/bench/workload.js';
+import { type BenchOptions, runBench } from './runner.js';
+import { networkTarget, type TargetSpec } from './targets.js';
+import type { BenchOp } from './workload.js';
 
 /** What the bench's main thread hands each generator thread. */
 export interface ClientTask {

@@ -1,7 +1,7 @@
 // Output buffer limits as Redis's client-output-buffer-limit has them: per client class a hard
 // limit (closed at once when passed) and a soft limit (closed when passed for soft-seconds).
 // Parses and formats the setting and watches one client's buffer; it never closes anything itself.
-import { parseBytes } from '../../units.js';
+import { parseBytes } from '../units.js';
 
 /** One class's limits, in bytes and seconds; 0 turns a limit off. */
 export interface OutputLimit {

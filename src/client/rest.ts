@@ -1,7 +1,7 @@
 // A small client of the REST routes, for the `shardcache cluster` and `get|set|del` commands. It turns
 // every failure (unreachable server, an error status, a body of the wrong shape) into one
 // RestClientError whose message is a single line fit for a terminal. It never prints or exits.
-import type { AddedShard, ClusterView, MigrationView, ShardView } from './rest-cluster.js';
+import type { AddedShard, ClusterView, MigrationView, ShardView } from '../server/rest-cluster.js';
 
 /** A failed call: `message` is one line; `status` is the HTTP status, or null if none arrived. */
 export class RestClientError extends Error {

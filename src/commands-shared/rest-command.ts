@@ -2,7 +2,7 @@
 // to the server with its one-line failure. Lives outside src/commands, where oclif would take every
 // file for a command. Usage errors exit 2, runtime errors exit 1; never a stack trace.
 import { Args, type Command, Errors, Flags } from '@oclif/core';
-import { DEFAULT_URL, parseBaseUrl, RestClient, RestClientError } from '../server/rest-client.js';
+import { DEFAULT_URL, parseBaseUrl, RestClient, RestClientError } from '../client/rest.js';
 
 /** `--url`: the server's base URL, checked at parse time (a bad one is a usage error, exit 2). */
 export const urlFlag = Flags.string({

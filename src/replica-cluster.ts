@@ -2,11 +2,12 @@
 // cluster that follows a leader (shardcache or redis-server) through the same replica link as
 // `shardcache start --replicaof`; its reads work as usual and its writes reject with a CacheError
 // of code READONLY — the seed client's "not leader" outcome, in the API.
-import { type Cluster, createCluster } from '../cluster.js';
-import { CacheError } from '../errors.js';
-import type { ClusterOptions } from '../options.js';
-import { createRespServer } from '../server/resp/server.js';
-import { parseHostPort, type Replica, type ReplicaLog } from './replica.js';
+import { type Cluster, createCluster } from './cluster.js';
+import { CacheError } from './errors.js';
+import type { ClusterOptions } from './options.js';
+import { parseHostPort, type Replica, type ReplicaLog } from './replication/replica.js';
+import { followLeader } from './server/resp/apply.js';
+import { createContext } from './server/resp/context.js';
 
 export interface ReplicaClusterOptions extends ClusterOptions {
   /** The leader to follow, `HOST:PORT`. */
@@ -60,9 +61,8 @@ export async function createReplica(options: ReplicaClusterOptions): Promise<Rep
   const { host, port } = address;
   const cluster = await createCluster(clusterOptions);
   // The replica link applies the leader's stream through the RESP command table; nothing listens.
-  const server = createRespServer(cluster, { masterauth: masterauth ?? null, ...(log === undefined ? {} : { log }) });
-  server.context.follow(host, port);
-  const link = server.context.replicaOf as unknown as Replica;
+  const linkOptions = { masterauth: masterauth ?? null, ...(log === undefined ? {} : { log }) };
+  const link = followLeader(createContext(cluster, linkOptions), linkOptions, host, port);
   const readonly = (): Promise<never> =>
     Promise.reject(new CacheError('READONLY', `READONLY You can't write against a read only replica (the leader is ${host}:${port})`));
   return new Proxy(cluster, {

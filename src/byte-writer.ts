@@ -1,6 +1,11 @@
-// A growable byte buffer for the replication encoders (RESP commands, RDB records): appends
-// without a Buffer per piece, hands out one ArrayBuffer at the end.
+// A growable byte buffer for the shared encoders (RESP commands in src/resp/, RDB records in
+// src/rdb/): appends without a Buffer per piece, hands out one ArrayBuffer at the end. Pure: it
+// imports nothing, so a shard, a client and a server may all use it.
 
+/** Text up to this many characters is copied in JavaScript rather than by Buffer's native write. */
+const SHORT = 64;
+
+/** Bytes appended in pieces into one growing buffer. */
 export class ByteWriter {
   #buf: Buffer;
   #len = 0;
@@ -27,8 +32,17 @@ export class ByteWriter {
 
   /** ASCII text (RESP framing, numbers). */
   ascii(s: string): void {
-    this.#room(s.length);
-    this.#len += this.#buf.write(s, this.#len, 'latin1');
+    const n = s.length;
+    this.#room(n);
+    if (n > SHORT) {
+      this.#len += this.#buf.write(s, this.#len, 'latin1');
+      return;
+    }
+    // Short text (RESP framing, numbers) byte by byte: cheaper than a call into Buffer's native write.
+    const buf = this.#buf;
+    let o = this.#len;
+    for (let i = 0; i < n; i++) buf[o++] = s.charCodeAt(i);
+    this.#len = o;
   }
 
   bytes(b: Uint8Array): void {
@@ -43,6 +57,20 @@ export class ByteWriter {
     this.#room(n);
     this.#len += this.#buf.write(s, this.#len, 'utf8');
     return n;
+  }
+
+  /** A non-negative safe integer's decimal digits (RESP lengths), written without a string. */
+  decimal(n: number): void {
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.#room(digits);
+    const buf = this.#buf;
+    let i = this.#len + digits;
+    this.#len = i;
+    do {
+      buf[--i] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
   }
 
   u32be(n: number): void {
@@ -69,6 +97,14 @@ export class ByteWriter {
   /** The bytes written so far, as a view (valid until the next write). */
   view(): Buffer {
     return this.#buf.subarray(0, this.#len);
+  }
+
+  /** The bytes in a Buffer of their own (small ones from Node's pool: not to transfer), and starts over. */
+  takeBuffer(): Buffer {
+    const out = Buffer.allocUnsafe(this.#len);
+    this.#buf.copy(out, 0, 0, this.#len);
+    this.#len = 0;
+    return out;
   }
 
   /** The bytes as an ArrayBuffer of their own (to transfer), and starts over. */
