@@ -14,6 +14,7 @@ import { ExpireFlag, SetFlag, type EvictionPolicy, type MembershipEvent, type Sh
 import { compileGlob, type Glob, type MatchWork, matchesAll } from '../src/glob.js';
 import { BLOCK_HEADER, blockUnits, createShardMemory, LRU_CLOCK_MS, type ShardMemory } from '../src/shared/layout.js';
 import type { GroupCounts } from './group-counts.js';
+import { growSlotArray, slotArray } from './slot-arrays.js';
 import { SharedTable, type Value } from './table.js';
 
 export type { Value } from './table.js';
@@ -119,11 +120,11 @@ export class ShardStore {
     this.#cap = this.table.capacity;
     this.#lru = this.policy !== 'noeviction';
     const lruCap = this.#lru ? this.#cap : 0;
-    this.#prev = new Int32Array(lruCap);
-    this.#next = new Int32Array(lruCap);
-    this.#linked = new Int32Array(lruCap);
-    this.#ttlSlots = new Int32Array(0);
-    this.#ttlPos = new Int32Array(0);
+    this.#prev = slotArray(lruCap);
+    this.#next = slotArray(lruCap);
+    this.#linked = slotArray(lruCap);
+    this.#ttlSlots = slotArray(0);
+    this.#ttlPos = slotArray(0);
   }
 
   get size(): number {
@@ -750,11 +751,7 @@ export class ShardStore {
 
   #grow(): void {
     const cap = this.table.capacity;
-    const grown = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
+    const grown = (a: Int32Array): Int32Array => growSlotArray(a, cap);
     if (this.#lru) {
       this.#prev = grown(this.#prev);
       this.#next = grown(this.#next);
@@ -789,8 +786,8 @@ export class ShardStore {
       return;
     }
     if (this.#ttlPos.length === 0) {
-      this.#ttlSlots = new Int32Array(this.#cap);
-      this.#ttlPos = new Int32Array(this.#cap);
+      this.#ttlSlots = slotArray(this.#cap);
+      this.#ttlPos = slotArray(this.#cap);
     }
     if (this.#ttlPos[slot] !== 0) return;
     this.#ttlSlots[this.#ttlCount] = slot;

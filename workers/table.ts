@@ -52,6 +52,7 @@ import {
   STRIPE_SHIFT,
   uint32View,
 } from '../src/shared/layout.js';
+import { growSlotArray, slotArray } from './slot-arrays.js';
 
 /** A stored value: strings stay strings, bytes stay bytes (an exact-size Uint8Array). */
 export type Value = string | Uint8Array;
@@ -78,9 +79,9 @@ export class SharedTable {
   /** Free blocks by size in 16-byte units: refs to reuse. */
   #free = new Map<number, number[]>();
   /** Per slot, owner-only: the key's index hash, its bucket, and the ring hash the caller gave. */
-  #idxHash: Uint32Array;
+  #idxHash: Int32Array;
   #bucket: Int32Array;
-  #ringHash: Uint32Array;
+  #ringHash: Int32Array;
   #freeSlots: number[] = [];
   #top = 0;
   #cap: number;
@@ -111,9 +112,9 @@ export class SharedTable {
       this.#segTop.push(16);
     }
     this.#cap = memory.slots.byteLength / SLOT_BYTES;
-    this.#idxHash = new Uint32Array(this.#cap);
-    this.#bucket = new Int32Array(this.#cap);
-    this.#ringHash = new Uint32Array(this.#cap);
+    this.#idxHash = slotArray(this.#cap);
+    this.#bucket = slotArray(this.#cap);
+    this.#ringHash = slotArray(this.#cap);
   }
 
   /** Live keys. */
@@ -390,7 +391,7 @@ export class SharedTable {
   }
 
   ringHash(slot: number): number {
-    return this.#ringHash[slot]!;
+    return this.#ringHash[slot]! >>> 0;
   }
 
   /** The bytes a slot takes in the arena (its block, 16-byte rounding included). */
@@ -537,14 +538,9 @@ export class SharedTable {
   #growSlots(): void {
     const cap = this.#cap * 2;
     this.#ensure(this.memory.slots, cap * SLOT_BYTES);
-    const grown = <T extends Uint32Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.#idxHash = grown(this.#idxHash, (n) => new Uint32Array(n));
-    this.#bucket = grown(this.#bucket, (n) => new Int32Array(n));
-    this.#ringHash = grown(this.#ringHash, (n) => new Uint32Array(n));
+    this.#idxHash = growSlotArray(this.#idxHash, cap);
+    this.#bucket = growSlotArray(this.#bucket, cap);
+    this.#ringHash = growSlotArray(this.#ringHash, cap);
     this.#cap = cap;
   }
 
