@@ -5,7 +5,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { createCluster, type Cluster } from '../src/index.js';
+import { attach, createCluster, type Cluster } from '../src/index.js';
+import type { ThreadSetup } from './thread-target.js';
 import { freePort, waitForPort } from './ports.js';
 
 /** One store a lane awaits op by op. */
@@ -85,6 +86,26 @@ export function lruTarget(plan: LanePlan): Target {
 /** An embedded cluster: the cluster's defaults unless the plan's tuning says otherwise. */
 export async function clusterTarget(plan: LanePlan): Promise<Target> {
   const c: Cluster = await createCluster({ shards: plan.shards, maxBatchOps: plan.batchOps, maxBatchesInFlight: plan.batchesInFlight });
+  return {
+    get: (k) => c.get(k),
+    set: (k, v) => c.set(k, v),
+    preload: async (ks, v) => {
+      for (let i = 0; i < ks.length; i += 1000) await c.mset(ks.slice(i, i + 1000).map((k) => [k, v] as const));
+    },
+    close: () => c.close(),
+  };
+}
+
+/** Parent side of `cluster-thread`: the cluster in the bench's main thread, and a handle for the worker. */
+export async function attachedSetup(plan: LanePlan): Promise<ThreadSetup> {
+  const c = await createCluster({ shards: plan.shards, maxBatchOps: plan.batchOps, maxBatchesInFlight: plan.batchesInFlight });
+  const h = c.handle();
+  return { data: { h }, transfer: h.transfer, close: () => c.close() };
+}
+
+/** Worker side of `cluster-thread`: the parent's cluster attached in this thread (reads in place here, writes through the parent). */
+export async function attachedTarget(_plan: LanePlan, data: unknown): Promise<Target> {
+  const c = await attach((data as { h: unknown }).h);
   return {
     get: (k) => c.get(k),
     set: (k, v) => c.set(k, v),

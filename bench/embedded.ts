@@ -1,16 +1,18 @@
 // bench:embedded — the embedded cluster against what a Node app would use instead: an in-process
 // async Map, lru-cache, and redis-server through ioredis (when redis-server is installed), plus
-// targets driven from a worker thread (`lru-cache-thread`). Closed loop: N lanes each await one op
+// targets driven from a worker thread (`lru-cache-thread`, and `cluster-thread`: the cluster attached
+// in a second thread through a handle). Closed loop: N lanes each await one op
 // at a time. Targets alternate within every round (A B C D, A B C D, ...) and the median round is
 // reported, because this machine is noisy. Each target runs in a fresh process of its own.
 //
 //   npm run bench:embedded -- [--seconds 1] [--rounds 3] [--keys 100000] [--value-size 100]
-//                             [--inflight 1,16,128,1024] [--targets cluster,async-map,lru-cache,redis] [--json]
+//                             [--inflight 1,16,128,1024] [--targets cluster,cluster-thread,async-map,lru-cache,redis] [--json]
 //                             [--workloads get,get-set] [--shards N] [--batch-ops N] [--batches-in-flight N]
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { reportLines } from './common.js';
 import {
+  attachedSetup,
   asyncMapTarget,
   clusterTarget,
   type LanePlan,
@@ -29,7 +31,7 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '100000' },
     'value-size': { type: 'string', default: '100' },
     inflight: { type: 'string', default: '1,16,128,1024' },
-    targets: { type: 'string', default: 'cluster,async-map,lru-cache,redis' },
+    targets: { type: 'string', default: 'cluster,cluster-thread,async-map,lru-cache,redis' },
     workloads: { type: 'string', default: 'get,get-set' },
     json: { type: 'boolean', default: false },
     shards: { type: 'string' },
@@ -75,6 +77,7 @@ const entries: Record<string, Entry> = {
   'lru-cache': { make: async () => lruTarget(plan) },
   redis: { make: () => redisTarget(log) },
   'lru-cache-thread': { thread: { module: TARGETS.href, exportName: 'lruTarget' } },
+  'cluster-thread': { thread: { module: TARGETS.href, exportName: 'attachedTarget', setup: attachedSetup } },
 };
 
 /** Child mode: one target, every workload × in-flight level once; prints its rows as JSON (null: target unavailable). */
