@@ -253,18 +253,8 @@ function judge(m: KeyModel, got: string | null, start: number, live: KeyModel = 
   return m.ackedValue === null ? 'resurrected' : 'stale';
 }
 
-/** Reads a reader makes between two event-loop turns. */
-const READS_PER_TURN = 32;
-
 async function reader(c: Cluster): Promise<void> {
-  let sinceTurn = 0;
   while (!stop) {
-    // A client does I/O between requests. Reads answered in place resolve without any, so a lane
-    // that only reads would otherwise keep the event loop from ever turning (timers, ports).
-    if (++sinceTurn === READS_PER_TURN) {
-      sinceTurn = 0;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
     await enter();
     try {
       const key = `w${Math.floor(random() * writers)}:${Math.floor(random() * keysPerWriter)}`;

@@ -37,6 +37,7 @@ import { ExpireFlag, Op, REPLICA_COPY, type FaultKind, type MembershipEvent, typ
 import { HashRing } from './ring.js';
 import { valueFromBytes } from './value-bytes.js';
 import { type CacheHandle, HandleHost, type RoutingSnapshot } from './shared/handles.js';
+import { TurnBudget } from './shared/turns.js';
 import { FALLBACK } from './shared/view.js';
 import {
   FlushGate,
@@ -219,6 +220,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #groupTables: Map<number, ShardGroups> = new Map();
   /** Handles other threads attached (cluster.handle()): their routing words and ports. */
   readonly #host: HandleHost;
+  /** Reads answered in place settle within a per-turn budget, so a read loop lets the event loop turn. */
+  readonly #turns = new TurnBudget();
 
   private constructor(options: ResolvedOptions) {
     super();
@@ -327,7 +330,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     try {
       const k = keyArg(key);
       const local = this.#readInPlace(Op.GET, k, undefined);
-      if (local !== FALLBACK) return Promise.resolve(local as string | Buffer | null);
+      if (local !== FALLBACK) return this.#turns.resolve(local as string | Buffer | null);
       return this.#send(Op.GET, k, undefined) as Promise<string | Buffer | null>;
     } catch (err) {
       return Promise.reject(err);
@@ -1313,7 +1316,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const a = arg();
       if (IN_PLACE.has(op)) {
         const local = this.#readInPlace(op, k, a);
-        if (local !== FALLBACK) return Promise.resolve(local);
+        if (local !== FALLBACK) return this.#turns.resolve(local);
       }
       return this.#send(op, k, a);
     } catch (err) {

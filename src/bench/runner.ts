@@ -123,9 +123,6 @@ export function newHistogram(): hdr.Histogram {
 /** How far a run is: measured ops, and the share done (0..1) of its duration or op count. */
 export type Progress = (ops: number, done: number) => void;
 
-/** Longest a closed loop runs before it lets the event loop turn. */
-const TURN_MS = 10;
-
 /** Runs the workload against `target`; `progress` hears about every 200 ms how far it is. */
 export async function runBench(target: BenchTarget, o: BenchOptions, progress?: Progress): Promise<BenchResult> {
   const rng = new Rng(o.seed);
@@ -248,24 +245,10 @@ export async function runBench(target: BenchTarget, o: BenchOptions, progress?: 
     all.recordValue(us);
   };
 
-  // An embedded target may answer without any I/O (reads in place resolve at once): a lane that
-  // never waited on anything else would keep timers (progress, the end) from ever running.
-  // Every TURN_MS a new turn starts and every lane yields once, so the loop turns within it.
-  let turn = 0;
-  let turnAt = performance.now();
   const lane = async (n: number): Promise<void> => {
-    let mine = 0;
     for (;;) {
       const now = performance.now();
       if (now >= stopAt || over()) return;
-      if (now - turnAt >= TURN_MS) {
-        turn++;
-        turnAt = now;
-      }
-      if (mine !== turn) {
-        mine = turn;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
       const batch: Promise<void>[] = [];
       for (let i = 0; i < o.pipeline; i++) {
         const t0 = performance.now();

@@ -25,6 +25,7 @@ import {
   type RoutingSnapshot,
 } from './handles.js';
 import { isShardMemory } from './layout.js';
+import { TurnBudget } from './turns.js';
 import { FALLBACK, ShardView } from './view.js';
 
 /** The cluster methods a handle offers. */
@@ -104,6 +105,7 @@ class Attached {
   #ring: HashRing | null = null;
   #views = new Map<number, ShardView>();
   #onReady: (() => void) | null = null;
+  #turns = new TurnBudget();
 
   constructor(port: MessagePort, routing: SharedArrayBuffer) {
     this.#port = port;
@@ -191,7 +193,7 @@ class Attached {
           Atomics.load(this.#words, R_LOCK_EVENTS) === lockEvents
         ) {
           this.localReads++;
-          return Promise.resolve(out);
+          return this.#turns.resolve(out);
         }
       }
     }
