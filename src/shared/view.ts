@@ -49,6 +49,11 @@ const TRIES = 3;
 /** find()'s answers besides a slot. */
 const MISS = -1;
 const TORN = -2;
+/** The reads #read() makes. */
+const GET = 0;
+const EXPIRY = 1;
+const STRLEN = 2;
+const RANGE = 3;
 
 /** A reader of one shard's memory. One per thread and shard; not for concurrent use (it keeps scratch state). */
 export class ShardView {
@@ -115,17 +120,7 @@ export class ShardView {
 
   /** GET: the value (strings as strings, bytes as a Buffer of their own), null when absent or expired at `now`. */
   get(key: string, now: number): string | Buffer | null | Fallback {
-    this.#prepare(key);
-    for (let i = 0; i < TRIES; i++) {
-      if (!this.#begin()) continue;
-      const slot = this.#find();
-      if (slot === TORN) continue;
-      const live = slot >= 0 && this.#live(slot, now);
-      const out = live ? this.#value() : null;
-      if (this.#valid()) return this.#done(live ? slot : MISS, out);
-    }
-    this.fallbacks++;
-    return FALLBACK;
+    return this.#read(GET, key, now, 0, 0) as string | Buffer | null | Fallback;
   }
 
   /** EXISTS for one key: 1 or 0. */
@@ -136,48 +131,48 @@ export class ShardView {
 
   /** The absolute expiry in ms: -1 without one, -2 when absent (PEXPIRETIME's answer). */
   expiry(key: string, now: number): number | Fallback {
-    this.#prepare(key);
-    for (let i = 0; i < TRIES; i++) {
-      if (!this.#begin()) continue;
-      const slot = this.#find();
-      if (slot === TORN) continue;
-      const live = slot >= 0 && this.#live(slot, now);
-      let out = -2;
-      if (live) {
-        const at = this.#slotF[slot * 2 + 1]!;
-        out = at === 0 ? -1 : at;
-      }
-      if (this.#valid()) return this.#done(live ? slot : MISS, out);
-    }
-    this.fallbacks++;
-    return FALLBACK;
+    return this.#read(EXPIRY, key, now, 0, 0) as number | Fallback;
   }
 
   /** STRLEN: the value's length in bytes, 0 when absent. */
   strlen(key: string, now: number): number | Fallback {
+    return this.#read(STRLEN, key, now, 0, 0) as number | Fallback;
+  }
+
+  /** GETRANGE with Redis's inclusive, negative-from-the-end offsets over the value's bytes. */
+  getRange(key: string, start: number, end: number, now: number): string | Buffer | Fallback {
+    return this.#read(RANGE, key, now, start, end) as string | Buffer | Fallback;
+  }
+
+  /** One read (`what`) of `key` at `now`: tried TRIES times, each answer kept only if nothing moved under it. */
+  #read(what: number, key: string, now: number, start: number, end: number): unknown {
     this.#prepare(key);
     for (let i = 0; i < TRIES; i++) {
       if (!this.#begin()) continue;
       const slot = this.#find();
       if (slot === TORN) continue;
       const live = slot >= 0 && this.#live(slot, now);
-      const out = live ? this.#vlen : 0;
+      const out = this.#answer(what, live ? slot : MISS, start, end);
       if (this.#valid()) return this.#done(live ? slot : MISS, out);
     }
     this.fallbacks++;
     return FALLBACK;
   }
 
-  /** GETRANGE with Redis's inclusive, negative-from-the-end offsets over the value's bytes. */
-  getRange(key: string, start: number, end: number, now: number): string | Buffer | Fallback {
-    this.#prepare(key);
-    for (let i = 0; i < TRIES; i++) {
-      if (!this.#begin()) continue;
-      const slot = this.#find();
-      if (slot === TORN) continue;
-      const live = slot >= 0 && this.#live(slot, now);
-      let out: string | Buffer = '';
-      if (live) {
+  /** What read `what` answers for the live key in `slot` (MISS: absent), from the block #find() located. */
+  #answer(what: number, slot: number, start: number, end: number): unknown {
+    switch (what) {
+      case GET:
+        return slot < 0 ? null : this.#bytesOut(this.#kinds & 3, 0, this.#vlen);
+      case EXPIRY: {
+        if (slot < 0) return -2;
+        const at = this.#slotF[slot * 2 + 1]!;
+        return at === 0 ? -1 : at;
+      }
+      case STRLEN:
+        return slot < 0 ? 0 : this.#vlen;
+      default: {
+        if (slot < 0) return '';
         const len = this.#vlen;
         let s = start < 0 ? len + start : start;
         let e = end < 0 ? len + end : end;
@@ -185,13 +180,10 @@ export class ShardView {
         if (e < 0) e = 0;
         if (e >= len) e = len - 1;
         const kind = this.#kinds & 3;
-        if (len === 0 || s > e) out = kind === KIND_BYTES ? Buffer.alloc(0) : '';
-        else out = this.#bytesOut(kind, s, e + 1);
+        if (len === 0 || s > e) return kind === KIND_BYTES ? Buffer.alloc(0) : '';
+        return this.#bytesOut(kind, s, e + 1);
       }
-      if (this.#valid()) return this.#done(live ? slot : MISS, out);
     }
-    this.fallbacks++;
-    return FALLBACK;
   }
 
   // ---- the lookup ---------------------------------------------------------------------------
@@ -308,10 +300,6 @@ export class ShardView {
   #live(slot: number, now: number): boolean {
     const at = this.#slotF[slot * 2 + 1]!;
     return at === 0 || at > now;
-  }
-
-  #value(): string | Buffer {
-    return this.#bytesOut(this.#kinds & 3, 0, this.#vlen);
   }
 
   /** Value bytes [s, e) as the value's kind: a string, or a Buffer copy (the memory will change). */
