@@ -7,6 +7,7 @@ import { CacheError } from './errors.js';
 import type { ClusterOptions } from './options.js';
 import { parseHostPort, type Replica, type ReplicaLog } from './replication/replica.js';
 import { followLeader } from './server/resp/apply.js';
+import { HANDLE_METHODS } from './shared/handles.js';
 import { createContext } from './server/resp/context.js';
 
 export interface ReplicaClusterOptions extends ClusterOptions {
@@ -18,30 +19,8 @@ export interface ReplicaClusterOptions extends ClusterOptions {
   log?: ReplicaLog;
 }
 
-/** The Cluster methods that change data: a replica's reject with READONLY. */
-const WRITES = new Set<string>([
-  'set',
-  'incr',
-  'incrBy',
-  'decr',
-  'decrBy',
-  'incrByFloat',
-  'append',
-  'setRange',
-  'getDel',
-  'getEx',
-  'rename',
-  'copy',
-  'mset',
-  'msetNx',
-  'del',
-  'expire',
-  'pexpire',
-  'expireAt',
-  'pexpireAt',
-  'persist',
-  'flushall',
-]);
+/** The Cluster methods that change data (the same table cache handles route by): a replica's reject with READONLY. */
+const WRITES = new Set<string>(Object.keys(HANDLE_METHODS).filter((m) => HANDLE_METHODS[m] === 'write'));
 
 /**
  * A cluster following a leader: reads as a Cluster's, writes rejected (READONLY), and its link.

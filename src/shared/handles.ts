@@ -19,7 +19,7 @@ export const R_LOCK_EVENTS = 4;
 export const ROUTING_WORDS = 8;
 export const ROUTING_MAGIC = 0x53434831; // 'SCH1'
 
-/** The cluster methods a handle may call, and whether each is a read that changes nothing. */
+/** The cluster methods a handle may call, and whether each is a read that changes nothing (a read-only replica refuses the writes). */
 export const HANDLE_METHODS: Readonly<Record<string, 'read' | 'write'>> = {
   get: 'read',
   mget: 'read',
